@@ -1,0 +1,1 @@
+"""The ``netcon`` command line: thin argparse front-ends over the core, one module per feature."""

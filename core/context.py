@@ -1,0 +1,56 @@
+"""Where the core looks and whether it may change anything.
+
+Every operation takes a ``HostContext``; mutations call ``ctx.require_writable(...)`` first, so read-only
+mode is enforced here, in the core, whatever the UI shows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from core.errors import ReadOnlyError, UsageError
+
+NETNS_RUN_DIR = "/var/run/netns"
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def resolve_netns(name_or_path: str | None) -> str | None:
+    """Turn ``--netns NAME|PATH`` into a path of a network namespace file, or None for our own netns."""
+    if not name_or_path:
+        return None
+    path = name_or_path if "/" in name_or_path else os.path.join(NETNS_RUN_DIR, name_or_path)
+    if not os.path.exists(path):
+        raise UsageError(f"Network namespace {name_or_path!r} does not exist (looked for {path}).")
+    return path
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """The host netcon works on: its Docker endpoint, its network namespace and the read-only switch."""
+
+    docker_host: str | None = None
+    netns: str | None = None
+    read_only: bool = False
+
+    @classmethod
+    def from_options(
+        cls, docker_host: str | None = None, netns: str | None = None, read_only: bool = False
+    ) -> HostContext:
+        return cls(
+            docker_host=docker_host or os.environ.get("DOCKER_HOST") or None,
+            netns=resolve_netns(netns),
+            read_only=read_only or _truthy(os.environ.get("NETCON_READ_ONLY")),
+        )
+
+    @property
+    def docker_url(self) -> str:
+        return self.docker_host or "unix:///var/run/docker.sock"
+
+    def require_writable(self, operation: str) -> None:
+        """Refuse ``operation`` in read-only mode; every mutating core function calls this first."""
+        if self.read_only:
+            raise ReadOnlyError(f"Refused {operation}: netcon runs in read-only mode.", target=operation)

@@ -1,0 +1,75 @@
+"""The one door to the Docker engine: client creation and translation of docker-py's errors.
+
+Every Docker call in the core goes through ``docker_call`` so that an unreachable daemon or a refusal becomes
+a ``NetconError`` naming what failed, never a traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from core.context import HostContext
+from core.errors import DockerRefused, DockerUnavailable, NotFound
+
+T = TypeVar("T")
+
+_clients: dict[str, docker.APIClient] = {}
+_lock = threading.Lock()
+
+
+def api(ctx: HostContext, timeout: int = 30) -> docker.APIClient:
+    """A low-level client for ``ctx``'s engine, shared per endpoint (it keeps a connection pool)."""
+    key = f"{ctx.docker_url}|{timeout}"
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            try:
+                client = docker.APIClient(base_url=ctx.docker_url, version="auto", timeout=timeout)
+            except docker.errors.DockerException as error:
+                raise DockerUnavailable(
+                    f"Docker daemon not reachable at {ctx.docker_url}: {_reason(error)}.", target=ctx.docker_url
+                ) from error
+            _clients[key] = client
+        return client
+
+
+def forget(ctx: HostContext) -> None:
+    """Drop cached clients of ``ctx``'s endpoint (after the daemon went away, to reconnect cleanly)."""
+    with _lock:
+        for key in [k for k in _clients if k.startswith(f"{ctx.docker_url}|")]:
+            _clients.pop(key).close()
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "No such file or directory" in text or "FileNotFoundError" in text:
+        return "no socket there"
+    if "Connection refused" in text:
+        return "connection refused"
+    return text.rstrip(".")
+
+
+def docker_call(ctx: HostContext, what: str, fn: Callable[[docker.APIClient], T], timeout: int = 30) -> T:
+    """Run ``fn(client)``, translating docker-py errors; ``what`` names the request for the message."""
+    try:
+        return fn(api(ctx, timeout))
+    except docker.errors.NotFound as error:
+        raise NotFound(f"{what}: {error.explanation or 'not found'}.", target=what) from error
+    except docker.errors.APIError as error:
+        explanation = error.explanation or str(error)
+        if isinstance(explanation, bytes):
+            explanation = explanation.decode(errors="replace")
+        raise DockerRefused(f"Docker refused to {what}: {explanation.rstrip('.')}.", target=what) from error
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException, ConnectionError) as error:
+        forget(ctx)
+        raise DockerUnavailable(
+            f"Docker daemon not reachable at {ctx.docker_url}: {_reason(error)}.", target=ctx.docker_url
+        ) from error
+    except requests.exceptions.ReadTimeout as error:
+        raise DockerUnavailable(f"Docker daemon at {ctx.docker_url} did not answer in time ({what}).") from error
