@@ -14,7 +14,7 @@ import sys
 from core.context import HostContext
 from core.errors import NetconError
 
-FEATURES = ("cli.show", "cli.image", "cli.console")
+FEATURES = ("cli.show", "cli.image", "cli.console", "cli.network", "cli.container")
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -32,43 +32,51 @@ def _setns(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
+def _translate(path: str, error: BaseException) -> BaseException:
+    if isinstance(error, FileNotFoundError):
+        return NotFound(f"Network namespace {path} is gone.", target=path)
+    if isinstance(error, PermissionError) or (isinstance(error, OSError) and error.errno == errno.EPERM):
+        return PermissionDenied(f"Entering network namespace {path} needs root (CAP_SYS_ADMIN).", target=path)
+    if isinstance(error, OSError) and not isinstance(error, NetconError):
+        return NetconError(f"Entering network namespace {path} failed: {error.strerror}.", target=path)
+    return error  # a NetconError, or a programming error inside fn: surfaces as itself
+
+
+def run_in_each_netns(paths: list[str], fn: Callable[[], T]) -> dict[str, T | BaseException]:
+    """Call ``fn`` once inside each namespace of ``paths``, all from one helper thread; per path, the
+    result or the (translated) exception. One thread for many namespaces keeps a snapshot cheap."""
+    results: dict[str, T | BaseException] = {}
+
+    def worker() -> None:
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            for path in paths:
+                try:
+                    target = os.open(path, os.O_RDONLY)
+                    try:
+                        _setns(target)
+                        try:
+                            results[path] = fn()
+                        finally:
+                            _setns(own)
+                    finally:
+                        os.close(target)
+                except BaseException as error:  # handed to the caller's thread
+                    results[path] = _translate(path, error)
+        finally:
+            os.close(own)
+
+    thread = threading.Thread(target=worker, name="netns-switch")
+    thread.start()
+    thread.join()
+    return results
+
+
 def run_in_netns(path: str | None, fn: Callable[[], T]) -> T:
     """Call ``fn`` with the calling thread's network namespace set to ``path`` (None: no switch)."""
     if path is None:
         return fn()
-    result: dict[str, object] = {}
-
-    def worker() -> None:
-        try:
-            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            try:
-                target = os.open(path, os.O_RDONLY)
-                try:
-                    _setns(target)
-                    try:
-                        result["value"] = fn()
-                    finally:
-                        _setns(own)
-                finally:
-                    os.close(target)
-            finally:
-                os.close(own)
-        except BaseException as error:  # handed to the caller's thread
-            result["error"] = error
-
-    thread = threading.Thread(target=worker, name=f"netns:{path}")
-    thread.start()
-    thread.join()
-    if "error" in result:
-        error = result["error"]
-        if isinstance(error, FileNotFoundError):
-            raise NotFound(f"Network namespace {path} is gone.", target=path) from error
-        if isinstance(error, PermissionError) or (isinstance(error, OSError) and error.errno == errno.EPERM):
-            raise PermissionDenied(f"Entering network namespace {path} needs root (CAP_SYS_ADMIN).",
-                                   target=path) from error
-        if isinstance(error, NetconError):
-            raise error
-        if isinstance(error, OSError):
-            raise NetconError(f"Entering network namespace {path} failed: {error.strerror}.", target=path) from error
-        raise error  # a programming error inside fn: let it surface as itself
-    return result["value"]  # type: ignore[return-value]
+    result = run_in_each_netns([path], fn)[path]
+    if isinstance(result, BaseException):
+        raise result
+    return result

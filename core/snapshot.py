@@ -21,10 +21,9 @@ from core.docker_api import docker_call
 from core.errors import NetconError, NotFound
 from core.model import (Attachment, Bridge, Container, ContainerInterface, Counters, Interface, Network,
                         Snapshot, Veth)
-from core.netlink import Rtnl
+from core.netlink import Address, Link, Rtnl
 from core.netns import netns_inode, proc_netns
 
-ARPHRD_LOOPBACK = 772
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 
 
@@ -55,45 +54,20 @@ def _starttime(pid: int) -> str | None:
     return stat.rsplit(")", 1)[-1].split()[19]
 
 
-def _kind(link) -> str:
-    info = link.get_attr("IFLA_LINKINFO")
-    kind = info.get_attr("IFLA_INFO_KIND") if info else None
-    if kind:
-        return kind
-    return "loopback" if link["ifi_type"] == ARPHRD_LOOPBACK else "physical"
+def _name(summary: dict) -> str:
+    return summary["Names"][0].lstrip("/")
 
 
-def _addresses(addr_msgs) -> dict[int, tuple[str, ...]]:
+def _addresses(addrs: list[Address]) -> dict[int, tuple[str, ...]]:
     out: dict[int, list[str]] = {}
-    for msg in addr_msgs:
-        addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-        if addr:
-            out.setdefault(msg["index"], []).append(f"{addr}/{msg['prefixlen']}")
+    for addr in addrs:
+        out.setdefault(addr.index, []).append(addr.cidr)
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _state(link) -> str:
-    return link.get_attr("IFLA_OPERSTATE") or "UNKNOWN"
-
-
-def _bridge_id(link) -> str:
-    data = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA")
-    bid = data.get_attr("IFLA_BR_BRIDGE_ID") if data else None
-    if not bid:
-        return ""
-    prio = bid["prio"]  # two bytes in network order, decoded by pyroute2 as little-endian
-    return f"{((prio & 0xFF) << 8) | (prio >> 8):04x}.{bid['addr'].replace(':', '')}"
-
-
-def _stp(link) -> bool:
-    data = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA")
-    return bool(data and data.get_attr("IFLA_BR_STP_STATE"))
-
-
-def _counters(link) -> Counters:
-    stats = link.get_attr("IFLA_STATS64") or link.get_attr("IFLA_STATS") or {}
-    return Counters(stats.get("rx_bytes", 0), stats.get("tx_bytes", 0),
-                    stats.get("rx_packets", 0), stats.get("tx_packets", 0))
+def _counters(link: Link) -> Counters:
+    rx_packets, tx_packets, rx_bytes, tx_bytes = link.stats
+    return Counters(rx_bytes, tx_bytes, rx_packets, tx_packets)
 
 
 def _bridge_gateways(bridge: str | None, ipam: list[dict], addrs_by_name: dict) -> tuple[str, ...]:
@@ -152,7 +126,7 @@ class SnapshotCollector:
             info = docker_call(self.ctx, f"inspect container {summary['Id'][:12]}",
                                lambda a: a.inspect_container(summary["Id"]))
         except NotFound:
-            problems.append(f"container {summary['Names'][0].lstrip('/')} disappeared while the snapshot was taken")
+            problems.append(f"container {_name(summary)} disappeared while the snapshot was taken")
             return None
         pid = (info.get("State") or {}).get("Pid") or None
         aliases = {name: tuple(ep.get("Aliases") or ())
@@ -165,15 +139,14 @@ class SnapshotCollector:
     # -- kernel -------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _container_namespace(path: str, inode: int, nsid: int | None) -> _Namespace:
-        with Rtnl(path) as rtnl:
+    def _container_namespace(rtnl: Rtnl, inode: int, nsid: int | None) -> _Namespace:
+        with rtnl:
             links, addrs = rtnl.links(), _addresses(rtnl.addresses())
         interfaces = tuple(
             ContainerInterface(
-                ifindex=link["index"], ifname=link.get_attr("IFLA_IFNAME"), kind=_kind(link),
-                mtu=link.get_attr("IFLA_MTU") or 0, state=_state(link), mac=link.get_attr("IFLA_ADDRESS"),
-                addresses=addrs.get(link["index"], ()),
-                peer_ifindex=link.get_attr("IFLA_LINK") if _kind(link) == "veth" else None)
+                ifindex=link.index, ifname=link.ifname, kind=link.kind, mtu=link.mtu, state=link.state,
+                mac=link.mac, addresses=addrs.get(link.index, ()),
+                peer_ifindex=link.link if link.kind == "veth" else None)
             for link in links)
         return _Namespace(inode, nsid, interfaces)
 
@@ -186,10 +159,10 @@ class SnapshotCollector:
             links, addrs = host.links(), _addresses(host.addresses())
             host_inode = netns_inode(self.ctx.netns or "/proc/self/ns/net")
 
-            # Running containers: pid, netns inode, nsid, and the links inside each distinct netns.
+            # Running containers: pid and netns inode; then one socket per distinct netns, opened in one go.
             inspected: dict[str, _Inspected] = {}
-            ns_by_inode: dict[int, _Namespace] = {}
             inode_of: dict[str, int] = {}
+            path_of_inode: dict[int, str] = {}
             for summary in containers_raw:
                 if summary.get("State") != "running":
                     continue
@@ -199,20 +172,29 @@ class SnapshotCollector:
                 inspected[summary["Id"]] = info
                 if not info.pid:
                     continue
-                path = proc_netns(info.pid)
                 try:
-                    inode = netns_inode(path)
-                    inode_of[summary["Id"]] = inode
-                    if inode != host_inode and inode not in ns_by_inode:
-                        ns_by_inode[inode] = self._container_namespace(path, inode, host.netnsid_of(path))
+                    inode = netns_inode(proc_netns(info.pid))
+                except OSError as error:
+                    problems.append(f"netns of {_name(summary)} could not be read: {error.strerror}")
+                    continue
+                inode_of[summary["Id"]] = inode
+                if inode != host_inode:
+                    path_of_inode.setdefault(inode, proc_netns(info.pid))
+            ns_by_inode: dict[int, _Namespace] = {}
+            opened = Rtnl.open_many(list(path_of_inode.values()))
+            for inode, path in path_of_inode.items():
+                rtnl = opened[path]
+                try:
+                    if isinstance(rtnl, BaseException):
+                        raise rtnl
+                    ns_by_inode[inode] = self._container_namespace(rtnl, inode, host.netnsid_of(path))
                 except (FileNotFoundError, NotFound):
-                    problems.append(f"container {summary['Names'][0].lstrip('/')} exited while the snapshot was taken")
-                    inode_of.pop(summary["Id"], None)
-                except (PermissionError, NetconError) as error:
-                    problems.append(f"netns of {summary['Names'][0].lstrip('/')} could not be read: {error}")
+                    problems.append(f"a container's netns ({path}) vanished while the snapshot was taken")
+                except (OSError, NetconError) as error:
+                    problems.append(f"netns {path} could not be read: {error}")
 
-        names = {c["Id"]: c["Names"][0].lstrip("/") for c in containers_raw}
-        by_ifindex = {link["index"]: link for link in links}
+        names = {c["Id"]: _name(c) for c in containers_raw}
+        by_ifindex = {link.index: link for link in links}
         net_by_id = {n["Id"]: n for n in networks_raw}
 
         # Who lives in which netns: inode -> container ids, and nsid -> the netns owner (first started).
@@ -230,7 +212,7 @@ class SnapshotCollector:
         containers = tuple(self._container(c, names, inspected, inode_of, members, ns_by_inode, host_inode)
                            for c in containers_raw)
 
-        addrs_by_name = {link.get_attr("IFLA_IFNAME"): addrs.get(link["index"], ()) for link in links}
+        addrs_by_name = {link.ifname: addrs.get(link.index, ()) for link in links}
         networks = []
         for net in networks_raw:
             attachments = []
@@ -260,21 +242,18 @@ class SnapshotCollector:
 
         interfaces, bridges, veths = [], [], []
         for link in links:
-            kind = _kind(link)
-            name = link.get_attr("IFLA_IFNAME")
-            master = by_ifindex.get(link.get_attr("IFLA_MASTER") or -1)
-            master_name = master.get_attr("IFLA_IFNAME") if master else None
+            master = by_ifindex.get(link.master) if link.master else None
+            master_name = master.ifname if master else None
             interfaces.append(Interface(
-                ifindex=link["index"], ifname=name, kind=kind, mtu=link.get_attr("IFLA_MTU") or 0,
-                state=_state(link), mac=link.get_attr("IFLA_ADDRESS"), addresses=addrs.get(link["index"], ()),
-                master=master_name))
-            if kind == "bridge":
-                ports = sorted(l.get_attr("IFLA_IFNAME") for l in links if l.get_attr("IFLA_MASTER") == link["index"])
+                ifindex=link.index, ifname=link.ifname, kind=link.kind, mtu=link.mtu, state=link.state,
+                mac=link.mac, addresses=addrs.get(link.index, ()), master=master_name))
+            if link.kind == "bridge":
+                ports = sorted(port.ifname for port in links if port.master == link.index)
                 bridges.append(Bridge(
-                    name=name, ifindex=link["index"], bridge_id=_bridge_id(link), stp=_stp(link),
-                    interfaces=tuple(ports), network=network_of_bridge.get(name), mtu=link.get_attr("IFLA_MTU") or 0,
-                    state=_state(link)))
-            elif kind == "veth":
+                    name=link.ifname, ifindex=link.index, bridge_id=link.bridge_id or "", stp=link.stp,
+                    interfaces=tuple(ports), network=network_of_bridge.get(link.ifname), mtu=link.mtu,
+                    state=link.state))
+            elif link.kind == "veth":
                 veths.append(self._veth(link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names))
         return Snapshot(
             host=socket.gethostname() + (f" [{os.path.basename(self.ctx.netns)}]" if self.ctx.netns else ""),
@@ -317,24 +296,21 @@ class SnapshotCollector:
             problem=problem)
 
     @staticmethod
-    def _veth(link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names) -> Veth:
-        peer_index = link.get_attr("IFLA_LINK")
-        nsid = link.get_attr("IFLA_LINK_NETNSID")
+    def _veth(link: Link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names) -> Veth:
         peer_name = container = container_id = None
-        if nsid is None:
-            peer = by_ifindex.get(peer_index)
-            peer_name = peer.get_attr("IFLA_IFNAME") if peer else None
+        if link.link_netnsid is None:
+            peer = by_ifindex.get(link.link)
+            peer_name = peer.ifname if peer else None
         else:
-            ns = next((n for n in ns_by_inode.values() if n.nsid == nsid), None)
+            ns = next((n for n in ns_by_inode.values() if n.nsid == link.link_netnsid), None)
             if ns:
-                peer_name = next((i.ifname for i in ns.interfaces if i.ifindex == peer_index), None)
-            container_id = owner_by_nsid.get(nsid)
+                peer_name = next((i.ifname for i in ns.interfaces if i.ifindex == link.link), None)
+            container_id = owner_by_nsid.get(link.link_netnsid)
             container = names.get(container_id) if container_id else None
         return Veth(
-            ifname=link.get_attr("IFLA_IFNAME"), ifindex=link["index"], mtu=link.get_attr("IFLA_MTU") or 0,
-            state=_state(link), mac=link.get_attr("IFLA_ADDRESS"), bridge=master_name, counters=_counters(link),
-            peer_ifindex=peer_index, peer_netnsid=nsid, peer_ifname=peer_name, container=container,
-            container_id=container_id)
+            ifname=link.ifname, ifindex=link.index, mtu=link.mtu, state=link.state, mac=link.mac,
+            bridge=master_name, counters=_counters(link), peer_ifindex=link.link, peer_netnsid=link.link_netnsid,
+            peer_ifname=peer_name, container=container, container_id=container_id)
 
 
 def collect(ctx: HostContext) -> Snapshot:
