@@ -1,0 +1,194 @@
+"""``netcon lab up|down|status``: build, inspect and remove the lab, recorded in its state file."""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import os
+import shutil
+from dataclasses import dataclass
+
+from core.context import HostContext
+from core.errors import NetconError, PermissionDenied, UsageError
+from core.etcd import EtcdOptions, open_client
+from core.image import ensure_busybox
+from core.lab import firewall, procs, state as lab_state, underlay
+from core.lab.scenario import ensure_seed
+from core.lab.state import LAB_ROOT, LabHost, LabState
+
+DEFAULT_PREFIX = "nclab"
+SEED_PREFIX = "/atomic.io/network"
+SEED_CONFIG = '{"Network":"172.17.0.0/16","Backend":{"Type":"vxlan"}}'
+MAX_HOSTS = 16
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    name: str
+    netns: str
+    netns_present: bool
+    address: str
+    docker_host: str
+    dockerd_pid: int | None
+    docker_up: bool
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    prefix: str
+    underlay: str
+    bridge: str
+    bridge_present: bool
+    etcd_endpoint: str
+    etcd_up: bool
+    etcd_api: int
+    hosts: tuple[HostStatus, ...]
+    iptables_rules: tuple[str, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return self.bridge_present and self.etcd_up and all(h.netns_present and h.docker_up for h in self.hosts)
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise PermissionDenied("The lab creates namespaces, links and daemons: run netcon lab as root.")
+
+
+def _check_prefix(prefix: str) -> None:
+    if not prefix.isascii() or not prefix.replace("-", "").isalnum() or not 1 <= len(prefix) <= 8:
+        raise UsageError(f"Lab prefix {prefix!r} must be 1 to 8 letters, digits or dashes (it names interfaces).")
+
+
+def host_context(host: LabHost, read_only: bool = False) -> HostContext:
+    return HostContext(docker_host=host.docker_host, netns=host.netns_path, read_only=read_only)
+
+
+def plan(prefix: str, hosts: int, underlay_cidr: str | None, etcd_api: int) -> LabState:
+    if not 1 <= hosts <= MAX_HOSTS:
+        raise UsageError(f"--hosts {hosts} is out of range: a lab has 1 to {MAX_HOSTS} hosts.")
+    if etcd_api not in (2, 3):
+        raise UsageError(f"--etcd-api {etcd_api} is not 2 or 3.")
+    cidr = underlay.choose(underlay_cidr, hosts)
+    directory = os.path.join(LAB_ROOT, f"lab-{prefix}")
+    net = list(cidr.hosts())
+    return LabState(
+        prefix=prefix, underlay=str(cidr), bridge=f"{prefix}-br", bridge_address=str(net[0]), directory=directory,
+        etcd_api=etcd_api,
+        hosts=[LabHost(name=f"h{i}", netns=f"{prefix}-h{i}", root_veth=f"{prefix}-h{i}u",
+                       address=str(net[underlay.HOST_OFFSET + i - 1]), directory=os.path.join(directory, f"h{i}"))
+               for i in range(1, hosts + 1)])
+
+
+def up(ctx: HostContext, prefix: str = DEFAULT_PREFIX, hosts: int = 2, underlay_cidr: str | None = None,
+       etcd_api: int = 2, seed: bool = True, progress=lambda message: None) -> LabState:
+    """Build the lab, or complete and repair the one recorded; on failure remove everything it made."""
+    ctx.require_writable("lab up")
+    _require_root()
+    _check_prefix(prefix)
+    existing = lab_state.load(prefix)
+    if existing:
+        if (hosts, etcd_api) != (len(existing.hosts), existing.etcd_api) or (
+                underlay_cidr and underlay_cidr != existing.underlay):
+            raise UsageError(f"Lab {prefix} exists with {len(existing.hosts)} hosts on {existing.underlay} "
+                             f"(etcd API {existing.etcd_api}); run netcon lab down first to change it.")
+        state = existing
+    else:
+        procs.require_binary("dockerd", "docker.io")
+        procs.require_binary("etcd", "etcd-server")
+        procs.require_binary("nsenter", "util-linux")
+        state = plan(prefix, hosts, underlay_cidr, etcd_api)
+    lab_state.save(state)
+    try:
+        _build(state, seed, progress)
+    except BaseException:
+        if existing is None:
+            progress("lab up failed; removing what it made")
+            down(ctx, prefix)
+        raise
+    return state
+
+
+def _build(state: LabState, seed: bool, progress) -> None:
+    prefixlen = ipaddress.ip_network(state.underlay).prefixlen
+    progress(f"underlay {state.underlay} on bridge {state.bridge}")
+    underlay.ensure_bridge(state.bridge, state.bridge_address, prefixlen)
+    rule = firewall.bridge_rule(state.bridge)
+    if rule not in state.iptables_rules:
+        state.iptables_rules.append(rule)
+        lab_state.save(state)
+    firewall.insert(rule)
+    for host in state.hosts:
+        underlay.ensure_host(host.netns, host.root_veth, state.bridge, host.address, prefixlen)
+    if not (procs.owned(state.etcd_pid, state.directory) and procs.etcd_healthy(state)):
+        progress(f"etcd on {state.etcd_endpoint}")
+        if procs.owned(state.etcd_pid, state.directory):
+            procs.stop([state.etcd_pid])
+        state.etcd_pid = procs.start_etcd(state)
+        lab_state.save(state)
+    _write_flannel_config(state)
+    for host in state.hosts:
+        if not (procs.owned(host.dockerd_pid, host.directory) and procs.docker_answers(host)):
+            progress(f"dockerd in {host.netns}")
+            procs.stop(procs.processes_mentioning(host.directory))
+            os.makedirs(host.directory, exist_ok=True)
+            host.dockerd_pid = procs.start_dockerd(host)
+            lab_state.save(state)
+        ensure_busybox(host_context(host))
+    if seed:
+        progress("the seed's scenario on h1")
+        ensure_seed(host_context(state.hosts[0]), state.prefix)
+
+
+def _write_flannel_config(state: LabState) -> None:
+    client = open_client(EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)))
+    try:
+        client.put(f"{SEED_PREFIX}/config", SEED_CONFIG)
+    finally:
+        client.close()
+
+
+def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress=lambda message: None) -> bool:
+    """Remove exactly what the state file says the lab made; works after crashes and half-built ups.
+    False when there was no lab."""
+    ctx.require_writable("lab down")
+    _require_root()
+    state = lab_state.load(prefix)
+    if state is None:
+        return False
+    for host in state.hosts:
+        progress(f"stopping dockerd of {host.netns}")
+        procs.stop_dockerd(host)
+    procs.stop(procs.processes_mentioning(state.directory))
+    for rule in state.iptables_rules:
+        firewall.delete(rule)
+    for host in state.hosts:
+        underlay.remove_host(host.netns, host.root_veth)
+    underlay.remove_bridge(state.bridge)
+    _unmount_below(state.directory)
+    shutil.rmtree(state.directory, ignore_errors=True)
+    lab_state.forget(prefix)
+    return True
+
+
+def _unmount_below(directory: str) -> None:
+    """dockerd leaves overlay and netns mounts under its data/exec roots when it dies abruptly."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/proc/self/mounts") as f:
+        points = [line.split()[1] for line in f]
+    for point in sorted((p for p in points if p.startswith(directory + "/")), key=len, reverse=True):
+        libc.umount2(point.encode(), 2)  # MNT_DETACH
+
+
+def status(prefix: str = DEFAULT_PREFIX) -> LabStatus:
+    state = lab_state.load(prefix)
+    if state is None:
+        raise NetconError(f"No lab {prefix} here (netcon lab up builds it).")
+    return LabStatus(
+        prefix=state.prefix, underlay=state.underlay, bridge=state.bridge, bridge_present=underlay.exists(state.bridge),
+        etcd_endpoint=state.etcd_endpoint, etcd_up=procs.etcd_healthy(state), etcd_api=state.etcd_api,
+        hosts=tuple(HostStatus(
+            name=h.name, netns=h.netns, netns_present=underlay.netns_exists(h.netns), address=h.address,
+            docker_host=h.docker_host, dockerd_pid=h.dockerd_pid if procs.owned(h.dockerd_pid, h.directory) else None,
+            docker_up=procs.docker_answers(h)) for h in state.hosts),
+        iptables_rules=tuple(" ".join(r) for r in state.iptables_rules if firewall.present(r)))

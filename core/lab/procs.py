@@ -1,0 +1,178 @@
+"""The lab's daemons: one dockerd per host netns, one etcd on the underlay bridge address.
+
+A dockerd is started inside its namespace with ``nsenter --net=`` (not ``ip netns exec``, which remounts
+/sys and hides the cgroup mounts dockerd needs). Pids are recorded, and a pid is only trusted while its
+command line still names the lab's directory, so a recycled pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import docker
+
+from core.errors import NetconError
+from core.lab.state import LabHost, LabState
+
+
+_children: dict[int, subprocess.Popen] = {}  # daemons this process started: reaped when stopped
+
+
+def require_binary(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise NetconError(f"{name} is not installed (Debian package {package}).")
+    return path
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def owned(pid: int | None, marker: str) -> bool:
+    """True when ``pid`` is alive and its command line mentions ``marker`` (the lab's directory)."""
+    return bool(pid) and any(marker in arg for arg in cmdline(pid))
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid() and owned(int(entry), marker):
+            pids.append(int(entry))
+    return pids
+
+
+def stop(pids: list[int], timeout: float = 10.0) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait(5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def docker_answers(host: LabHost, timeout: float = 2) -> bool:
+    try:
+        client = docker.APIClient(base_url=host.docker_host, timeout=timeout)
+        try:
+            return client.ping()
+        finally:
+            client.close()
+    except Exception:  # any failure means "not answering"; the caller reports it
+        return False
+
+
+def start_dockerd(host: LabHost, extra_args: list[str] | None = None, timeout: float = 60) -> int:
+    nsenter = require_binary("nsenter", "util-linux")
+    dockerd = require_binary("dockerd", "docker.io")
+    for leftover in ("docker.sock", "docker.pid"):
+        try:
+            os.unlink(os.path.join(host.directory, leftover))
+        except FileNotFoundError:
+            pass
+    os.makedirs(os.path.join(host.directory, "data"), exist_ok=True)
+    os.makedirs(os.path.join(host.directory, "exec"), exist_ok=True)
+    log = open(os.path.join(host.directory, "dockerd.log"), "ab")
+    proc = subprocess.Popen(
+        [nsenter, f"--net={host.netns_path}", dockerd,
+         "--data-root", os.path.join(host.directory, "data"), "--exec-root", os.path.join(host.directory, "exec"),
+         "--pidfile", os.path.join(host.directory, "docker.pid"), "-H", host.docker_host, *(extra_args or [])],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    _children[proc.pid] = proc
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if docker_answers(host):
+            return proc.pid
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    stop([proc.pid])
+    raise NetconError(f"dockerd for lab host {host.name} did not start; see {host.directory}/dockerd.log.")
+
+
+def stop_dockerd(host: LabHost) -> None:
+    """Remove the host's containers (killing them: busybox sleep ignores SIGTERM), then stop its daemons."""
+    if docker_answers(host):
+        client = docker.APIClient(base_url=host.docker_host, timeout=30)
+        try:
+            for c in client.containers(all=True):
+                client.remove_container(c["Id"], force=True)
+        except docker.errors.DockerException:
+            pass  # the daemon is stopped below either way
+        finally:
+            client.close()
+    stop(processes_mentioning(host.directory))
+
+
+def etcd_healthy(state: LabState, timeout: float = 1) -> bool:
+    try:
+        with urllib.request.urlopen(f"{state.etcd_endpoint}/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _check_port_free(address: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as etcd does: TIME_WAIT is no conflict
+        try:
+            probe.bind((address, port))
+        except OSError as error:
+            raise NetconError(f"Port {port} on {address} is already in use, so the lab's etcd cannot listen "
+                              f"there ({error.strerror}).") from error
+
+
+def start_etcd(state: LabState, timeout: float = 30) -> int:
+    etcd = require_binary("etcd", "etcd-server")
+    for port in (state.etcd_port, state.etcd_port + 1):
+        _check_port_free(state.bridge_address, port)
+    peer = f"http://{state.bridge_address}:{state.etcd_port + 1}"
+    os.makedirs(state.directory, exist_ok=True)
+    log = open(os.path.join(state.directory, "etcd.log"), "ab")
+    proc = subprocess.Popen(
+        [etcd, "--name", state.prefix, "--data-dir", state.etcd_dir, "--enable-v2",
+         "--listen-client-urls", state.etcd_endpoint, "--advertise-client-urls", state.etcd_endpoint,
+         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+         "--initial-cluster", f"{state.prefix}={peer}"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    _children[proc.pid] = proc
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if etcd_healthy(state):
+            return proc.pid
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop([proc.pid])
+    raise NetconError(f"etcd for the lab did not start on {state.etcd_endpoint}; see {state.directory}/etcd.log.")

@@ -1,0 +1,86 @@
+"""The lab's state file: everything the lab created, written after every step, read by down and status."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+LAB_ROOT = os.environ.get("NETCON_LAB_ROOT", "/var/lib/netcon")
+
+
+@dataclass
+class LabHost:
+    name: str  # h1, h2, ...
+    netns: str  # <prefix>-h1
+    root_veth: str  # the underlay veth's end on the root bridge
+    address: str  # underlay address, "198.18.0.31"
+    directory: str
+    dockerd_pid: int | None = None
+
+    @property
+    def socket(self) -> str:
+        return os.path.join(self.directory, "docker.sock")
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def netns_path(self) -> str:
+        return f"/var/run/netns/{self.netns}"
+
+
+@dataclass
+class LabState:
+    prefix: str
+    underlay: str  # "198.18.0.0/24"
+    bridge: str
+    bridge_address: str
+    directory: str
+    etcd_api: int = 2
+    etcd_pid: int | None = None
+    etcd_port: int = 2379
+    hosts: list[LabHost] = field(default_factory=list)
+    iptables_rules: list[list[str]] = field(default_factory=list)  # each: [chain, *match], inserted by the lab
+
+    @property
+    def etcd_endpoint(self) -> str:
+        return f"http://{self.bridge_address}:{self.etcd_port}"
+
+    @property
+    def etcd_dir(self) -> str:
+        return os.path.join(self.directory, "etcd")
+
+    def host(self, name: str) -> LabHost | None:
+        return next((h for h in self.hosts if name in (h.name, h.netns)), None)
+
+
+def state_path(prefix: str) -> str:
+    return os.path.join(LAB_ROOT, f"lab-{prefix}", "state.json")
+
+
+def load(prefix: str) -> LabState | None:
+    try:
+        with open(state_path(prefix)) as f:
+            raw = json.load(f)
+    except FileNotFoundError:
+        return None
+    hosts = [LabHost(**h) for h in raw.pop("hosts", [])]
+    return LabState(**raw, hosts=hosts)
+
+
+def save(state: LabState) -> None:
+    path = state_path(state.prefix)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(asdict(state), f, indent=2)
+    os.replace(tmp, path)
+
+
+def forget(prefix: str) -> None:
+    try:
+        os.unlink(state_path(prefix))
+    except FileNotFoundError:
+        pass
