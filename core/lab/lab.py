@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import os
 import shutil
@@ -165,19 +164,10 @@ def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress=lambda message
     for host in state.hosts:
         underlay.remove_host(host.netns, host.root_veth)
     underlay.remove_bridge(state.bridge)
-    _unmount_below(state.directory)
+    procs.unmount_below(state.directory)
     shutil.rmtree(state.directory, ignore_errors=True)
     lab_state.forget(prefix)
     return True
-
-
-def _unmount_below(directory: str) -> None:
-    """dockerd leaves overlay and netns mounts under its data/exec roots when it dies abruptly."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    with open("/proc/self/mounts") as f:
-        points = [line.split()[1] for line in f]
-    for point in sorted((p for p in points if p.startswith(directory + "/")), key=len, reverse=True):
-        libc.umount2(point.encode(), 2)  # MNT_DETACH
 
 
 def status(prefix: str = DEFAULT_PREFIX) -> LabStatus:

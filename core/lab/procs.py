@@ -7,6 +7,7 @@ command line still names the lab's directory, so a recycled pid is never signall
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -80,6 +81,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def unmount_below(directory: str) -> None:
+    """dockerd leaves overlay and netns mounts under its data/exec roots when it dies abruptly."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/proc/self/mounts") as f:
+        points = [line.split()[1] for line in f]
+    for point in sorted((p for p in points if p.startswith(directory + "/")), key=len, reverse=True):
+        libc.umount2(point.encode(), 2)  # MNT_DETACH
+
+
 def docker_answers(host: LabHost, timeout: float = 2) -> bool:
     try:
         client = docker.APIClient(base_url=host.docker_host, timeout=timeout)
@@ -94,13 +104,18 @@ def docker_answers(host: LabHost, timeout: float = 2) -> bool:
 def start_dockerd(host: LabHost, extra_args: list[str] | None = None, timeout: float = 60) -> int:
     nsenter = require_binary("nsenter", "util-linux")
     dockerd = require_binary("dockerd", "docker.io")
+    # Runtime state of a daemon that died is stale: its containerd.pid may name a zombie, which dockerd
+    # takes for a live containerd and then waits on forever.
     for leftover in ("docker.sock", "docker.pid"):
         try:
             os.unlink(os.path.join(host.directory, leftover))
         except FileNotFoundError:
             pass
+    exec_root = os.path.join(host.directory, "exec")
+    unmount_below(exec_root)
+    shutil.rmtree(exec_root, ignore_errors=True)
     os.makedirs(os.path.join(host.directory, "data"), exist_ok=True)
-    os.makedirs(os.path.join(host.directory, "exec"), exist_ok=True)
+    os.makedirs(exec_root, exist_ok=True)
     log = open(os.path.join(host.directory, "dockerd.log"), "ab")
     proc = subprocess.Popen(
         [nsenter, f"--net={host.netns_path}", dockerd,
