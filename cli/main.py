@@ -1,8 +1,9 @@
 """Entry point of the ``netcon`` console script.
 
-Each feature module in ``FEATURES`` exposes ``register(subparsers, common)`` and sets ``func(args, ctx)`` on
-its parsers; ``main`` builds the ``HostContext`` once and turns every ``NetconError`` into one line on
-stderr and its exit code (2 usage, 1 operational, 3 read-only).
+Each module in ``COMMANDS`` exposes ``register(subparsers, common)``, each in ``SHOW_VIEWS``
+``register_show(views, common)`` to add a ``netcon show VIEW``; they set ``func(args, ctx)`` on their parsers;
+``main`` builds the ``HostContext`` once and turns every ``NetconError`` into one line on stderr and its exit
+code (2 usage, 1 operational, 3 read-only).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import sys
 from core.context import HostContext
 from core.errors import NetconError
 
-FEATURES = ("cli.show", "cli.image", "cli.console", "cli.network", "cli.container")
+# command -> the module that registers it; views of `netcon show` that other modules add -> that module.
+# Only the modules a command line names are imported, so `netcon show veths` does not load Textual or etcd.
+COMMANDS = {"show": "cli.show", "console": "cli.console", "network": "cli.network", "container": "cli.container",
+            "image": "cli.image", "lab": "cli.lab", "flannel": "cli.flannel", "ping": "cli.ping"}
+SHOW_VIEWS = {"ports": "cli.ports", "leases": "cli.flannel"}
+SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -29,23 +35,43 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: list[str]) -> tuple[set[str], set[str]]:
+    """(command modules, show-view modules) to import for ``argv``: all of them for help or no command."""
+    command = next((a for a in argv if a in COMMANDS), None)
+    if command is None or "-h" in argv or "--help" in argv:
+        return set(COMMANDS.values()), set(SHOW_VIEWS.values())
+    if command != "show":
+        return {COMMANDS[command]}, set()
+    rest = argv[argv.index("show") + 1:]
+    view = next((a for a in rest if a in SHOW_VIEWS), None)
+    if view:
+        return {COMMANDS["show"]}, {SHOW_VIEWS[view]}
+    return {COMMANDS["show"]}, set() if set(rest) & set(SNAPSHOT_VIEWS) else set(SHOW_VIEWS.values())
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     common = common_options()
     parser = argparse.ArgumentParser(
         prog="netcon", parents=[common],
         description="See and operate a host's container networking: Docker networks, bridges, veths, flannel.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in FEATURES:
-        importlib.import_module(name).register(sub, common)
+    commands, views = _modules_for(sys.argv[1:] if argv is None else argv)
+    for name in COMMANDS.values():
+        if name in commands:
+            importlib.import_module(name).register(sub, common)
+    if "show" in sub.choices:
+        for name in dict.fromkeys(SHOW_VIEWS.values()):
+            if name in views:
+                importlib.import_module(name).register_show(sub.choices["show"].views, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     if not getattr(args, "func", None):
-        args = parser.parse_args(["console", *(argv if argv is not None else sys.argv[1:])])
+        args = build_parser(["console", *argv]).parse_args(["console", *argv])
     try:
         ctx = HostContext.from_options(
             docker_host=getattr(args, "docker_host", None),

@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 
 from cli.table import render
+from cli.main import SNAPSHOT_VIEWS
 from core.errors import DockerUnavailable
 from core.model import Snapshot
 from core.snapshot import collect
 
-VIEWS = ("networks", "containers", "bridges", "veths")
 
 
 def register(sub, common) -> None:
     show = sub.add_parser("show", parents=[common], help="print the host's container networking")
     views = show.add_subparsers(dest="view", metavar="VIEW", required=True)
-    for view in VIEWS:
+    for view in SNAPSHOT_VIEWS:
         p = views.add_parser(view, parents=[common], help=f"list {view}")
         p.add_argument("--json", action="store_true", help="one JSON array of objects")
         p.set_defaults(func=run_show)
-    show.set_defaults(views=views)
+    show.views = views
 
 
 def run_show(args, ctx) -> int:

@@ -6,6 +6,7 @@ import io
 import os
 import tarfile
 
+from core.audit import mutation
 from core.context import HostContext
 from core.docker_api import docker_call
 from core.errors import NetconError, UsageError
@@ -64,11 +65,15 @@ def ensure_busybox(ctx: HostContext, image: str = BUSYBOX_IMAGE) -> bool:
         raise UsageError(f"Image name {image!r} needs a tag (e.g. {image}:latest).")
     if has_image(ctx, image):
         return False
-    ctx.require_writable(f"import image {image}")
+    import_busybox(ctx, image)
+    return True
+
+
+@mutation("image.import", "import image {image}")
+def import_busybox(ctx: HostContext, image: str = BUSYBOX_IMAGE) -> None:
     data = rootfs_tar(find_static_busybox())
     repo, tag = image.rsplit(":", 1)
     docker_call(ctx, f"import image {image}", lambda a: a.import_image_from_data(
         data, repository=repo, tag=tag, changes=['CMD ["sh"]']))
     if not has_image(ctx, image):
         raise NetconError(f"Docker accepted the import of {image} but does not list it.")
-    return True

@@ -7,6 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from core.audit import mutation
 from core.context import HostContext
 from core.errors import NetconError, PermissionDenied, UsageError
 from core.etcd import EtcdOptions, open_client
@@ -79,10 +80,10 @@ def plan(prefix: str, hosts: int, underlay_cidr: str | None, etcd_api: int) -> L
                for i in range(1, hosts + 1)])
 
 
+@mutation("lab.up", "lab up {prefix}")
 def up(ctx: HostContext, prefix: str = DEFAULT_PREFIX, hosts: int = 2, underlay_cidr: str | None = None,
        etcd_api: int = 2, seed: bool = True, progress=lambda message: None) -> LabState:
     """Build the lab, or complete and repair the one recorded; on failure remove everything it made."""
-    ctx.require_writable("lab up")
     _require_root()
     _check_prefix(prefix)
     existing = lab_state.load(prefix)
@@ -147,10 +148,10 @@ def _write_flannel_config(state: LabState) -> None:
         client.close()
 
 
+@mutation("lab.down", "lab down {prefix}")
 def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress=lambda message: None) -> bool:
     """Remove exactly what the state file says the lab made; works after crashes and half-built ups.
     False when there was no lab."""
-    ctx.require_writable("lab down")
     _require_root()
     state = lab_state.load(prefix)
     if state is None:

@@ -1,0 +1,20 @@
+"""Every operation that changes the host, in one registry: the read-only tests and the console enumerate it.
+
+Importing this module imports the modules whose ``@mutation`` functions fill ``core.audit.REGISTRY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core import container_ops, image, network_ops
+from core.lab import lab
+from core.audit import REGISTRY
+
+MODULES = (network_ops, container_ops, image, lab)
+
+
+def mutating_operations() -> dict[str, Callable[..., Any]]:
+    """Operation name (e.g. ``network.create``) to its core function ``fn(ctx, ...)``."""
+    return dict(REGISTRY)
