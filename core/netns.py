@@ -10,10 +10,13 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from core.context import NETNS_RUN_DIR
 from core.errors import NetconError, NotFound, PermissionDenied
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
+MS_BIND = 0x1000
+MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -30,6 +33,61 @@ def _setns(fd: int) -> None:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
+
+
+def enter_netns(path: str) -> None:
+    """Move the calling thread (for good) into the namespace at ``path``: for threads that live there."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _setns(fd)
+    finally:
+        os.close(fd)
+
+
+def create_named(name: str) -> str:
+    """``ip netns add NAME`` without forking: a helper thread unshares a new network namespace and
+    bind-mounts it on /var/run/netns/NAME, then returns to its own. Returns the path."""
+    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    path = os.path.join(NETNS_RUN_DIR, name)
+    with open(path, "x"):
+        pass
+
+    def bind() -> None:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"unshare: {os.strerror(ctypes.get_errno())}")
+        if _libc.mount(b"/proc/thread-self/ns/net", path.encode(), None, MS_BIND, None) != 0:
+            raise OSError(ctypes.get_errno(), f"bind mount on {path}: {os.strerror(ctypes.get_errno())}")
+
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    result: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            try:
+                bind()
+            finally:
+                _setns(own)
+        except BaseException as error:  # handed to the caller's thread
+            result.append(error)
+
+    thread = threading.Thread(target=worker, name=f"netns-create:{name}")
+    thread.start()
+    thread.join()
+    os.close(own)
+    if result:
+        os.unlink(path)
+        raise NetconError(f"Creating network namespace {name} failed: {result[0]}.", target=name)
+    return path
+
+
+def remove_named(name: str) -> None:
+    """``ip netns del NAME``: unmount and unlink; the namespace goes when nothing else holds it."""
+    path = os.path.join(NETNS_RUN_DIR, name)
+    _libc.umount2(path.encode(), MNT_DETACH)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _translate(path: str, error: BaseException) -> BaseException:

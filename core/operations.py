@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from core import container_ops, image, network_ops
+from core.flannel import docker_opts, lease, registry
 from core.lab import lab
 from core.audit import REGISTRY
 
-MODULES = (network_ops, container_ops, image, lab)
+MODULES = (network_ops, container_ops, image, lab, registry, lease, docker_opts)
 
 
 def mutating_operations() -> dict[str, Callable[..., Any]]:

@@ -195,7 +195,6 @@ class SnapshotCollector:
 
         names = {c["Id"]: _name(c) for c in containers_raw}
         by_ifindex = {link.index: link for link in links}
-        net_by_id = {n["Id"]: n for n in networks_raw}
 
         # Who lives in which netns: inode -> container ids, and nsid -> the netns owner (first started).
         members: dict[int, list[str]] = {}

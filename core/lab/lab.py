@@ -164,7 +164,7 @@ def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress=lambda message
         firewall.delete(rule)
     for host in state.hosts:
         underlay.remove_host(host.netns, host.root_veth)
-    underlay.remove_bridge(state.bridge)
+    underlay.remove_link(state.bridge)
     procs.unmount_below(state.directory)
     shutil.rmtree(state.directory, ignore_errors=True)
     lab_state.forget(prefix)

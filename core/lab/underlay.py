@@ -6,25 +6,28 @@ machine (whose own uplink may sit in such a range). Lab namespaces get no defaul
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
+import socket
 
-from pyroute2 import IPRoute, netns
-from pyroute2.netlink.exceptions import NetlinkError
-
+from core.context import NETNS_RUN_DIR, HostContext
 from core.errors import NetconError, UsageError
+from core.iproute import Netlink
+from core.netns import create_named, remove_named
 
 CANDIDATES = tuple(f"198.18.{i}.0/24" for i in range(0, 256, 17)) + (
     "198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24")
 HOST_OFFSET = 30  # h1 gets .31 like the seed's 10.10.110.31
+MAIN_TABLE = 254
 
 
 def machine_networks() -> list[ipaddress.IPv4Network]:
     """Every IPv4 address (as its subnet) and every route destination of the root netns."""
-    with IPRoute() as ipr:
+    with Netlink(HostContext()) as nl:
         nets = [ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}").network
-                for a in ipr.get_addr(family=2)]
-        for route in ipr.get_routes(family=2, table=254):
+                for a in nl.call("read addresses", "get_addr", family=socket.AF_INET)]
+        for route in nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE):
             dst = route.get_attr("RTA_DST")
             if dst:
                 nets.append(ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False))
@@ -57,70 +60,67 @@ def choose(requested: str | None, hosts: int) -> ipaddress.IPv4Network:
     raise NetconError("No documentation range is free of this machine's networks; give one with --underlay.")
 
 
-def _lookup(ipr: IPRoute, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+def _address(nl: Netlink, index: int, address: str, prefixlen: int) -> None:
+    if not any(a.get_attr("IFA_ADDRESS") == address
+               for a in nl.call("read addresses", "get_addr", index=index, family=socket.AF_INET)):
+        nl.call(f"add {address}", "addr", "add", index=index, address=address, prefixlen=prefixlen)
 
 
 def ensure_bridge(name: str, address: str, prefixlen: int) -> None:
-    with IPRoute() as ipr:
-        index = _lookup(ipr, name)
-        if index is None:
-            ipr.link("add", ifname=name, kind="bridge")
-            index = _lookup(ipr, name)
-        if not any(a.get_attr("IFA_ADDRESS") == address for a in ipr.get_addr(index=index, family=2)):
-            ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
-        ipr.link("set", index=index, state="up")
+    with Netlink(HostContext()) as nl:
+        if nl.index(name) is None:
+            nl.call(f"create bridge {name}", "link", "add", ifname=name, kind="bridge")
+        index = nl.index(name)
+        _address(nl, index, address, prefixlen)
+        nl.call(f"bring {name} up", "link", "set", index=index, state="up")
 
 
 def ensure_host(ns: str, root_veth: str, bridge: str, address: str, prefixlen: int) -> None:
     """netns ``ns`` with ``eth0`` at ``address``, its peer ``root_veth`` enslaved to ``bridge``; no default route."""
-    if ns not in netns.listnetns():
-        netns.create(ns)
-    with IPRoute() as ipr:
-        index = _lookup(ipr, root_veth)
-        if index is None:
-            with IPRoute(netns=ns) as inner:
-                stale = _lookup(inner, "eth0")
+    path = os.path.join(NETNS_RUN_DIR, ns)
+    if not os.path.exists(path):
+        create_named(ns)
+    inside = HostContext(netns=path)
+    with Netlink(HostContext()) as nl:
+        if nl.index(root_veth) is None:
+            with Netlink(inside) as inner:
+                stale = inner.index("eth0")
                 if stale is not None:
-                    inner.link("del", index=stale)
-            ipr.link("add", ifname=root_veth, kind="veth", peer={"ifname": f"{root_veth}p", "net_ns_fd": ns})
-            index = _lookup(ipr, root_veth)
-        ipr.link("set", index=index, master=_lookup(ipr, bridge), state="up")
-    with IPRoute(netns=ns) as inner:
-        eth0 = _lookup(inner, "eth0")
+                    inner.call("remove a stale eth0", "link", "del", index=stale)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                nl.call(f"create veth {root_veth}", "link", "add", ifname=root_veth, kind="veth",
+                        peer={"ifname": f"{root_veth}p", "net_ns_fd": fd})
+            finally:
+                os.close(fd)
+        nl.call(f"attach {root_veth} to {bridge}", "link", "set", index=nl.index(root_veth),
+                master=nl.index(bridge), state="up")
+    with Netlink(inside) as inner:
+        eth0 = inner.index("eth0")
         if eth0 is None:
-            eth0 = _lookup(inner, f"{root_veth}p")
-            inner.link("set", index=eth0, ifname="eth0")
-        if not any(a.get_attr("IFA_ADDRESS") == address for a in inner.get_addr(index=eth0, family=2)):
-            inner.addr("add", index=eth0, address=address, prefixlen=prefixlen)
-        inner.link("set", index=eth0, state="up")
-        inner.link("set", index=_lookup(inner, "lo"), state="up")
+            eth0 = inner.index(f"{root_veth}p")
+            inner.call("rename the underlay link to eth0", "link", "set", index=eth0, ifname="eth0")
+        _address(inner, eth0, address, prefixlen)
+        inner.call("bring eth0 up", "link", "set", index=eth0, state="up")
+        inner.call("bring lo up", "link", "set", index=inner.index("lo"), state="up")
 
 
 def remove_host(ns: str, root_veth: str) -> None:
-    if ns in netns.listnetns():
-        netns.remove(ns)
-    with IPRoute() as ipr:
-        index = _lookup(ipr, root_veth)
-        if index is not None:
-            try:
-                ipr.link("del", index=index)
-            except NetlinkError:
-                pass  # went with its peer's namespace
+    remove_named(ns)
+    remove_link(root_veth)
 
 
-def remove_bridge(name: str) -> None:
-    with IPRoute() as ipr:
-        index = _lookup(ipr, name)
+def remove_link(name: str) -> None:
+    with Netlink(HostContext()) as nl:
+        index = nl.index(name)
         if index is not None:
-            ipr.link("del", index=index)
+            nl.call(f"remove {name}", "link", "del", index=index, ignore=(errno.ENODEV,))
 
 
 def exists(name: str) -> bool:
-    with IPRoute() as ipr:
-        return _lookup(ipr, name) is not None
+    with Netlink(HostContext()) as nl:
+        return nl.index(name) is not None
 
 
 def netns_exists(ns: str) -> bool:
-    return os.path.exists(f"/var/run/netns/{ns}")
+    return os.path.exists(os.path.join(NETNS_RUN_DIR, ns))

@@ -1,0 +1,40 @@
+"""A small synchronous etcd client with two backends: the v2 HTTP keys API and the v3 gRPC API (aetcd).
+
+``open_client(options, probe_key)`` picks the backend; ``api="auto"`` uses the API under which ``probe_key``
+(flannel's ``<prefix>/config``) exists.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+from core.errors import NetconError
+from core.etcd.base import KeyValue, Listing, Watch, WatchEvent, WatchReset
+from core.etcd.options import EtcdOptions
+from core.etcd.v2 import V2Client
+from core.etcd.v3 import V3Client
+
+EtcdClient = Union[V2Client, V3Client]
+
+__all__ = ["EtcdClient", "EtcdOptions", "KeyValue", "Listing", "Watch", "WatchEvent", "WatchReset",
+           "V2Client", "V3Client", "open_client"]
+
+
+def open_client(options: EtcdOptions, probe_key: str | None = None) -> EtcdClient:
+    """A client for ``options.api``; for "auto" the API holding ``probe_key`` (v3 when neither does)."""
+    if options.api == "2":
+        return V2Client(options)
+    if options.api == "3" or not probe_key:
+        return V3Client(options)
+    v3 = V3Client(options.with_api("3"))
+    if v3.get(probe_key) is not None:
+        return v3
+    v2 = V2Client(options.with_api("2"))
+    try:
+        found = v2.get(probe_key) is not None
+    except NetconError:
+        found = False  # v2 not served: the v3 answer stands
+    if found:
+        v3.close()
+        return v2
+    return v3

@@ -1,0 +1,296 @@
+"""etcd's v3 API through ``aetcd`` (gRPC, asyncio), behind a synchronous face.
+
+All clients share one event-loop thread; each call is scheduled there and waited for, so the rest of netcon
+(threads, CLI, console workers) never sees asyncio. Leases: a TTL'd key gets its own lease, as flanneld does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import aetcd
+import aetcd.exceptions as aex
+import grpc
+
+from core.errors import EtcdUnavailable, NetconError, PermissionDenied
+from core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
+from core.etcd.options import EtcdOptions
+
+T = TypeVar("T")
+CHANNEL_OPTIONS = {"grpc.max_receive_message_length": 256 * 1024 * 1024}
+
+
+class _LoopThread:
+    """The one asyncio loop all v3 clients run on."""
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def loop(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None:
+                cls._loop = asyncio.new_event_loop()
+                threading.Thread(target=cls._loop.run_forever, name="etcd-v3-loop", daemon=True).start()
+            return cls._loop
+
+    @classmethod
+    def run(cls, coro: Awaitable[T], timeout: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, cls.loop())  # type: ignore[arg-type]
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise EndpointDown("timed out") from None
+
+
+class _Client(aetcd.Client):
+    """aetcd's client with TLS: its own ``connect`` only knows insecure channels."""
+
+    def __init__(self, *args, credentials: grpc.ChannelCredentials | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._credentials = credentials
+
+    async def connect(self) -> None:
+        if self._credentials is None:
+            return await super().connect()
+        if self._connected.is_set():
+            return
+        target = f"{self._host}:{self._port}"
+        self.channel = aetcd.rpc.secure_channel(target, self._credentials, options=list(self._options.items()))
+        if self._username is not None:
+            self.auth_stub = aetcd.rpc.AuthStub(self.channel)
+            try:
+                resp = await self.auth_stub.Authenticate(
+                    aetcd.rpc.AuthenticateRequest(name=self._username, password=self._password),
+                    timeout=self._timeout)
+            except aetcd.rpc.AioRpcError as error:
+                aex._handle_exception(error)
+            self.metadata = (("token", resp.token),)
+        self.kvstub = aetcd.rpc.KVStub(self.channel)
+        self.clusterstub = aetcd.rpc.ClusterStub(self.channel)
+        self.leasestub = aetcd.rpc.LeaseStub(self.channel)
+        self.maintenancestub = aetcd.rpc.MaintenanceStub(self.channel)
+        self._watcher = aetcd.watcher.Watcher(aetcd.rpc.WatchStub(self.channel), timeout=self._timeout,
+                                              metadata=self.metadata)
+        self._connected.set()
+
+
+class V3Client:
+    """Synchronous client of the v3 API with endpoint failover."""
+
+    api = 3
+
+    def __init__(self, options: EtcdOptions) -> None:
+        self.options = options
+        self._failover = Failover(options)
+        self._clients: dict[str, _Client] = {}
+        self._expiry: dict[int, float | None] = {}  # lease id -> expiry; flannel never refreshes a lease
+        self._credentials = _credentials(options)
+
+    @property
+    def endpoint(self) -> str:
+        return self._failover.endpoint
+
+    def _client(self, endpoint: str) -> _Client:
+        client = self._clients.get(endpoint)
+        if client is None:
+            url = urlsplit(endpoint)
+            client = _Client(url.hostname or "127.0.0.1", url.port or 2379, username=self.options.username,
+                             password=self.options.password, timeout=self.options.timeout,
+                             options=CHANNEL_OPTIONS, credentials=self._credentials)
+            self._clients[endpoint] = client
+        return client
+
+    def _call(self, what: str, fn: Callable[[_Client], Awaitable[T]]) -> T:
+        def attempt(endpoint: str) -> T:
+            client = self._client(endpoint)
+            try:
+                return _LoopThread.run(_translated(fn(client), endpoint, what), self.options.timeout + 2)
+            except EndpointDown:
+                self._drop(endpoint)  # a fresh channel next time, not one stuck in gRPC's reconnect backoff
+                raise
+        return self._failover.call(what, attempt)
+
+    def _drop(self, endpoint: str) -> None:
+        client = self._clients.pop(endpoint, None)
+        if client is not None:
+            asyncio.run_coroutine_threadsafe(_quiet_close(client), _LoopThread.loop())
+
+    async def _expires(self, client: _Client, lease_id: int) -> float | None:
+        if not lease_id:
+            return None
+        if lease_id not in self._expiry:
+            info = await client.get_lease_info(lease_id, keys=False)
+            self._expiry[lease_id] = time.time() + max(info.TTL, 0)  # -1: expired just now
+        return self._expiry[lease_id]
+
+    async def _kv(self, client: _Client, kv) -> KeyValue:
+        return KeyValue(kv.key.decode(), kv.value.decode(), await self._expires(client, kv.lease),
+                        kv.mod_revision, kv.lease)
+
+    async def _grant(self, client: _Client, ttl: int | None) -> int:
+        if not ttl:
+            return 0
+        lease = await client.lease(int(ttl))
+        self._expiry[lease.id] = time.time() + lease.ttl
+        return lease.id
+
+    def get(self, key: str) -> KeyValue | None:
+        async def op(client: _Client) -> KeyValue | None:
+            got = await client.get(key.encode())
+            return None if got is None else await self._kv(client, got)
+        return self._call(f"read {key}", op)
+
+    def put(self, key: str, value: str, ttl: int | None = None) -> KeyValue:
+        """Put ``key`` on a fresh lease of ``ttl`` seconds (none: no lease); the replaced lease is revoked
+        when no other key is attached to it."""
+        async def op(client: _Client) -> KeyValue:
+            lease_id = await self._grant(client, ttl)
+            done = await client.put(key.encode(), value.encode(), lease=lease_id or None, prev_kv=True)
+            old = done.prev_kv.lease if done.prev_kv else 0
+            if old and old != lease_id:
+                info = await client.get_lease_info(old, keys=True)
+                if info.TTL > 0 and not info.keys:
+                    await client.revoke_lease(old)
+                self._expiry.pop(old, None)
+            return KeyValue(key, value, self._expiry.get(lease_id), done.header.revision, lease_id)
+        return self._call(f"write {key}", op)
+
+    def create(self, key: str, value: str, ttl: int | None = None) -> bool:
+        """Grant a lease, then ``If(Version(key) == 0) Then Put(key, value, lease)``; False if it existed."""
+        async def op(client: _Client) -> bool:
+            lease_id = await self._grant(client, ttl)
+            tx = client.transactions
+            ok, _ = await client.transaction(compare=[tx.version(key.encode()) == 0],
+                                             success=[tx.put(key.encode(), value.encode(), lease=lease_id or None)],
+                                             failure=[])
+            if not ok and lease_id:
+                await client.revoke_lease(lease_id)
+                self._expiry.pop(lease_id, None)
+            return ok
+        return self._call(f"create {key}", op)
+
+    def delete(self, key: str) -> bool:
+        async def op(client: _Client) -> bool:
+            done = await client.delete(key.encode())
+            return bool(done and done.deleted)
+        return self._call(f"delete {key}", op)
+
+    def list_prefix(self, prefix: str) -> Listing:
+        """Every key starting with ``prefix`` + "/" and the revision read at."""
+        base = prefix.rstrip("/") + "/"
+
+        async def op(client: _Client) -> Listing:
+            got = await client.get_prefix(base.encode(), sort_order="ascend")
+            kvs = list(got.kvs)
+            unknown = {kv.lease for kv in kvs if kv.lease and kv.lease not in self._expiry}
+            await asyncio.gather(*(self._expires(client, lease) for lease in unknown))
+            return Listing(tuple([await self._kv(client, kv) for kv in kvs]), got.header.revision)
+        return self._call(f"list {base}", op)
+
+    def watch_prefix(self, prefix: str, since: int) -> Watch:
+        """Events under ``prefix`` + "/" from revision ``since`` + 1 (a listing's revision)."""
+        base = (prefix.rstrip("/") + "/").encode()
+        holder: dict = {}
+
+        def cancel() -> None:
+            client, watch_id = holder.get("client"), holder.get("id")
+            if client is not None and watch_id is not None:
+                asyncio.run_coroutine_threadsafe(_quiet(client._watcher.cancel(watch_id)), _LoopThread.loop())
+
+        watch = Watch(cancel=cancel)
+
+        async def on_event(item) -> None:
+            if isinstance(item, aex.RevisionCompactedError):
+                watch.push(WatchReset(f"etcd compacted the history of {prefix} past revision {since}."))
+            elif isinstance(item, BaseException):
+                watch.push(_error(item, holder.get("endpoint", "?"), f"watch {prefix}"))
+            else:
+                kv = item.kv
+                if item.kind == "DELETE":
+                    watch.push([WatchEvent("delete", kv.key.decode(), revision=kv.mod_revision)])
+                else:
+                    try:
+                        expires = await self._expires(holder["client"], kv.lease)
+                    except Exception:  # the lease vanished meanwhile; its key goes with it
+                        expires = None
+                    watch.push([WatchEvent("put", kv.key.decode(), kv.value.decode(), expires, kv.mod_revision)])
+
+        async def op(client: _Client) -> None:
+            holder["client"] = client
+            await client.connect()
+            callback = await client._watcher.add_callback(
+                base, on_event, range_end=aetcd.utils.prefix_range_end(base), start_revision=since + 1)
+            holder["id"] = callback.watch_id
+
+        def attempt(endpoint: str) -> None:
+            holder["endpoint"] = endpoint
+            return _LoopThread.run(_translated(op(self._client(endpoint)), endpoint, f"watch {prefix}"),
+                                   self.options.timeout + 2)
+        self._failover.call(f"watch {prefix}", attempt)
+        return watch
+
+    def close(self) -> None:
+        for endpoint in list(self._clients):
+            client = self._clients.pop(endpoint)
+            try:
+                _LoopThread.run(_quiet_close(client), 5)
+            except EndpointDown:
+                pass
+
+
+async def _translated(coro: Awaitable[T], endpoint: str, what: str) -> T:
+    try:
+        return await coro
+    except (aex.ConnectionFailedError, aex.ConnectionTimeoutError, aex.WatchTimeoutError, OSError) as error:
+        raise EndpointDown(_reason(error)) from error
+    except asyncio.TimeoutError as error:
+        raise EndpointDown("timed out") from error
+    except (aex.ClientError, grpc.RpcError) as error:
+        raise _error(error, endpoint, what) from error
+
+
+def _error(error: BaseException, endpoint: str, what: str) -> NetconError:
+    if isinstance(error, aex.UnauthenticatedError) or "authentication" in str(error).lower():
+        return PermissionDenied(f"etcd at {endpoint} refused to {what}: {_reason(error)}.", target=endpoint)
+    if isinstance(error, (aex.ConnectionFailedError, aex.ConnectionTimeoutError, grpc.RpcError)):
+        return EtcdUnavailable(f"etcd at {endpoint} stopped answering ({what}): {_reason(error)}.",
+                               target=endpoint)
+    return NetconError(f"etcd at {endpoint} refused to {what}: {_reason(error)}.", target=endpoint)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, grpc.aio.AioRpcError):
+        text = error.details() or error.code().name
+    else:
+        text = str(error) or type(error).__name__
+    return text.strip().splitlines()[0].rstrip(".")
+
+
+async def _quiet(coro: Awaitable) -> None:
+    try:
+        await coro
+    except Exception:  # cancelling a watch on a dead stream: nothing left to cancel
+        pass
+
+
+async def _quiet_close(client: _Client) -> None:
+    await _quiet(client.close())
+
+
+def _credentials(options: EtcdOptions) -> grpc.ChannelCredentials | None:
+    if not (options.cafile or options.certfile or any(e.startswith("https:") for e in options.endpoints)):
+        return None
+
+    def read(path: str | None) -> bytes | None:
+        if not path:
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+    return grpc.ssl_channel_credentials(read(options.cafile), read(options.keyfile), read(options.certfile))

@@ -1,0 +1,95 @@
+"""pyroute2 in any network namespace without forking.
+
+pyroute2's ``IPRoute(netns=...)`` and ``netns.create`` fork a helper process, which crashes once gRPC's
+threads (etcd v3) run in this process. ``Netlink`` instead gives one worker thread the namespace (setns
+affects only the calling thread); it owns the IPRoute socket and runs the calls handed to it.
+"""
+
+from __future__ import annotations
+
+import errno
+import queue
+import threading
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from core.context import HostContext
+from core.errors import NetlinkFailure, PermissionDenied
+from core.netns import enter_netns
+
+
+class Netlink:
+    """pyroute2 in the context's network namespace, fork-free: a worker thread enters the namespace (setns
+    affects only the calling thread) and owns the IPRoute socket; calls are handed to it. pyroute2's
+    ``IPRoute(netns=...)`` would fork a helper, which crashes once gRPC's threads run in this process."""
+
+    def __init__(self, ctx: HostContext) -> None:
+        self.ctx = ctx
+        self._jobs: queue.Queue = queue.Queue()
+        started: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, args=(ctx.netns, started), daemon=True,
+                                        name=f"netlink {ctx.netns or 'host'}")
+        self._thread.start()
+        error = started.get()
+        if error is not None:
+            raise failure(error, f"open netlink in {ctx.netns or 'this netns'}") from error
+
+    def _serve(self, path: str | None, started: queue.Queue) -> None:
+        try:
+            if path:
+                enter_netns(path)
+            ipr = IPRoute()
+        except (NetlinkError, OSError) as error:
+            started.put(error)
+            return
+        started.put(None)
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                fn, reply = job
+                try:
+                    reply.put((True, fn(ipr)))
+                except BaseException as error:  # handed back to the caller's thread
+                    reply.put((False, error))
+        finally:
+            ipr.close()
+
+    def __enter__(self) -> Netlink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join(5)
+
+    def call(self, what: str, method: str, *args, ignore: tuple[int, ...] = (), **kwargs):
+        reply: queue.Queue = queue.Queue()
+        self._jobs.put((lambda ipr: getattr(ipr, method)(*args, **kwargs), reply))
+        ok, value = reply.get()
+        if ok:
+            return value
+        if isinstance(value, NetlinkError):
+            if value.code in ignore:
+                return None
+            raise failure(value, what) from value
+        raise value
+
+    def index(self, ifname: str) -> int | None:
+        found = self.call(f"look up {ifname}", "link_lookup", ifname=ifname)
+        return found[0] if found else None
+
+
+def failure(error: BaseException, what: str) -> Exception:
+    """A pyroute2 or OS error as a NetconError naming what was being done."""
+    code = getattr(error, "code", None) or getattr(error, "errno", 0) or 0
+    reason = errno.errorcode.get(code, "") if code else ""
+    text = f"{what}: {getattr(error, 'args', [None, ''])[-1] or reason}".rstrip()
+    if code in (errno.EPERM, errno.EACCES):
+        return PermissionDenied(f"Not permitted to {text} (run as root).", target=what)
+    return NetlinkFailure(f"Netlink refused to {text}.", code=code, target=what)

@@ -1,0 +1,488 @@
+"""Checks of user input before anything is asked of Docker, shared by the core operations and the console's
+forms (which call ``field_error`` as the user types).
+
+Every check raises ``UsageError`` with one sentence naming the field; ``error.target`` is the field's key.
+Checks that need the host's state take a ``HostFacts`` (core.host_facts); ``field_error`` without facts skips
+those parts, so a form can validate syntax before the facts have been read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from core.errors import UsageError
+from core.host_facts import ContainerFact, HostFacts, NetworkFact
+from core.image import BUSYBOX_IMAGE
+
+# Docker's own rule for container names (daemon/names); netcon applies it to networks, aliases too, since
+# Docker 20.10 accepts network names with "/" or spaces that its API paths and CLI then cannot address.
+NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+IFNAME_RE = re.compile(r"[^/\s:]{1,15}")  # Linux IFNAMSIZ-1, no slash, colon or space
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+MTU_OPTION = "com.docker.network.driver.mtu"
+MTU_MIN, MTU_MAX = 68, 65535
+PORT_RE = re.compile(r"(\d{1,5}):(\d{1,5})(?:/(tcp|udp|sctp))?")
+
+Value = Any  # a form's text, or the typed value an API caller passes (sequence or mapping of k=v)
+
+
+def _fail(field: str, message: str) -> UsageError:
+    return UsageError(message, target=field)
+
+
+def _given(value: Value) -> bool:
+    return value not in (None, "", (), [], {})
+
+
+# --- addresses -------------------------------------------------------------------------------------------
+
+def parse_subnet(value: str, field: str = "subnet", label: str = "Subnet") -> ipaddress.IPv4Network:
+    """An IPv4 CIDR with an explicit prefix length and no host bits set."""
+    text = str(value).strip()
+    if "/" not in text or not text.rsplit("/", 1)[1].isdigit():
+        raise _fail(field, f"{label} {text!r} is not a CIDR: write it as address/prefix-length, e.g. 10.1.2.0/24.")
+    address, prefix = text.rsplit("/", 1)
+    try:
+        ipaddress.IPv4Address(address)
+    except ipaddress.AddressValueError:
+        raise _fail(field, f"{label} {text!r} is not a valid IPv4 CIDR: {address} is not an IPv4 address.") from None
+    if int(prefix) > 32:
+        raise _fail(field, f"{label} {text!r} is not a valid IPv4 CIDR: the prefix length must be 0 to 32.")
+    try:
+        return ipaddress.IPv4Network(text, strict=True)
+    except ValueError:
+        network = ipaddress.IPv4Network(text, strict=False)
+        raise _fail(field, f"{label} {text!r} has host bits set: did you mean {network}?") from None
+
+
+def parse_address(value: str, field: str, label: str) -> ipaddress.IPv4Address:
+    text = str(value).strip()
+    try:
+        return ipaddress.IPv4Address(text)
+    except ipaddress.AddressValueError:
+        raise _fail(field, f"{label} {text!r} is not an IPv4 address.") from None
+
+
+def usable_host(address: ipaddress.IPv4Address, subnet: ipaddress.IPv4Network) -> bool:
+    """True for an address Docker can hand out in ``subnet``: inside it, and (below /31) neither the network
+    nor the broadcast address, which Docker refuses as 'already in use'."""
+    if address not in subnet:
+        return False
+    if subnet.prefixlen >= 31:
+        return True
+    return address not in (subnet.network_address, subnet.broadcast_address)
+
+
+def check_gateway(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    gateway = parse_address(value, "gateway", "Gateway")
+    if gateway not in subnet:
+        raise _fail("gateway", f"Gateway {gateway} is outside the subnet {subnet}.")
+    if not usable_host(gateway, subnet):
+        raise _fail("gateway", f"Gateway {gateway} is the {'network' if gateway == subnet.network_address else 'broadcast'}"
+                               f" address of {subnet}; pick a host address inside it.")
+    return gateway
+
+
+def check_ip_range(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    ip_range = parse_subnet(value, "ip_range", "IP range")
+    if not ip_range.subnet_of(subnet):
+        raise _fail("ip_range", f"IP range {ip_range} is not inside the subnet {subnet}.")
+    return ip_range
+
+
+def check_subnet_free(subnet: ipaddress.IPv4Network, networks: Iterable[NetworkFact],
+                      routes: Iterable = ()) -> None:
+    """Refuse a subnet that overlaps a Docker network's subnet or a route of the host, naming which."""
+    for net in networks:
+        for cidr in net.subnets:
+            if subnet.overlaps(ipaddress.IPv4Network(cidr, strict=False)):
+                raise _fail("subnet", f"Subnet {subnet} overlaps Docker network {net.name} ({cidr}).")
+    for route in routes:
+        if subnet.overlaps(ipaddress.IPv4Network(route.destination, strict=False)):
+            where = f" via {route.device}" if route.device else ""
+            raise _fail("subnet", f"Subnet {subnet} overlaps the host's route to {route.destination}{where}.")
+
+
+# --- names -----------------------------------------------------------------------------------------------
+
+def check_network_name(value: str, facts: HostFacts | None = None) -> str:
+    name = str(value).strip()
+    if not name:
+        raise _fail("name", "Network name is empty.")
+    if not NAME_RE.fullmatch(name):
+        raise _fail("name", f"Network name {name!r} is not allowed: it must start with a letter or digit and "
+                            "hold only letters, digits, '_', '.' and '-'.")
+    if facts is not None:
+        taken = next((n for n in facts.networks if n.name == name), None)
+        if taken is not None:
+            raise _fail("name", f"Network name {name} is already taken (network {taken.id[:12]}).")
+    return name
+
+
+def check_container_name(value: str, facts: HostFacts | None = None) -> str:
+    name = str(value).strip()
+    if not name:
+        raise _fail("name", "Container name is empty.")
+    if len(name) < 2 or not NAME_RE.fullmatch(name):
+        raise _fail("name", f"Container name {name!r} is not allowed: Docker wants at least two characters, "
+                            "starting with a letter or digit, then only letters, digits, '_', '.' and '-'.")
+    if facts is not None:
+        taken = next((c for c in facts.containers if c.name == name), None)
+        if taken is not None:
+            raise _fail("name", f"Container name {name} is already taken (container {taken.id[:12]}, {taken.state}).")
+    return name
+
+
+def check_alias(value: str) -> str:
+    alias = str(value).strip()
+    if not NAME_RE.fullmatch(alias):
+        raise _fail("aliases", f"Alias {alias!r} is not a valid DNS name: use letters, digits, '_', '.' and '-'.")
+    return alias
+
+
+# --- key=value items -------------------------------------------------------------------------------------
+
+def split_items(value: Value) -> list[str]:
+    """A form's text of several items (separated by spaces or commas), or a sequence of them, as a list."""
+    if isinstance(value, str):
+        return [item for item in re.split(r"[\s,]+", value.strip()) if item]
+    return [str(item) for item in (value or ())]
+
+
+def parse_kv(item: str, field: str, label: str) -> tuple[str, str]:
+    key, sep, val = str(item).partition("=")
+    if not sep or not key.strip():
+        raise _fail(field, f"{label} {item!r} is not of the form key=value.")
+    return key.strip(), val
+
+
+def parse_kv_items(value: Value, field: str, label: str) -> dict[str, str]:
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    return dict(parse_kv(item, field, label) for item in split_items(value))
+
+
+def check_options(value: Value, facts: HostFacts | None = None) -> dict[str, str]:
+    """Driver options; the bridge name and MTU are checked, since Docker only fails on them later."""
+    options = parse_kv_items(value, "options", "Option")
+    bridge = options.get(BRIDGE_NAME_OPTION)
+    if bridge is not None:
+        if not IFNAME_RE.fullmatch(bridge) or bridge in (".", ".."):
+            raise _fail("options", f"Bridge name {bridge!r} ({BRIDGE_NAME_OPTION}) is not a valid Linux interface "
+                                   "name: 1 to 15 characters without '/', ':' or spaces.")
+        if facts is not None:
+            user = next((n for n in facts.networks if n.bridge_name == bridge), None)
+            if user is not None:
+                raise _fail("options", f"Bridge name {bridge} is already used by Docker network {user.name}.")
+    mtu = options.get(MTU_OPTION)
+    if mtu is not None and not (mtu.strip().isdigit() and MTU_MIN <= int(mtu) <= MTU_MAX):
+        raise _fail("options", f"MTU {mtu!r} ({MTU_OPTION}) must be a whole number from {MTU_MIN} to {MTU_MAX}.")
+    return options
+
+
+def check_labels(value: Value) -> dict[str, str]:
+    return parse_kv_items(value, "labels", "Label")
+
+
+# --- network create --------------------------------------------------------------------------------------
+
+def _subnet_of_form(values: Mapping[str, Value]) -> ipaddress.IPv4Network | None:
+    """The form's subnet when it parses; a bad subnet is reported on its own field, not on its dependants."""
+    if not _given(values.get("subnet")):
+        return None
+    try:
+        return parse_subnet(values["subnet"])
+    except UsageError:
+        return None
+
+
+def _create_name(value, values, facts):
+    return check_network_name(value, facts)
+
+
+def _create_driver(value, values, facts):
+    driver = str(value or "bridge").strip()
+    if not NAME_RE.fullmatch(driver):
+        raise _fail("driver", f"Driver {driver!r} is not a driver name.")
+    if facts is not None and facts.drivers and driver not in facts.drivers:
+        raise _fail("driver", f"Driver {driver} is not available on this engine "
+                              f"(it offers {', '.join(sorted(facts.drivers))}).")
+    return driver
+
+
+def _create_subnet(value, values, facts):
+    if not _given(value):
+        return None
+    subnet = parse_subnet(value)
+    if facts is not None:
+        check_subnet_free(subnet, facts.networks, facts.routes)
+    return subnet
+
+
+def _dependent(field: str, label: str, check: Callable) -> Callable:
+    def run(value, values, facts):
+        if not _given(value):
+            return None
+        if not _given(values.get("subnet")):
+            raise _fail(field, f"{label} needs a subnet to belong to: give the subnet too.")
+        subnet = _subnet_of_form(values)
+        return check(value, subnet) if subnet is not None else None
+    return run
+
+
+# --- network connect / disconnect ------------------------------------------------------------------------
+
+def find_network(value: str, facts: HostFacts, field: str = "network") -> NetworkFact:
+    ref = str(value).strip()
+    if not ref:
+        raise _fail(field, "Network is empty.")
+    net = facts.network(ref)
+    if net is None:
+        raise _fail(field, f"Network {ref} does not exist.")
+    return net
+
+
+def find_container(value: str, facts: HostFacts, field: str = "container") -> ContainerFact:
+    ref = str(value).strip()
+    if not ref:
+        raise _fail(field, "Container is empty.")
+    container = facts.container(ref)
+    if container is None:
+        raise _fail(field, f"Container {ref} does not exist.")
+    return container
+
+
+def mode_kind(network_mode: str) -> str:
+    """'host', 'none', 'container' or 'network' for a HostConfig.NetworkMode."""
+    if network_mode in ("host", "none"):
+        return network_mode
+    return "container" if network_mode.startswith("container:") else "network"
+
+
+def shared_stack_reason(container: ContainerFact, facts: HostFacts | None = None) -> str | None:
+    """Why Docker will not connect ``container`` to a network, or None."""
+    kind = mode_kind(container.network_mode)
+    if kind == "host":
+        return f"Container {container.name} runs with --network host: it uses the host's own network stack, " \
+               "so Docker cannot connect it to any other network."
+    if kind == "none":
+        return f"Container {container.name} runs with --network none: Docker keeps it without networking and " \
+               "cannot connect it to any network."
+    if kind == "container":
+        ref = container.network_mode.split(":", 1)[1]
+        owner = facts.container(ref) if facts is not None else None
+        return f"Container {container.name} shares the network namespace of container " \
+               f"{owner.name if owner else ref[:12]} (--network container:), so Docker cannot connect it " \
+               "to a network of its own."
+    return None
+
+
+def check_attachable_network(net: NetworkFact, field: str = "network") -> NetworkFact:
+    if net.driver in ("host", "null"):
+        mode = "host" if net.driver == "host" else "none"
+        raise _fail(field, f"Network {net.name} is Docker's {mode} mode, not a network a container can be "
+                           f"connected to; run the container with --network {mode} instead.")
+    return net
+
+
+def check_ip_for(value: str, net: NetworkFact, facts: HostFacts | None,
+                 container: ContainerFact | None = None) -> ipaddress.IPv4Address:
+    """An address inside ``net``'s subnet, not its gateway and not held by another container."""
+    address = parse_address(value, "ip", "IP address")
+    if net.name == "bridge":
+        raise _fail("ip", "An IP address can only be chosen on a user-defined network, not on the default bridge.")
+    if not net.subnets:
+        raise _fail("ip", f"Network {net.name} has no IPv4 subnet, so an IP address cannot be chosen on it.")
+    subnets = [ipaddress.IPv4Network(s, strict=False) for s in net.subnets]
+    if not any(usable_host(address, s) for s in subnets):
+        raise _fail("ip", f"IP address {address} is not a usable address of network {net.name}"
+                          f" ({', '.join(net.subnets)}).")
+    if str(address) in net.gateways:
+        raise _fail("ip", f"IP address {address} is the gateway of network {net.name}.")
+    if facts is not None:
+        for other in facts.containers:
+            if container is not None and other.id == container.id:
+                continue
+            if any(e.network_id == net.id and e.ipv4 == str(address) for e in other.endpoints):
+                raise _fail("ip", f"IP address {address} is already used by container {other.name} on {net.name}.")
+    return address
+
+
+def _connect_network(value, values, facts):
+    if facts is None:
+        return str(value).strip() or None
+    return check_attachable_network(find_network(value, facts))
+
+
+def _connect_container(value, values, facts):
+    if facts is None:
+        return str(value).strip() or None
+    container = find_container(value, facts)
+    reason = shared_stack_reason(container, facts)
+    if reason:
+        raise _fail("container", reason)
+    net = facts.network(str(values.get("network") or "").strip())
+    if net is not None and any(e.network_id == net.id for e in container.endpoints):
+        raise _fail("container", f"Container {container.name} is already connected to network {net.name}.")
+    return container
+
+
+def _connect_ip(value, values, facts):
+    if not _given(value):
+        return None
+    if facts is None:
+        return parse_address(value, "ip", "IP address")
+    net = facts.network(str(values.get("network") or "").strip())
+    if net is None:
+        return parse_address(value, "ip", "IP address")
+    return check_ip_for(value, net, facts, facts.container(str(values.get("container") or "").strip()))
+
+
+def _aliases(value, values, facts):
+    return tuple(check_alias(a) for a in split_items(value))
+
+
+def _disconnect_network(value, values, facts):
+    if facts is None:
+        return str(value).strip() or None
+    net = find_network(value, facts)
+    if net.driver in ("host", "null"):
+        raise _fail("network", f"Network {net.name} is Docker's {'host' if net.driver == 'host' else 'none'} mode: "
+                               "a container cannot be disconnected from it, only removed.")
+    return net
+
+
+def _disconnect_container(value, values, facts):
+    if facts is None:
+        return str(value).strip() or None
+    container = find_container(value, facts)
+    net = facts.network(str(values.get("network") or "").strip())
+    if net is not None and net.driver not in ("host", "null") and \
+            not any(e.network_id == net.id for e in container.endpoints):
+        raise _fail("container", f"Container {container.name} is not connected to network {net.name}.")
+    return container
+
+
+# --- container run ---------------------------------------------------------------------------------------
+
+def check_network_mode(value: str, facts: HostFacts | None) -> str:
+    """``bridge``, a user network, ``host``, ``none`` or ``container:<name|id>`` of a running container;
+    returned as Docker's NetworkMode (container: with the full id)."""
+    mode = str(value or "bridge").strip()
+    if mode in ("bridge", "host", "none", "default"):
+        return mode
+    if mode.startswith("container:"):
+        ref = mode.split(":", 1)[1].strip()
+        if not ref:
+            raise _fail("network", "Network mode container: needs the name or id of the container to share with.")
+        if facts is None:
+            return mode
+        other = facts.container(ref)
+        if other is None:
+            raise _fail("network", f"Network mode container:{ref} names a container that does not exist.")
+        if not other.running:
+            raise _fail("network", f"Network mode container:{ref} names a container that is {other.state}, "
+                                   "not running, so it has no network namespace to share.")
+        return f"container:{other.id}"
+    if facts is None:
+        if not NAME_RE.fullmatch(mode):
+            raise _fail("network", f"Network {mode!r} is not a network name.")
+        return mode
+    net = facts.network(mode)
+    if net is None:
+        raise _fail("network", f"Network {mode} does not exist (modes: bridge, host, none, container:<name>, "
+                               "or a user network).")
+    return net.name
+
+
+def parse_publish(item: str) -> tuple[int, int, str]:
+    """``HOST:CONTAINER[/tcp|udp|sctp]`` as (host port, container port, protocol)."""
+    match = PORT_RE.fullmatch(str(item).strip())
+    if not match or not all(1 <= int(p) <= 65535 for p in match.group(1, 2)):
+        raise _fail("publish", f"Published port {item!r} must be HOST:CONTAINER with ports 1 to 65535 "
+                               "(optionally /tcp, /udp or /sctp).")
+    return int(match.group(1)), int(match.group(2)), match.group(3) or "tcp"
+
+
+def _run_publish(value, values, facts):
+    published = tuple(parse_publish(item) for item in split_items(value))
+    mode = str(values.get("network") or "bridge").strip()
+    if published and (mode == "none" or mode.startswith("container:")):
+        raise _fail("publish", f"Ports cannot be published with network mode {mode}: the container has no "
+                               "network of its own to publish from.")
+    return published
+
+
+def _run_image(value, values, facts):
+    image = str(value or BUSYBOX_IMAGE).strip()
+    if facts is not None:
+        candidates = {image, f"{image}:latest"}
+        if not candidates & set(facts.images):
+            raise _fail("image", f"Image {image} is not present locally and no registry is reachable "
+                                 f"(netcon image ensure-busybox imports {BUSYBOX_IMAGE}).")
+    return image
+
+
+def split_command(value: Value) -> tuple[str, ...]:
+    """A form's command text split like a shell would split words (no shell ever runs it), or a sequence."""
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as error:
+            raise _fail("command", f"Command {value!r} cannot be split into words: {error}.") from None
+    return tuple(str(v) for v in (value or ()))
+
+
+# --- forms -----------------------------------------------------------------------------------------------
+
+FORMS: dict[str, dict[str, Callable[[Value, Mapping[str, Value], HostFacts | None], Any]]] = {
+    "network.create": {
+        "name": _create_name,
+        "driver": _create_driver,
+        "subnet": _create_subnet,
+        "gateway": _dependent("gateway", "A gateway", check_gateway),
+        "ip_range": _dependent("ip_range", "An IP range", check_ip_range),
+        "labels": lambda value, values, facts: check_labels(value),
+        "options": lambda value, values, facts: check_options(value, facts),
+    },
+    "network.connect": {
+        "network": _connect_network,
+        "container": _connect_container,
+        "ip": _connect_ip,
+        "aliases": _aliases,
+    },
+    "network.disconnect": {
+        "network": _disconnect_network,
+        "container": _disconnect_container,
+    },
+    "container.run": {
+        "name": lambda value, values, facts: check_container_name(value, facts),
+        "network": lambda value, values, facts: check_network_mode(value, facts),
+        "image": _run_image,
+        "publish": _run_publish,
+        "labels": lambda value, values, facts: check_labels(value),
+        "command": lambda value, values, facts: split_command(value),
+    },
+}
+
+
+def check_form(form: str, values: Mapping[str, Value], facts: HostFacts | None) -> dict[str, Any]:
+    """Check every field of ``form`` in order; the parsed values, or the first field's ``UsageError``."""
+    return {field: check(values.get(field), values, facts) for field, check in FORMS[form].items()}
+
+
+def field_error(form: str, field: str, values: Mapping[str, Value], facts: HostFacts | None = None) -> str | None:
+    """The error to show next to ``field`` of ``form`` given all the form's current ``values``, or None.
+
+    Cheap and side-effect free: call it on every keystroke. Pass the ``HostFacts`` read when the form opened
+    to also check names taken, overlaps, existing containers and used addresses.
+    """
+    try:
+        FORMS[form][field](values.get(field), values, facts)
+    except UsageError as error:
+        return str(error)
+    return None
