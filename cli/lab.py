@@ -25,6 +25,8 @@ def register(sub, common) -> None:
     up.add_argument("--hosts", type=int, default=2, help="number of Docker hosts (default 2)")
     up.add_argument("--underlay", metavar="CIDR", help="underlay network (default: a free documentation range)")
     up.add_argument("--etcd-api", type=int, default=2, choices=(2, 3), help="API the flannel config is written with")
+    up.add_argument("--etcd-prefix", default=lab.SEED_PREFIX,
+                    help=f"flannel's key prefix (default {lab.SEED_PREFIX}, the seed's)")
     up.set_defaults(func=run_up)
 
     status = actions.add_parser("status", parents=[common, prefix], help="hosts, namespaces, daemons, etcd")
@@ -49,7 +51,7 @@ def _progress(message: str) -> None:
 
 
 def run_up(args, ctx) -> int:
-    lab.up(ctx, args.prefix, args.hosts, args.underlay, args.etcd_api, progress=_progress)
+    lab.up(ctx, args.prefix, args.hosts, args.underlay, args.etcd_api, args.etcd_prefix, progress=_progress)
     return _print_status(lab.status(args.prefix), as_json=False)
 
 
@@ -66,9 +68,11 @@ def _print_status(result: lab.LabStatus, as_json: bool) -> int:
     print(f"lab {result.prefix}: underlay {result.underlay} on {result.bridge}"
           f"{'' if result.bridge_present else ' (MISSING)'}; etcd {result.etcd_endpoint} "
           f"(API v{result.etcd_api}) {'up' if result.etcd_up else 'DOWN'}")
-    print(render(("HOST", "NETNS", "UNDERLAY IP", "DOCKER", "DOCKERD"),
+    print(render(("HOST", "NETNS", "UNDERLAY IP", "DOCKER", "DOCKERD", "FLANNEL AGENT", "FLANNEL_SUBNET"),
                  [(h.name, h.netns if h.netns_present else f"{h.netns} (MISSING)", h.address, h.docker_host,
-                   f"up (pid {h.dockerd_pid})" if h.docker_up else "DOWN") for h in result.hosts]))
+                   f"up (pid {h.dockerd_pid})" if h.docker_up else "DOWN",
+                   f"up (pid {h.agent_pid})" if h.agent_pid else "DOWN", h.flannel_subnet or "")
+                  for h in result.hosts]))
     return 0
 
 

@@ -11,9 +11,10 @@ from core.audit import mutation
 from core.context import HostContext
 from core.errors import NetconError, PermissionDenied, UsageError
 from core.etcd import EtcdOptions, open_client
+from core.flannel.registry import normalize_prefix
 from core.image import ensure_busybox
-from core.lab import firewall, procs, state as lab_state, underlay
-from core.lab.scenario import ensure_seed
+from core.lab import firewall, overlay, procs, state as lab_state, underlay
+from core.lab.scenario import ensure_probe, ensure_seed
 from core.lab.state import LAB_ROOT, LabHost, LabState
 
 DEFAULT_PREFIX = "nclab"
@@ -31,6 +32,9 @@ class HostStatus:
     docker_host: str
     dockerd_pid: int | None
     docker_up: bool
+    docker_options: tuple[str, ...]
+    agent_pid: int | None  # the flannel agent, when running
+    flannel_subnet: str | None  # FLANNEL_SUBNET of its subnet.env
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class LabStatus:
 
     @property
     def healthy(self) -> bool:
-        return self.bridge_present and self.etcd_up and all(h.netns_present and h.docker_up for h in self.hosts)
+        return self.bridge_present and self.etcd_up and all(
+            h.netns_present and h.docker_up and h.agent_pid for h in self.hosts)
 
 
 def _require_root() -> None:
@@ -64,7 +69,7 @@ def host_context(host: LabHost, read_only: bool = False) -> HostContext:
     return HostContext(docker_host=host.docker_host, netns=host.netns_path, read_only=read_only)
 
 
-def plan(prefix: str, hosts: int, underlay_cidr: str | None, etcd_api: int) -> LabState:
+def plan(prefix: str, hosts: int, underlay_cidr: str | None, etcd_api: int, flannel_prefix: str) -> LabState:
     if not 1 <= hosts <= MAX_HOSTS:
         raise UsageError(f"--hosts {hosts} is out of range: a lab has 1 to {MAX_HOSTS} hosts.")
     if etcd_api not in (2, 3):
@@ -74,7 +79,7 @@ def plan(prefix: str, hosts: int, underlay_cidr: str | None, etcd_api: int) -> L
     net = list(cidr.hosts())
     return LabState(
         prefix=prefix, underlay=str(cidr), bridge=f"{prefix}-br", bridge_address=str(net[0]), directory=directory,
-        etcd_api=etcd_api,
+        etcd_api=etcd_api, flannel_prefix=flannel_prefix,
         hosts=[LabHost(name=f"h{i}", netns=f"{prefix}-h{i}", root_veth=f"{prefix}-h{i}u",
                        address=str(net[underlay.HOST_OFFSET + i - 1]), directory=os.path.join(directory, f"h{i}"))
                for i in range(1, hosts + 1)])
@@ -82,22 +87,25 @@ def plan(prefix: str, hosts: int, underlay_cidr: str | None, etcd_api: int) -> L
 
 @mutation("lab.up", "lab up {prefix}")
 def up(ctx: HostContext, prefix: str = DEFAULT_PREFIX, hosts: int = 2, underlay_cidr: str | None = None,
-       etcd_api: int = 2, seed: bool = True, progress=lambda message: None) -> LabState:
+       etcd_api: int = 2, flannel_prefix: str = SEED_PREFIX, seed: bool = True,
+       progress=lambda message: None) -> LabState:
     """Build the lab, or complete and repair the one recorded; on failure remove everything it made."""
     _require_root()
     _check_prefix(prefix)
     existing = lab_state.load(prefix)
     if existing:
-        if (hosts, etcd_api) != (len(existing.hosts), existing.etcd_api) or (
+        if (hosts, etcd_api, normalize_prefix(flannel_prefix)) != (
+                len(existing.hosts), existing.etcd_api, existing.flannel_prefix) or (
                 underlay_cidr and underlay_cidr != existing.underlay):
             raise UsageError(f"Lab {prefix} exists with {len(existing.hosts)} hosts on {existing.underlay} "
-                             f"(etcd API {existing.etcd_api}); run netcon lab down first to change it.")
+                             f"(etcd API {existing.etcd_api}, {existing.flannel_prefix}); run netcon lab down "
+                             f"first to change it.")
         state = existing
     else:
         procs.require_binary("dockerd", "docker.io")
         procs.require_binary("etcd", "etcd-server")
         procs.require_binary("nsenter", "util-linux")
-        state = plan(prefix, hosts, underlay_cidr, etcd_api)
+        state = plan(prefix, hosts, underlay_cidr, etcd_api, normalize_prefix(flannel_prefix))
     lab_state.save(state)
     try:
         _build(state, seed, progress)
@@ -128,13 +136,22 @@ def _build(state: LabState, seed: bool, progress) -> None:
         lab_state.save(state)
     _write_flannel_config(state)
     for host in state.hosts:
-        if not (procs.owned(host.dockerd_pid, host.directory) and procs.docker_answers(host)):
-            progress(f"dockerd in {host.netns}")
-            procs.stop(procs.processes_mentioning(host.directory))
-            os.makedirs(host.directory, exist_ok=True)
-            host.dockerd_pid = procs.start_dockerd(host)
+        os.makedirs(host.directory, exist_ok=True)
+        if not procs.owned(host.agent_pid, overlay.subnet_file(host)):
+            progress(f"flannel agent in {host.netns}")
+            host.agent_pid = overlay.start_agent(state, host)
             lab_state.save(state)
+        options = overlay.docker_options(host)
+        if not (procs.owned(host.dockerd_pid, host.exec_root) and procs.docker_answers(host)
+                and options == host.docker_options):
+            progress(f"dockerd in {host.netns} with {' '.join(options)}")
+            procs.stop(procs.processes_mentioning(host.exec_root))
+            host.dockerd_pid = procs.start_dockerd(host, options)
+            host.docker_options = options
+            lab_state.save(state)
+            firewall.accept_forwarding(host.netns_path)
         ensure_busybox(host_context(host))
+        ensure_probe(host_context(host), state.prefix, f"{host.name}-probe")
     if seed:
         progress("the seed's scenario on h1")
         ensure_seed(host_context(state.hosts[0]), state.prefix)
@@ -143,7 +160,7 @@ def _build(state: LabState, seed: bool, progress) -> None:
 def _write_flannel_config(state: LabState) -> None:
     client = open_client(EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)))
     try:
-        client.put(f"{SEED_PREFIX}/config", SEED_CONFIG)
+        client.create(f"{state.flannel_prefix}/config", SEED_CONFIG)  # a config changed on purpose stays
     finally:
         client.close()
 
@@ -181,5 +198,7 @@ def status(prefix: str = DEFAULT_PREFIX) -> LabStatus:
         hosts=tuple(HostStatus(
             name=h.name, netns=h.netns, netns_present=underlay.netns_exists(h.netns), address=h.address,
             docker_host=h.docker_host, dockerd_pid=h.dockerd_pid if procs.owned(h.dockerd_pid, h.directory) else None,
-            docker_up=procs.docker_answers(h)) for h in state.hosts),
+            docker_up=procs.docker_answers(h), docker_options=tuple(h.docker_options),
+            agent_pid=h.agent_pid if procs.owned(h.agent_pid, overlay.subnet_file(h)) else None,
+            flannel_subnet=overlay.flannel_subnet(h)) for h in state.hosts),
         iptables_rules=tuple(" ".join(r) for r in state.iptables_rules if firewall.present(r)))

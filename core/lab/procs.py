@@ -25,6 +25,27 @@ from core.lab.state import LabHost, LabState
 _children: dict[int, subprocess.Popen] = {}  # daemons this process started: reaped when stopped
 
 
+def spawn(argv: list[str], log_path: str) -> subprocess.Popen:
+    """Start a daemon in its own session, output to ``log_path``; it outlives netcon."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    _children[proc.pid] = proc
+    return proc
+
+
+def wait_ready(proc: subprocess.Popen, ready, timeout: float, failure: str) -> int:
+    """Wait until ``ready()``; the pid, or stop the daemon and raise ``failure`` when it died or took too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return proc.pid
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    stop([proc.pid])
+    raise NetconError(failure)
+
+
 def require_binary(name: str, package: str) -> str:
     path = shutil.which(name)
     if not path:
@@ -111,28 +132,18 @@ def start_dockerd(host: LabHost, extra_args: list[str] | None = None, timeout: f
             os.unlink(os.path.join(host.directory, leftover))
         except FileNotFoundError:
             pass
-    exec_root = os.path.join(host.directory, "exec")
+    exec_root = host.exec_root
     unmount_below(exec_root)
     shutil.rmtree(exec_root, ignore_errors=True)
     os.makedirs(os.path.join(host.directory, "data"), exist_ok=True)
     os.makedirs(exec_root, exist_ok=True)
-    log = open(os.path.join(host.directory, "dockerd.log"), "ab")
-    proc = subprocess.Popen(
+    proc = spawn(
         [nsenter, f"--net={host.netns_path}", dockerd,
-         "--data-root", os.path.join(host.directory, "data"), "--exec-root", os.path.join(host.directory, "exec"),
+         "--data-root", os.path.join(host.directory, "data"), "--exec-root", exec_root,
          "--pidfile", os.path.join(host.directory, "docker.pid"), "-H", host.docker_host, *(extra_args or [])],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    log.close()
-    _children[proc.pid] = proc
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if docker_answers(host):
-            return proc.pid
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop([proc.pid])
-    raise NetconError(f"dockerd for lab host {host.name} did not start; see {host.directory}/dockerd.log.")
+        os.path.join(host.directory, "dockerd.log"))
+    return wait_ready(proc, lambda: docker_answers(host), timeout,
+                      f"dockerd for lab host {host.name} did not start; see {host.directory}/dockerd.log.")
 
 
 def stop_dockerd(host: LabHost) -> None:
@@ -173,21 +184,11 @@ def start_etcd(state: LabState, timeout: float = 30) -> int:
         _check_port_free(state.bridge_address, port)
     peer = f"http://{state.bridge_address}:{state.etcd_port + 1}"
     os.makedirs(state.directory, exist_ok=True)
-    log = open(os.path.join(state.directory, "etcd.log"), "ab")
-    proc = subprocess.Popen(
+    proc = spawn(
         [etcd, "--name", state.prefix, "--data-dir", state.etcd_dir, "--enable-v2",
          "--listen-client-urls", state.etcd_endpoint, "--advertise-client-urls", state.etcd_endpoint,
          "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
          "--initial-cluster", f"{state.prefix}={peer}"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    log.close()
-    _children[proc.pid] = proc
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if etcd_healthy(state):
-            return proc.pid
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    stop([proc.pid])
-    raise NetconError(f"etcd for the lab did not start on {state.etcd_endpoint}; see {state.directory}/etcd.log.")
+        os.path.join(state.directory, "etcd.log"))
+    return wait_ready(proc, lambda: etcd_healthy(state), timeout,
+                      f"etcd for the lab did not start on {state.etcd_endpoint}; see {state.directory}/etcd.log.")

@@ -17,10 +17,17 @@ class LabHost:
     address: str  # underlay address, "198.18.0.31"
     directory: str
     dockerd_pid: int | None = None
+    docker_options: list[str] = field(default_factory=list)  # from the agent's subnet.env, as mk-docker-opts.sh
+    agent_pid: int | None = None
 
     @property
     def socket(self) -> str:
         return os.path.join(self.directory, "docker.sock")
+
+    @property
+    def exec_root(self) -> str:
+        """Named on the command line of this host's dockerd, containerd and shims, not of its agent."""
+        return os.path.join(self.directory, "exec")
 
     @property
     def docker_host(self) -> str:
@@ -39,6 +46,7 @@ class LabState:
     bridge_address: str
     directory: str
     etcd_api: int = 2
+    flannel_prefix: str = "/atomic.io/network"  # the seed's; flanneld's default is /coreos.com/network
     etcd_pid: int | None = None
     etcd_port: int = 2379
     hosts: list[LabHost] = field(default_factory=list)

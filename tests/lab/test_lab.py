@@ -73,14 +73,16 @@ def test_full_lab_lifecycle():
         assert modes["busybox-1"] == modes["busybox-2"] == "container:busybox"
         veths = json.loads(netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "veths",
                                   "--json").stdout)
-        assert {v["container"] for v in veths if v["container"]} == {"app1", "app2", "busybox"}
+        assert {v["container"] for v in veths if v["container"]} == {"app1", "app2", "busybox", "h1-probe"}
         exec_id = client.exec_create(names["app1"]["Id"], ["ping", "-c", "1", "app2"])
         assert b"1 packets received" in client.exec_start(exec_id)
         # the host-mode web server answers on port 80 of lab host 1's own address
         web = netcon("lab", "exec", "--prefix", prefix, "h1", "--", "busybox", "wget", "-q", "-O", "-",
                      f"http://{h1.address}/")
         assert web.returncode == 0 and "netcon busybox httpd" in web.stdout
-        assert docker.APIClient(base_url=h2.docker_host).containers() == []
+        assert [c["Names"] for c in docker.APIClient(base_url=h2.docker_host).containers()] == [["/h2-probe"]]
+
+        check_overlay(state)
 
         status = json.loads(netcon("lab", "status", "--prefix", prefix, "--json").stdout)
         assert [h["docker_up"] for h in status["hosts"]] == [True, True] and status["etcd_up"]
@@ -110,6 +112,44 @@ def lab_traces() -> dict:
             "netns": [n for n in state["netns"] if n.startswith(lab.DEFAULT_PREFIX)],
             "iptables": [r for r in state["iptables"] if "netcon lab" in r],
             "state": lab_state.load(lab.DEFAULT_PREFIX) is not None}
+
+
+def check_overlay(state) -> None:
+    """The seed's flannel half: docker0 took the host's lease (FLANNEL_SUBNET), flannel.1 has MTU 1450, and a
+    container on h1 pings one on h2 across the overlay with TTL 62 (two routed hops)."""
+    subnets = []
+    for host in state.hosts:
+        env = open(os.path.join(host.directory, "subnet.env")).read()
+        subnet = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("FLANNEL_SUBNET="))
+        subnets.append(subnet)
+        docker0 = netcon("lab", "exec", "--prefix", state.prefix, host.name, "--", "ip", "-o", "-4", "addr", "show",
+                         "docker0").stdout
+        assert f"inet {subnet} " in docker0
+        bridges = json.loads(netcon("--docker-host", host.docker_host, "--netns", host.netns, "show", "bridges",
+                                    "--json").stdout)
+        assert any(b["name"] == "docker0" for b in bridges)
+        flannel = netcon("lab", "exec", "--prefix", state.prefix, host.name, "--", "ip", "-d", "link", "show",
+                         "flannel.1").stdout
+        assert "mtu 1450" in flannel and "vxlan id 1 " in flannel and f"local {host.address} " in flannel
+    assert len(set(subnets)) == len(subnets)
+    h1, h2 = state.hosts[:2]
+    target = docker.APIClient(base_url=h2.docker_host).inspect_container("h2-probe")["NetworkSettings"]["IPAddress"]
+    client = docker.APIClient(base_url=h1.docker_host)
+    out = client.exec_start(client.exec_create("h1-probe", ["ping", "-c", "2", "-W", "2", target])).decode()
+    assert "2 packets received" in out and "ttl=62" in out, out
+
+
+def test_overlay_on_the_v3_api_with_flannels_default_prefix():
+    ctx = HostContext()
+    prefix = f"v{uuid.uuid4().hex[:5]}"
+    try:
+        state = lab.up(ctx, prefix, hosts=2, etcd_api=3, flannel_prefix="/coreos.com/network", seed=False)
+        check_overlay(state)
+        leases = json.loads(netcon("show", "leases", "--json", "--etcd-endpoints", state.etcd_endpoint,
+                                   "--etcd-api", "3").stdout)
+        assert sorted(lease["public_ip"] for lease in leases) == sorted(h.address for h in state.hosts)
+    finally:
+        lab.down(ctx, prefix)
 
 
 def test_bad_input_changes_nothing():

@@ -1,0 +1,117 @@
+"""All-pairs reachability of a Docker network or a chosen set of containers: every ordered pair probed at
+once from one engine (one socket per source namespace), paced so the whole burst stays under a rate cap."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from core.context import HostContext
+from core.errors import NotFound, UsageError
+from core.model import Snapshot
+from core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec
+from core.ping.sources import Source, snapshot_source
+from core.snapshot import SnapshotCollector
+
+MATRIX_PPS = 2000.0  # echoes per second over all pairs: a short burst, on local bridges only
+
+
+@dataclass(frozen=True)
+class PairResult:
+    src: str
+    dst: str
+    dst_ip: str
+    sent: int
+    received: int
+    rtt_ms_median: float | None
+    ttl: int | None
+    errors: int
+
+    @property
+    def reachable(self) -> bool:
+        return self.received > 0
+
+
+@dataclass(frozen=True)
+class Matrix:
+    title: str  # "network app-net" or "containers a, b, c"
+    members: tuple[str, ...]
+    pairs: tuple[PairResult, ...]  # ordered pairs, members' order, src then dst
+    count: int
+    elapsed_s: float
+
+    def pair(self, src: str, dst: str) -> PairResult | None:
+        return next((p for p in self.pairs if p.src == src and p.dst == dst), None)
+
+
+@dataclass(frozen=True)
+class _Member:
+    source: Source
+    ips: dict  # network name -> IPv4 of this container there
+
+
+def _members_of(snap: Snapshot, names: list[str]) -> list[_Member]:
+    ips: dict[str, dict[str, str]] = {}
+    for net in snap.networks:
+        for a in net.attachments:
+            if a.ipv4:
+                ips.setdefault(a.container_id, {})[net.name] = a.ipv4
+    members = []
+    for name in names:
+        c = snap.container(name)
+        if c is None:
+            raise NotFound(f"No container named {name!r} on this host.", target=name)
+        own = ips.get(c.id) or ({"(shared netns)": c.ipv4[0]} if c.ipv4 else {})
+        source = snapshot_source(c)
+        if not own:
+            raise UsageError(f"Container {c.name} has no IPv4 address to be pinged at.", target=c.name)
+        members.append(_Member(source, own))
+    return members
+
+
+def _dst_ip(src: _Member, dst: _Member, network: str | None) -> str:
+    """The address ``src`` would use for ``dst``: on the network asked for, else on a network they share."""
+    if network:
+        return dst.ips[network]
+    shared = [n for n in src.ips if n in dst.ips]
+    return dst.ips[shared[0]] if shared else next(iter(dst.ips.values()))
+
+
+def run_matrix(title: str, members: list[_Member], network: str | None, count: int = 3, timeout: float = 1.0,
+               max_pps: float = MATRIX_PPS) -> Matrix:
+    if len(members) < 2:
+        raise UsageError(f"{title[0].upper()}{title[1:]} has fewer than two running containers: there is no pair "
+                         f"to probe.")
+    pairs = [(s, d, _dst_ip(s, d, network)) for s in members for d in members if s is not d]
+    interval = max(MIN_INTERVAL_S, len(pairs) / max_pps)
+    started = time.monotonic()
+    with PingEngine(max_probes=len(pairs), max_pps=max_pps) as engine:
+        ids = engine.start_many(
+            [ProbeSpec(s.source, ip, count=count, interval=interval, timeout=timeout, label=d.source.name)
+             for s, d, ip in pairs], spread=True)
+        summaries = [engine.wait(i) for i in ids]
+    results = tuple(
+        PairResult(src=s.source.name, dst=d.source.name, dst_ip=ip, sent=r.transmitted, received=r.received,
+                   rtt_ms_median=r.rtt_median_ms, ttl=r.ttl, errors=r.errors)
+        for (s, d, ip), r in zip(pairs, summaries))
+    return Matrix(title, tuple(m.source.name for m in members), results, count, time.monotonic() - started)
+
+
+def network_matrix(ctx: HostContext, network: str, collector: SnapshotCollector | None = None,
+                   **options) -> Matrix:
+    """Every running container attached to ``network`` against every other, at its address there."""
+    snap = (collector or SnapshotCollector(ctx)).collect()
+    net = snap.network(network)
+    if net is None:
+        raise NotFound(f"No network named {network!r} on this host.", target=network)
+    names = [a.container_name for a in net.attachments if a.ipv4]
+    return run_matrix(f"network {net.name}", _members_of(snap, names), net.name, **options)
+
+
+def containers_matrix(ctx: HostContext, names: list[str], collector: SnapshotCollector | None = None,
+                      **options) -> Matrix:
+    """The chosen containers against each other, each at its address on a network the pair shares."""
+    if len(set(names)) != len(names):
+        raise UsageError("A container is named twice in the list; name each once.")
+    snap = (collector or SnapshotCollector(ctx)).collect()
+    return run_matrix(f"containers {', '.join(names)}", _members_of(snap, names), None, **options)
