@@ -7,7 +7,6 @@ container that happens to be named ``matrix`` can still be pinged with ``--from`
 
 from __future__ import annotations
 
-import argparse
 import json
 import dataclasses
 
