@@ -1,0 +1,258 @@
+"""What tells the console that the host changed: Docker's event stream, the kernel's rtnetlink multicast
+groups, and a slow periodic fallback, merged into one debounced callback.
+
+Every source blocks in the kernel (a socket read or a condition wait), so an idle host costs no CPU. The
+callback runs on the watcher's own thread with the set of reasons gathered since the last call; the
+console turns it into a refresh. ``stop()`` ends every thread within a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+
+from core.context import HostContext
+from core.docker_api import docker_call
+from core.errors import NetconError, NetlinkFailure
+
+# rtnetlink multicast groups (linux/rtnetlink.h, the legacy RTMGRP_* bit masks for bind()).
+RTMGRP_LINK = 0x1
+RTMGRP_NEIGH = 0x4
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV6_IFADDR = 0x100
+RTMGRP_IPV6_ROUTE = 0x400
+GROUPS = (RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE
+          | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE)
+CLONE_NEWNET = 0x40000000
+
+# Docker events that change what the snapshot shows (exec, health and attach events do not).
+DOCKER_EVENTS = {
+    "type": ["container", "network"],
+    "event": ["create", "start", "die", "destroy", "rename", "pause", "unpause", "connect", "disconnect",
+              "remove", "update"],
+}
+# The events stream gets its own client (docker_api keys clients by timeout) so that the long-lived
+# streaming connection never shares a session with the snapshot's requests.
+EVENTS_CLIENT_TIMEOUT = 3600
+
+Reasons = frozenset[str]
+
+
+def open_netlink_monitor(netns: str | None = None, groups: int = GROUPS) -> socket.socket:
+    """A non-blocking rtnetlink socket subscribed to ``groups``, in the netns at path ``netns`` (or ours).
+
+    A socket stays in the namespace it was created in, so for another netns it is created on a short-lived
+    thread that enters that namespace and goes back before it ends.
+    """
+    if not netns:
+        return _bind_monitor(groups)
+    outcome: dict[str, object] = {}
+
+    def inside() -> None:
+        try:
+            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            try:
+                target = os.open(netns, os.O_RDONLY)
+                try:
+                    _setns(target)
+                    try:
+                        outcome["sock"] = _bind_monitor(groups)
+                    finally:
+                        _setns(own)
+                finally:
+                    os.close(target)
+            finally:
+                os.close(own)
+        except OSError as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=inside, name="netcon-netns-socket")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        error = outcome["error"]
+        raise NetlinkFailure(f"Cannot watch netlink in network namespace {netns}: {error}.",
+                             code=getattr(error, "errno", 0) or 0, target=netns)
+    return outcome["sock"]  # type: ignore[return-value]
+
+
+def _bind_monitor(groups: int) -> socket.socket:
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                             socket.NETLINK_ROUTE)
+    except OSError as error:
+        raise NetlinkFailure(f"Cannot open a netlink socket: {error.strerror}.", code=error.errno) from error
+    try:
+        sock.bind((0, groups))
+    except OSError as error:
+        sock.close()
+        raise NetlinkFailure(f"Cannot subscribe to netlink groups: {error.strerror}.", code=error.errno) from error
+    return sock
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+class Watcher:
+    """Calls ``on_change(reasons)`` after the host changed, at most once per ``debounce`` burst.
+
+    Reasons are short strings: ``docker:container:start``, ``netlink``, ``docker-lost``, ``docker-back``,
+    ``netlink-error: ...``, ``periodic``. A burst of events is folded into one call fired ``debounce``
+    seconds after the last event, or ``max_delay`` after the first when events keep coming.
+    """
+
+    def __init__(self, ctx: HostContext, on_change: Callable[[Reasons], None], *, debounce: float = 0.25,
+                 max_delay: float = 1.0, fallback: float = 30.0, docker: bool = True, netlink: bool = True) -> None:
+        self.ctx = ctx
+        self.on_change = on_change
+        self.debounce, self.max_delay, self.fallback = debounce, max_delay, fallback
+        self._sources = [s for s, on in ((self._docker_loop, docker), (self._netlink_loop, netlink)) if on]
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._pending: set[str] = set()
+        self._first = self._last = 0.0
+        self._threads: list[threading.Thread] = []
+        self._stream = None
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def start(self) -> Watcher:
+        for target in (self._dispatch_loop, *self._sources):
+            thread = threading.Thread(target=target, name=f"netcon-watch-{target.__name__.strip('_')}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        os.write(self._wake_w, b"x")
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.close()
+            except (OSError, AttributeError):
+                pass  # already closed by the daemon going away
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def poke(self, reason: str) -> None:
+        """Record a change; the dispatcher fires once the burst is over."""
+        with self._cond:
+            now = time.monotonic()
+            if not self._pending:
+                self._first = now
+            self._last = now
+            self._pending.add(reason)
+            self._cond.notify()
+
+    def _dispatch_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                if not self._pending:
+                    self._cond.wait(self.fallback)
+                    if self._stop.is_set():
+                        return
+                    if not self._pending:
+                        self._pending.add("periodic")
+                        self._first = self._last = time.monotonic()
+                while not self._stop.is_set():
+                    due = min(self._last + self.debounce, self._first + self.max_delay)
+                    remaining = due - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                reasons, self._pending = frozenset(self._pending), set()
+            if not self._stop.is_set():
+                self.on_change(reasons)
+
+    def _docker_loop(self) -> None:
+        backoff, connected = 1.0, None
+        while not self._stop.is_set():
+            try:
+                stream = docker_call(self.ctx, "stream Docker events",
+                                     lambda a: a.events(decode=True, filters=DOCKER_EVENTS),
+                                     timeout=EVENTS_CLIENT_TIMEOUT)
+            except NetconError:
+                if connected is not False:
+                    self.poke("docker-lost")
+                connected = False
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            self._stream = stream
+            if self._stop.is_set():  # stop() ran while we were connecting and saw no stream to close
+                stream.close()
+                return
+            if connected is False:
+                self.poke("docker-back")
+            connected, backoff = True, 1.0
+            try:
+                for event in stream:
+                    if self._stop.is_set():
+                        break
+                    self.poke(f"docker:{event.get('Type')}:{event.get('Action')}")
+            except (requests.RequestException, ValueError, OSError):
+                pass  # the daemon went away mid-stream; reconnect below
+            finally:
+                self._stream = None
+                stream.close()
+            if not self._stop.is_set():
+                self.poke("docker-lost")
+                connected = False
+                self._stop.wait(backoff)
+
+    def _netlink_loop(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                sock = open_netlink_monitor(self.ctx.netns)
+            except NetlinkFailure as error:
+                self.poke(f"netlink-error: {error}")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            try:
+                self._read_netlink(sock)
+            finally:
+                sock.close()
+
+    def _read_netlink(self, sock: socket.socket) -> None:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        while not self._stop.is_set():
+            poller.poll()
+            if self._stop.is_set():
+                return
+            changed = False
+            while True:  # drain: the content does not matter, only that something changed
+                try:
+                    sock.recv(65536)
+                    changed = True
+                except BlockingIOError:
+                    break
+                except OSError as error:
+                    if error.errno == errno.ENOBUFS:  # we fell behind; a full refresh covers it
+                        changed = True
+                        continue
+                    self.poke(f"netlink-error: {error.strerror}")
+                    return
+            if changed:
+                self.poke("netlink")

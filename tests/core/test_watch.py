@@ -1,0 +1,168 @@
+"""The watcher against real sources: the kernel's rtnetlink groups (in a namespace of our own), Docker's
+event stream, and Docker going away, simulated by cutting a unix-socket relay to the real daemon."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from core.context import HostContext
+from core.watch import Watcher
+
+
+class Seen:
+    """Collects the watcher's calls; ``wait_for`` blocks until a reason matching a predicate arrived."""
+
+    def __init__(self) -> None:
+        self.calls: list[frozenset[str]] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, reasons: frozenset[str]) -> None:
+        with self.cond:
+            self.calls.append(reasons)
+            self.cond.notify_all()
+
+    def wait_for(self, match, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not any(match(r) for call in self.calls for r in call):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.cond.wait(remaining)
+            return True
+
+    def clear(self) -> None:
+        with self.cond:
+            self.calls.clear()
+
+
+@pytest.fixture
+def netns():
+    name = f"nct{uuid.uuid4().hex[:6]}-watch"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_netlink_changes_in_another_netns_wake_the_watcher(netns):
+    seen = Seen()
+    watcher = Watcher(HostContext.from_options(netns=netns), seen, docker=False, debounce=0.05).start()
+    try:
+        time.sleep(0.2)
+        assert not seen.calls  # idle: nothing fires before the (30 s) fallback
+        subprocess.run(["ip", "-n", netns, "link", "add", "wa0", "type", "veth", "peer", "name", "wb0"], check=True)
+        assert seen.wait_for(lambda r: r == "netlink", timeout=5)
+    finally:
+        watcher.stop()
+    assert all(not t.is_alive() for t in watcher._threads)
+
+
+def test_a_burst_is_folded_into_one_call_and_the_fallback_fires(netns):
+    seen = Seen()
+    watcher = Watcher(HostContext.from_options(netns=netns), seen, docker=False, debounce=0.3, fallback=1.5).start()
+    try:
+        time.sleep(0.1)
+        for i in range(5):
+            subprocess.run(["ip", "-n", netns, "link", "add", f"b{i}a", "type", "veth", "peer", "name", f"b{i}b"],
+                           check=True)
+        assert seen.wait_for(lambda r: r == "netlink", timeout=5)
+        time.sleep(0.5)
+        assert len(seen.calls) == 1
+        assert seen.wait_for(lambda r: r == "periodic", timeout=5)
+    finally:
+        watcher.stop()
+
+
+def test_docker_events_wake_the_watcher(dobj):
+    seen = Seen()
+    watcher = Watcher(HostContext(), seen, netlink=False, debounce=0.05).start()
+    try:
+        time.sleep(0.3)  # let the stream connect
+        dobj.network("watched")
+        assert seen.wait_for(lambda r: r == "docker:network:create", timeout=10)
+    finally:
+        watcher.stop()
+
+
+class Relay:
+    """A unix socket that forwards to the real Docker socket until ``cut()``; ``restore()`` listens again."""
+
+    def __init__(self, path: str, target: str = "/var/run/docker.sock") -> None:
+        self.path, self.target = path, target
+        self.conns: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+
+    def restore(self) -> None:
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.path)
+        self.listener.listen()
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.listener.close()
+        os.unlink(self.path)
+        for conn in self.conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+        self.conns.clear()
+
+
+def test_docker_going_away_and_coming_back(tmp_path, dobj):
+    relay = Relay(str(tmp_path / "docker.sock"))
+    relay.restore()
+    seen = Seen()
+    watcher = Watcher(HostContext(docker_host=f"unix://{relay.path}"), seen, netlink=False, debounce=0.05).start()
+    try:
+        time.sleep(0.5)
+        dobj.network("before")
+        assert seen.wait_for(lambda r: r == "docker:network:create")
+        relay.cut()
+        assert seen.wait_for(lambda r: r == "docker-lost")
+        seen.clear()
+        relay.restore()
+        assert seen.wait_for(lambda r: r == "docker-back", timeout=15)  # backoff is at most a few seconds here
+        time.sleep(0.3)
+        dobj.network("after")
+        assert seen.wait_for(lambda r: r == "docker:network:create")
+    finally:
+        watcher.stop()
+        if relay.listener is not None:
+            relay.listener.close()

@@ -1,0 +1,162 @@
+"""The console on a host with N containers: time to first full paint, CPU while idle and while one container
+a second is started and removed, and peak RSS.
+
+    python -m tests.perf.bench_console --containers N [--seconds 60]
+
+The console runs headless in a child process (real collector, real watcher); this process builds the fleet,
+drives the churn and measures the child. A second child then measures the quiet-host idle cost (see
+``child``), printed on the line before the last. Last line:
+``console containers=<n> first_paint_s=<x> idle_cpu_pct=<x> churn_cpu_pct=<x> rss_mb=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+
+from tests.perf.fleet import LABEL, fleet
+
+SIZE = (120, 40)
+
+
+async def child(quiet: bool) -> None:
+    """Run the console headless; print ``painted`` once the first snapshot is on screen, then the number of
+    snapshots applied so far for each line read from stdin; exit on EOF.
+
+    ``quiet``: the event sources are off and only the 30 s fallback refreshes, i.e. what the console costs on a
+    host where nothing happens (on a quiet host the sources block in the kernel and cost nothing). This is
+    for shared machines, where other people's containers keep waking a real idle window.
+    """
+    from core.context import HostContext
+    from core.watch import Watcher
+    from tui.app import NetconApp
+    from tui.messages import HostChanged
+
+    class CountingApp(NetconApp):
+        applied = 0
+
+        def on_snapshot_ready(self, message) -> None:  # Textual also runs NetconApp's handler (MRO dispatch)
+            self.applied += 1
+
+    app = CountingApp(HostContext(), watch=not quiet)
+    if quiet:
+        app.watcher = Watcher(app.ctx, lambda reasons: app.post_message(HostChanged(reasons)), docker=False,
+                              netlink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        while app.state.snapshot is None:
+            await pilot.pause(0.01)
+        await pilot.pause()
+        print(f"painted rows={app.query_one('#networks DataTable').row_count}", flush=True)
+        while await asyncio.to_thread(sys.stdin.readline):
+            print(f"refreshes={app.applied}", flush=True)
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_child(mode: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.perf.bench_console", "--child", mode],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+
+
+def stop_child(proc: subprocess.Popen) -> None:
+    proc.stdin.close()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def ask_refreshes(proc: subprocess.Popen) -> int:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    return int(proc.stdout.readline().split("=")[1])
+
+
+def churn(client, network: str, seconds: float, prefix: str) -> None:
+    """Start one container and remove the previous one, once a second."""
+    previous = None
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        tick = time.monotonic()
+        c = client.containers.run("netcon/busybox:latest", ["sleep", "600"], name=f"{prefix}-churn{i}", detach=True,
+                                  labels={LABEL: prefix}, network=network)
+        if previous is not None:
+            previous.remove(force=True)
+        previous, i = c, i + 1
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+    if previous is not None:
+        previous.remove(force=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--containers", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each CPU window")
+    parser.add_argument("--child", choices=("watching", "quiet"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child(args.child == "quiet"))
+        return
+
+    with fleet(args.containers) as (client, containers, networks):
+        prefix = networks[0].name.rsplit("-", 1)[0]
+        started = time.monotonic()
+        proc = start_child("watching")
+        try:
+            line = proc.stdout.readline()
+            first_paint = time.monotonic() - started
+            print(f"first paint after {first_paint:.2f} s ({line.strip()})", flush=True)
+            watched = psutil.Process(proc.pid)
+            time.sleep(2)  # let the watcher's own start-up refresh settle
+            refreshes = ask_refreshes(proc)
+            before = cpu_seconds(watched)
+            time.sleep(args.seconds)
+            idle = (cpu_seconds(watched) - before) / args.seconds * 100
+            idle_refreshes = ask_refreshes(proc) - refreshes
+            # On a shared host, other people's containers also wake the console: say how often that happened.
+            print(f"idle: {idle:.2f}% of one core over {args.seconds:.0f} s, {idle_refreshes} refreshes", flush=True)
+            refreshes = ask_refreshes(proc)
+            before, t0 = cpu_seconds(watched), time.monotonic()
+            churn(client, networks[0].name, args.seconds, prefix)
+            busy = (cpu_seconds(watched) - before) / (time.monotonic() - t0) * 100
+            print(f"churn: {busy:.2f}% of one core, {ask_refreshes(proc) - refreshes} refreshes", flush=True)
+            rss = peak_rss_mb(proc.pid)
+        finally:
+            stop_child(proc)
+        proc = start_child("quiet")
+        try:
+            proc.stdout.readline()
+            watched = psutil.Process(proc.pid)
+            time.sleep(2)
+            refreshes, before = ask_refreshes(proc), cpu_seconds(watched)
+            time.sleep(args.seconds)
+            quiet = (cpu_seconds(watched) - before) / args.seconds * 100
+            print(f"quiet idle (event sources off, 30 s fallback only): {quiet:.2f}% of one core, "
+                  f"{ask_refreshes(proc) - refreshes} refreshes", flush=True)
+        finally:
+            stop_child(proc)
+    print(f"console containers={args.containers} first_paint_s={first_paint:.2f} idle_cpu_pct={idle:.2f} "
+          f"churn_cpu_pct={busy:.2f} rss_mb={rss:.0f}")
+
+
+if __name__ == "__main__":
+    main()

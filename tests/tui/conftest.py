@@ -1,0 +1,63 @@
+"""Console test helpers. The console takes its collector as a constructor argument; these tests hand it a
+``SceneCollector`` that returns fixture snapshots. That injection is the one mock here: the real collector
+reads whatever the host has, so it cannot produce a fixed scene, a Docker outage on demand or a netlink
+failure. The end-to-end test uses the real collector and the real Docker engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from core.context import HostContext
+from core.model import Snapshot
+from tests.fixtures.scene import TAKEN_AT, scene
+from tui.app import NetconApp
+
+
+class SceneCollector:
+    """Returns the queued snapshots in turn (the last one again once the queue is empty), or raises a queued
+    exception; counts calls so tests can check what the console asked for."""
+
+    def __init__(self, *items: Snapshot | Exception) -> None:
+        self.queue: list[Snapshot | Exception] = list(items) or [scene()]
+        self.last: Snapshot | Exception | None = None
+        self.calls = 0
+
+    def push(self, item: Snapshot | Exception) -> None:
+        self.queue.append(item)
+
+    def collect(self) -> Snapshot:
+        self.calls += 1
+        item = self.last = self.queue.pop(0) if self.queue else self.last
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+class Clock:
+    """A settable clock, so ages ("data 2s old") are reproducible."""
+
+    def __init__(self, now: float = TAKEN_AT + 2) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(collector: SceneCollector | None = None, *, read_only: bool = False, clock: Callable[[], float] | None = None,
+             app_class: type[NetconApp] = NetconApp) -> NetconApp:
+    return app_class(HostContext(read_only=read_only), collector or SceneCollector(), watch=False,
+                     clock=clock or Clock())
+
+
+async def settle(pilot) -> None:
+    """Wait until the snapshot worker finished and its message was handled."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+@pytest.fixture
+def collector() -> SceneCollector:
+    return SceneCollector()

@@ -1,0 +1,290 @@
+"""Pilot tests: keys in, screen content and collector calls out. The scene comes from a ``SceneCollector``
+injected through the console's constructor (see conftest: the only mock, because the real collector cannot
+produce a fixed scene, an outage on demand or a netlink failure)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.widgets import DataTable, Tree
+
+from core.errors import NetlinkFailure
+from core.model import Network
+from tests.fixtures.scene import TAKEN_AT, docker_down, hexid, scene
+from tests.tui.conftest import Clock, SceneCollector, make_app, settle
+from tests.tui.screen_text import screen_text
+from tui.actions import Action, bindings
+from tui.app import NetconApp
+from tui.panes import SLOTS
+from tui.screens import ContainerDetail, HelpScreen, NetworkDetail
+from tui.state import hms
+
+
+async def test_the_four_panes_show_the_scene(collector):
+    app = make_app(collector)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "lab-host" in text and "Docker 20.10.24" in text and "RW" in text and "data 2s old" in text
+        for expected in ("app", "172.20.0.0/16", "172.20.0.1", "br-" + hexid("network app")[:12], "app1, app2",
+                         "docker0", "busybox"):
+            assert expected in text
+        await pilot.press("2")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "container:busybox" in text and "172.17.0.2 (shared from busybox)" in text
+        assert "busybox-1, busybox-2" in text and "host" in text and "none" in text and "exited" in text
+        await pilot.press("3")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "docker0  8000.0242c0a8e1f4  STP off  network bridge" in text
+        assert "lab0  8000.5e2a71c04b19  STP on  not Docker's" in text
+        assert "veth5c2e1a0  → eth0 in busybox (netns shared with busybox-1, busybox-2)" in text
+        await pilot.press("4")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "veth9d41b7e" in text and "eth0@if14" in text and "app1" in text and "lab0-p1" in text
+        assert collector.calls == 1  # switching panes reads nothing
+
+
+async def test_placeholder_panes_say_so_in_one_line(collector):
+    app = make_app(collector)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for slot in SLOTS[4:]:
+            await pilot.press(slot.digit)
+            await pilot.pause()
+            assert app.current == slot.id
+            assert slot.missing in screen_text(app)  # one line, whole, even at 80 columns
+        assert "no etcd configured" in SLOTS[4].missing
+
+
+async def test_network_detail_and_back(collector):
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.query_one("#networks DataTable", DataTable).cursor_row == 0  # "app" sorts first
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, NetworkDetail)
+        text = screen_text(app)
+        for expected in ("subnet 172.20.0.0/16", "gateway 172.20.0.1", "ip range 172.20.5.0/24", "Attachable  yes",
+                         "com.example.stack=shop", "172.20.0.2/16", "02:42:ac:11:00:12", "app1, web", "app2, db"):
+            assert expected in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, NetworkDetail)
+        assert "NETWORK ID" in screen_text(app)
+
+
+async def test_container_detail_of_a_shared_netns(collector):
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "down", "down", "down", "enter")  # app1, app2, busybox, busybox-1
+        await pilot.pause()
+        assert isinstance(app.screen, ContainerDetail)
+        text = screen_text(app)
+        assert "busybox-1  (running)" in text and "container:busybox" in text
+        assert "shared: these are busybox's addresses" in text
+        assert "veth5c2e1a0" in text  # the owner's eth0 and its host-side peer
+
+
+async def test_help_lists_every_key_of_the_pane(collector):
+    app = make_app(collector)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for words in ("Keys: Networks", "Details", "Filter", "Quit", "Refresh", "Help", "Command palette",
+                      *(f"Go to {s.title}" for s in SLOTS)):
+            assert words in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_runs_actions_and_switches_panes(collector):
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        for char in "bridges":
+            await pilot.press(char)
+        await pilot.pause(0.3)
+        assert "Go to Bridges" in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current == "bridges"
+        assert isinstance(app.query_one("#bridges Tree"), Tree)
+        await pilot.press("ctrl+p")
+        for char in "refresh":
+            await pilot.press(char)
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert collector.calls == 2
+
+
+async def test_refresh_key_asks_the_collector_again(collector):
+    app = make_app(collector)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert collector.calls == 1
+        await pilot.press("r")
+        await settle(pilot)
+        assert collector.calls == 2
+
+
+async def test_filter_narrows_the_table_and_escape_restores_it(collector):
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "slash", *"container:")
+        await pilot.pause()
+        table = app.query_one("#containers DataTable", DataTable)
+        assert sorted(table.get_row(k)[0] for k in table.rows) == ["busybox-1", "busybox-2"]
+        await pilot.press("enter")  # keep the filter, back to the table
+        await pilot.pause()
+        assert table.has_focus and table.row_count == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == 8
+
+
+async def test_table_updates_by_key_and_keeps_the_cursor():
+    base = scene()
+    first = dataclasses.replace(base, networks=base.networks + (  # an extra network that sorts first
+        Network(hexid("aardvark"), "aardvark", "bridge", "local", ("10.98.0.0/24",), ("10.98.0.1",), (), False,
+                False, (), (), "br-aardvark0", ()),))
+    collector = SceneCollector(base)
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.query_one("#networks DataTable", DataTable)
+        await pilot.press("down")  # app -> bridge
+        bridge_id = hexid("network bridge")
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == bridge_id
+        row_before = table.rows[bridge_id]
+        collector.push(first)
+        await pilot.press("r")
+        await settle(pilot)
+        assert table.row_count == 5
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == bridge_id
+        assert table.rows[bridge_id] is row_before  # updated in place, not cleared and refilled
+        changed = dataclasses.replace(first, networks=tuple(
+            dataclasses.replace(n, attachments=()) if n.name == "app" else n for n in first.networks if
+            n.name != "aardvark"))
+        collector.push(changed)
+        await pilot.press("r")
+        await settle(pilot)
+        assert table.row_count == 4
+        assert table.get_cell(hexid("network app"), "count") == "0"
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == bridge_id
+
+
+async def test_veth_rates_tick_at_most_once_a_second():
+    clock = Clock()
+    collector = SceneCollector(scene(), scene(taken_at=TAKEN_AT + 0.5, rx_offset=500),
+                               scene(taken_at=TAKEN_AT + 2, rx_offset=4000))
+    app = make_app(collector, clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        table = app.query_one("#veths DataTable", DataTable)
+        key = "15:veth9d41b7e"
+        assert table.get_cell(key, "rx") == "-"
+        app.counter_timer.pause()  # the test drives the refreshes itself
+        await pilot.press("r")
+        await settle(pilot)
+        assert table.get_cell(key, "rx") == "-"  # 0.5 s later: too soon to tick
+        await pilot.press("r")
+        await settle(pilot)
+        assert table.get_cell(key, "rx") == "2.0 KB/s"  # 4000 B over 2 s
+        assert table.get_cell(key, "tx") == "1.0 KB/s"
+
+
+async def test_docker_down_keeps_stale_data_and_says_so():
+    up = scene()
+    collector = SceneCollector(up, docker_down(up, taken_at=TAKEN_AT + 10,
+                                               error="Docker daemon not reachable at unix:///x.sock: no socket there."),
+                               scene(taken_at=TAKEN_AT + 20))
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        text = screen_text(app)
+        assert f"Docker unreachable — showing stale data from {hms(TAKEN_AT)}" in text
+        assert "app1, app2" in text  # last networks still shown
+        await pilot.press("4")
+        await pilot.pause()
+        assert "app1" in screen_text(app)  # veth owners kept from the last good snapshot
+        await pilot.press("r")
+        await settle(pilot)
+        assert "Docker unreachable" not in screen_text(app)
+
+
+async def test_netlink_failure_is_shown_and_recovers():
+    collector = SceneCollector(scene(), NetlinkFailure("Cannot dump links: Operation not permitted."), scene())
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Cannot read the host: Cannot dump links" in text and f"stale data from {hms(TAKEN_AT)}" in text
+        assert "app1, app2" in text
+        await pilot.press("r")
+        await settle(pilot)
+        assert "Cannot read the host" not in screen_text(app)
+
+
+class AppWithMutation(NetconApp):
+    """This issue has no mutating action of its own yet; later features declare theirs exactly like this."""
+
+    ACTIONS = (Action("wipe", "w", "Wipe network", "remove the highlighted network", mutating=True),)
+    BINDINGS = bindings(ACTIONS)
+    wiped = False
+
+    def action_wipe(self) -> None:
+        self.wiped = True
+
+
+async def _palette_text(pilot, query: str) -> str:
+    await pilot.press("ctrl+p", *query)
+    await pilot.pause(0.3)
+    text = screen_text(pilot.app)
+    await pilot.press("escape")
+    await pilot.pause()
+    return text
+
+
+async def test_read_only_hides_mutating_actions_everywhere(collector):
+    for read_only in (False, True):
+        app = make_app(SceneCollector(), read_only=read_only, app_class=AppWithMutation)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            assert ("READ-ONLY" in screen_text(app)) is read_only
+            assert ("Wipe network" in screen_text(app)) is not read_only  # footer
+            assert ("Wipe network" in await _palette_text(pilot, "wipe")) is not read_only
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert ("Wipe network" in screen_text(app)) is not read_only
+            await pilot.press("escape", "w")
+            await pilot.pause()
+            assert app.wiped is not read_only
+
+
+async def test_no_animation_over_ssh(monkeypatch):
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.10 22")
+    monkeypatch.setenv("TERM", "linux")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.animation_level == "none"
+        assert "Networks" in screen_text(app)

@@ -1,0 +1,40 @@
+"""The eight panes in their fixed order. A pane is the module ``tui.panes.<id>`` exposing ``PANE`` (a ``Pane``
+subclass); while that module does not exist the slot shows its one-line ``missing`` message instead, so a
+later feature replaces its placeholder just by adding the module."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+from tui.panes.base import Pane, Placeholder
+
+
+@dataclass(frozen=True)
+class Slot:
+    digit: str
+    id: str
+    title: str
+    missing: str = ""
+
+    @property
+    def module(self) -> str:
+        return f"{__name__}.{self.id}"
+
+    def create(self) -> Pane:
+        if importlib.util.find_spec(self.module) is None:
+            return Placeholder(self.missing, id=self.id)
+        return importlib.import_module(self.module).PANE(id=self.id)
+
+
+SLOTS = (
+    Slot("1", "networks", "Networks"),
+    Slot("2", "containers", "Containers"),
+    Slot("3", "bridges", "Bridges"),
+    Slot("4", "veths", "Veths"),
+    Slot("5", "flannel", "Flannel", "Flannel: no etcd configured — the flannel capability is not installed yet."),
+    Slot("6", "ping", "Ping", "Ping: the ping capability is not installed yet."),
+    Slot("7", "ports", "Ports", "Ports: the published-ports capability is not installed yet."),
+    Slot("8", "doctor", "Doctor", "Doctor: the doctor capability is not installed yet."),
+)

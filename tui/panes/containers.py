@@ -1,0 +1,49 @@
+"""Pane 2: containers with their network mode, addresses, netns, and who shares that netns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.model import Container
+from tui.panes.base import Column, TablePane
+from tui.panes.networks import joined
+from tui.state import LiveState
+
+
+def addresses(c: Container) -> str:
+    if not c.ipv4:
+        return "-"
+    text = ", ".join(c.ipv4)
+    return f"{text} (shared from {c.netns_owner})" if c.ipv4_shared and c.netns_owner else text
+
+
+class ContainersPane(TablePane):
+    title = "Containers"
+    COLUMNS = (
+        Column("name", "NAME"), Column("state", "STATE"), Column("mode", "NETWORK MODE"), Column("ipv4", "IPV4"),
+        Column("netns", "NETNS", narrow=False), Column("shares", "SHARES NETNS WITH", narrow=False),
+        Column("image", "IMAGE", narrow=False), Column("id", "CONTAINER ID", narrow=False),
+    )
+    SORT = ("name",)
+
+    def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
+        return [(c.id, {
+            "name": c.name, "state": c.state, "mode": c.network_mode, "ipv4": addresses(c),
+            "netns": str(c.netns_inode or "-"), "shares": joined(c.shares_netns_with), "image": c.image,
+            "id": c.short_id,
+        }) for c in state.snapshot.containers]
+
+    def details(self, key: str) -> str:
+        c = self.state.snapshot.container(key)
+        if c is None:
+            return ""
+        text = (f"{c.name}  id {c.short_id}  image {c.image}  netns {c.netns_inode or '-'}\n"
+                f"shares netns with: {joined(c.shares_netns_with)}  networks: {joined(c.networks)}")
+        return text + (f"\nproblem: {c.problem}" if c.problem else "")
+
+    def open_details(self, key: str) -> None:
+        from tui.screens import ContainerDetail
+        self.app.push_screen(ContainerDetail(key))
+
+
+PANE = ContainersPane

@@ -1,0 +1,81 @@
+"""Small widgets shared by every screen: the status header, the pane bar, and keyed table updates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+
+class StatusHeader(Static):
+    """Host, Docker engine, etcd, mode and data age on one line; problems (stale data) on the next."""
+
+    DEFAULT_CSS = """
+    StatusHeader { height: auto; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def show(self, fields: Sequence[str], read_only: bool, problems: Sequence[str]) -> None:
+        text = Text(no_wrap=False, overflow="fold")
+        text.append("netcon", style="bold")
+        for item in fields:
+            text.append(" │ ")
+            text.append(item)
+        text.append(" │ ")
+        text.append("READ-ONLY" if read_only else "RW", style="bold reverse" if read_only else "bold")
+        for line in problems:
+            text.append("\n")
+            text.append(line, style="bold red")
+        self.update(text)
+
+
+class PaneBar(Static):
+    """The digit keys and pane names, the current one highlighted; a click switches too."""
+
+    DEFAULT_CSS = """
+    PaneBar { height: 1; padding: 0 1; background: $boost; }
+    """
+
+    def show(self, panes: Iterable[tuple[str, str, str]], current: str) -> None:
+        parts = []
+        for digit, pane_id, title in panes:
+            label = f"[b]{digit}[/b] {title}"
+            if pane_id == current:
+                label = f"[reverse]{label}[/reverse]"
+            parts.append(f"[@click=app.show_pane('{pane_id}')]{label}[/]")
+        self.update(" ".join(parts))
+
+
+def cursor_key(table: DataTable) -> str | None:
+    if not table.row_count:
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+
+def sync_rows(table: DataTable, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[Any]]],
+              sort: Sequence[str] = ()) -> None:
+    """Make ``table`` hold exactly ``rows`` (key, cells in ``columns`` order) by changing only what differs.
+
+    Rows are keyed: changed cells are updated in place, missing rows removed, new rows added (and the table
+    re-sorted by ``sort``), and the cursor stays on the row it was on.
+    """
+    keep = cursor_key(table)
+    wanted = dict(rows)
+    for row_key in [k for k in table.rows if k.value not in wanted]:
+        table.remove_row(row_key)
+    added = False
+    for key, cells in wanted.items():
+        if key in table.rows:
+            for column, old, new in zip(columns, table.get_row(key), cells):
+                if old != new:
+                    table.update_cell(key, column, new, update_width=True)
+        else:
+            table.add_row(*cells, key=key)
+            added = True
+    if added and sort:
+        table.sort(*sort, key=lambda values: tuple(str(v) for v in values) if isinstance(values, tuple) else str(values))
+    if keep is not None and keep in table.rows:
+        index = table.get_row_index(keep)
+        if index != table.cursor_row:
+            table.move_cursor(row=index, scroll=False)
