@@ -17,8 +17,8 @@ from collections.abc import Mapping
 
 from core.audit import mutation
 from core.context import HostContext
-from core.errors import NotFound, UsageError
-from core.flannel.subnet_file import DEFAULT_SUBNET_FILE, atomic_write, parse_env
+from core.errors import UsageError
+from core.flannel.subnet_file import DEFAULT_SUBNET_FILE, atomic_write, read_env
 
 DEFAULT_DOCKER_ENV = "/run/docker_opts.env"
 DEFAULT_KEY = "DOCKER_OPTS"
@@ -59,12 +59,7 @@ def write_docker_opts(ctx: HostContext, subnet_file: str = DEFAULT_SUBNET_FILE,
     """Read ``subnet_file``, write ``docker_env`` atomically, return what was written."""
     if not key.isidentifier():
         raise UsageError(f"Docker options key {key!r} is not a shell variable name.")
-    try:
-        with open(subnet_file) as f:
-            values = parse_env(f.read())
-    except FileNotFoundError:
-        raise NotFound(f"Subnet file {subnet_file} does not exist (has the flannel agent run on this host?).",
-                       target=subnet_file) from None
+    values = read_env(subnet_file)
     env = os.environ if env is None else env
     text = docker_opts_text(values, key, individual, combined, ip_masq, env.get(key, ""))
     atomic_write(docker_env, text)

@@ -76,13 +76,18 @@ def parse_env(text: str) -> dict[str, str]:
     return values
 
 
-def read_subnet_file(path: str = DEFAULT_SUBNET_FILE) -> SubnetEnv:
+def read_env(path: str = DEFAULT_SUBNET_FILE) -> dict[str, str]:
+    """The subnet file's variables; NotFound names the file when the agent has not written it."""
     try:
         with open(path) as f:
-            values = parse_env(f.read())
+            return parse_env(f.read())
     except FileNotFoundError:
         raise NotFound(f"Subnet file {path} does not exist (has the flannel agent run on this host?).",
                        target=path) from None
+
+
+def read_subnet_file(path: str = DEFAULT_SUBNET_FILE) -> SubnetEnv:
+    values = read_env(path)
     subnet = values.get("FLANNEL_SUBNET") or None
     if subnet is not None:
         try:

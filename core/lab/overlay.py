@@ -8,7 +8,8 @@ import sys
 
 from core.context import HostContext
 from core.flannel.docker_opts import write_docker_opts
-from core.flannel.subnet_file import parse_env
+from core.errors import NotFound
+from core.flannel.subnet_file import parse_env, read_env
 from core.lab.procs import require_binary, spawn, wait_ready
 from core.lab.state import LabHost, LabState
 
@@ -41,9 +42,8 @@ def start_agent(state: LabState, host: LabHost, timeout: float = 30) -> int:
 def flannel_subnet(host: LabHost) -> str | None:
     """FLANNEL_SUBNET of the host's subnet.env (its docker0 address), None before the agent wrote it."""
     try:
-        with open(subnet_file(host)) as f:
-            return parse_env(f.read()).get("FLANNEL_SUBNET")
-    except FileNotFoundError:
+        return read_env(subnet_file(host)).get("FLANNEL_SUBNET")
+    except NotFound:
         return None
 
 
