@@ -64,7 +64,7 @@ def veth_rows(snap: Snapshot) -> list[dict]:
     return [{
         "ifname": v.ifname, "ifindex": v.ifindex, "mtu": v.mtu, "state": v.state, "mac": v.mac,
         "bridge": v.bridge, "peer_ifindex": v.peer_ifindex, "peer_netnsid": v.peer_netnsid,
-        "peer_ifname": v.peer_ifname, "container": v.container, "container_id": v.container_id,
+        "peer_ifname": v.peer_ifname, "peer_netns": v.peer_netns, "container": v.container, "container_id": v.container_id,
         "rx_bytes": v.counters.rx_bytes, "tx_bytes": v.counters.tx_bytes,
     } for v in snap.veths]
 
@@ -100,7 +100,8 @@ def veths_table(snap: Snapshot) -> str:
     return render(
         ("VETH", "IFINDEX", "MTU", "STATE", "BRIDGE", "PEER", "CONTAINER"),
         [(v.ifname, v.ifindex, v.mtu, v.state, v.bridge or "",
-          f"{v.peer_ifname or '?'}@{v.peer_ifindex}" if v.peer_ifindex else "", v.container or "")
+          f"{v.peer_ifname or '?'}@{v.peer_ifindex}" if v.peer_ifindex else "",
+          v.container or (f"(netns {v.peer_netns})" if v.peer_netns else ""))
          for v in snap.veths])
 
 

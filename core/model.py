@@ -122,6 +122,7 @@ class Veth:
     peer_ifindex: int | None
     peer_netnsid: int | None
     peer_ifname: str | None
+    peer_netns: str | None  # for a peer outside any container: "root" or its /var/run/netns name
     container: str | None
     container_id: str | None
 

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from core.context import HostContext
+from core.context import NETNS_RUN_DIR, HostContext
 from core.docker_api import docker_call
 from core.errors import NetconError, NotFound
 from core.model import (Attachment, Bridge, Container, ContainerInterface, Counters, Interface, Network,
@@ -150,6 +150,30 @@ class SnapshotCollector:
             for link in links)
         return _Namespace(inode, nsid, interfaces)
 
+    def _named_namespaces(self, host: Rtnl, nsids: set[int], host_inode: int,
+                          container_inodes: set[int]) -> dict[int, tuple[str, _Namespace]]:
+        """Peers of veths that lead to no container: the root netns or one of /var/run/netns (a lab host's
+        underlay link, a hand-made pair), found by the id this netns gives them."""
+        candidates = {"root": "/proc/1/ns/net"}
+        if os.path.isdir(NETNS_RUN_DIR):
+            candidates.update({name: os.path.join(NETNS_RUN_DIR, name) for name in sorted(os.listdir(NETNS_RUN_DIR))})
+        found: dict[int, tuple[str, str]] = {}
+        for label, path in candidates.items():
+            try:
+                inode = netns_inode(path)
+                nsid = host.netnsid_of(path) if inode not in container_inodes | {host_inode} else None
+            except (OSError, NetconError):
+                continue
+            if nsid in nsids and nsid not in found:
+                found[nsid] = (label, path)
+        opened = Rtnl.open_many([path for _, path in found.values()])
+        named = {}
+        for nsid, (label, path) in found.items():
+            rtnl = opened[path]
+            if not isinstance(rtnl, BaseException):
+                named[nsid] = (label, self._container_namespace(rtnl, netns_inode(path), nsid))
+        return named
+
     def _collect(self) -> Snapshot:
         started = time.time()
         problems: list[str] = []
@@ -192,6 +216,10 @@ class SnapshotCollector:
                     problems.append(f"a container's netns ({path}) vanished while the snapshot was taken")
                 except (OSError, NetconError) as error:
                     problems.append(f"netns {path} could not be read: {error}")
+            known = {ns.nsid for ns in ns_by_inode.values()}
+            unmatched = {link.link_netnsid for link in links
+                         if link.kind == "veth" and link.link_netnsid is not None} - known
+            named = self._named_namespaces(host, unmatched, host_inode, set(ns_by_inode)) if unmatched else {}
 
         names = {c["Id"]: _name(c) for c in containers_raw}
         by_ifindex = {link.index: link for link in links}
@@ -253,7 +281,7 @@ class SnapshotCollector:
                     interfaces=tuple(ports), network=network_of_bridge.get(link.ifname), mtu=link.mtu,
                     state=link.state))
             elif link.kind == "veth":
-                veths.append(self._veth(link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names))
+                veths.append(self._veth(link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names, named))
         return Snapshot(
             host=socket.gethostname() + (f" [{os.path.basename(self.ctx.netns)}]" if self.ctx.netns else ""),
             docker_version=self._docker_version, docker_error=docker_error, taken_at=started,
@@ -295,13 +323,15 @@ class SnapshotCollector:
             problem=problem)
 
     @staticmethod
-    def _veth(link: Link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names) -> Veth:
-        peer_name = container = container_id = None
+    def _veth(link: Link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names, named) -> Veth:
+        peer_name = container = container_id = peer_netns = None
         if link.link_netnsid is None:
             peer = by_ifindex.get(link.link)
             peer_name = peer.ifname if peer else None
         else:
             ns = next((n for n in ns_by_inode.values() if n.nsid == link.link_netnsid), None)
+            if ns is None and link.link_netnsid in named:
+                peer_netns, ns = named[link.link_netnsid]
             if ns:
                 peer_name = next((i.ifname for i in ns.interfaces if i.ifindex == link.link), None)
             container_id = owner_by_nsid.get(link.link_netnsid)
@@ -309,7 +339,7 @@ class SnapshotCollector:
         return Veth(
             ifname=link.ifname, ifindex=link.index, mtu=link.mtu, state=link.state, mac=link.mac,
             bridge=master_name, counters=_counters(link), peer_ifindex=link.link, peer_netnsid=link.link_netnsid,
-            peer_ifname=peer_name, container=container, container_id=container_id)
+            peer_ifname=peer_name, peer_netns=peer_netns, container=container, container_id=container_id)
 
 
 def collect(ctx: HostContext) -> Snapshot:

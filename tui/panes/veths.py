@@ -25,7 +25,7 @@ class VethsPane(TablePane):
             rx, tx = state.rates.of(v)
             peer = f"{v.peer_ifname or '?'}@if{v.peer_ifindex}" if v.peer_ifindex else (v.peer_ifname or "-")
             rows.append((f"{v.ifindex}:{v.ifname}", {
-                "container": v.container or "-", "ifname": v.ifname, "ifindex": str(v.ifindex), "peer": peer,
+                "container": v.container or (f"netns {v.peer_netns}" if v.peer_netns else "-"), "ifname": v.ifname, "ifindex": str(v.ifindex), "peer": peer,
                 "bridge": v.bridge or "-", "mtu": str(v.mtu), "state": v.state, "rx": rate_text(rx),
                 "tx": rate_text(tx),
             }))
