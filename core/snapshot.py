@@ -154,7 +154,7 @@ class SnapshotCollector:
                           container_inodes: set[int]) -> dict[int, tuple[str, _Namespace]]:
         """Peers of veths that lead to no container: the root netns or one of /var/run/netns (a lab host's
         underlay link, a hand-made pair), found by the id this netns gives them."""
-        candidates = {"root": "/proc/1/ns/net"}
+        candidates = {"root": "/proc/self/ns/net"}  # netcon itself runs in the root netns
         if os.path.isdir(NETNS_RUN_DIR):
             candidates.update({name: os.path.join(NETNS_RUN_DIR, name) for name in sorted(os.listdir(NETNS_RUN_DIR))})
         found: dict[int, tuple[str, str]] = {}

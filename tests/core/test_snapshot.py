@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from core.context import HostContext
 from core.netns import netns_inode
 from core.snapshot import SnapshotCollector, collect
 
@@ -157,12 +158,20 @@ def test_other_netns(ctx, tmp_path):
         subprocess.run([*ip, "link", "add", "nctbr0", "type", "bridge"], check=True)
         subprocess.run([*ip, "link", "add", "nctv0", "type", "veth", "peer", "name", "nctv1"], check=True)
         subprocess.run([*ip, "link", "set", "nctv0", "master", "nctbr0"], check=True)
-        from core.context import HostContext
         snap = collect(HostContext.from_options(docker_host=ctx.docker_host, netns=name))
         assert [b.name for b in snap.bridges] == ["nctbr0"]
         assert snap.bridges[0].interfaces == ("nctv0",)
         veths = {v.ifname: v for v in snap.veths}
         assert veths["nctv0"].peer_ifname == "nctv1" and veths["nctv0"].bridge == "nctbr0"
         assert re.fullmatch(r"[0-9a-f]{4}\.[0-9a-f]{12}", snap.bridges[0].bridge_id)
+
+        # a veth from the root netns into the named one: its peer is named from the root side
+        root_end = f"nct{os.getpid() % 100000}r"
+        subprocess.run(["ip", "link", "add", root_end, "type", "veth", "peer", "name", "nctinner",
+                        "netns", name], check=True)
+        (veth,) = [v for v in collect(ctx).veths if v.ifname == root_end]
+        assert (veth.peer_ifname, veth.peer_netns, veth.container) == ("nctinner", name, None)
+        inside = {v.ifname: v for v in collect(HostContext.from_options(netns=name)).veths}
+        assert (inside["nctinner"].peer_ifname, inside["nctinner"].peer_netns) == (root_end, "root")
     finally:
         subprocess.run(["ip", "netns", "del", name], check=True)
