@@ -7,6 +7,11 @@ import uuid
 
 import docker
 import pytest
+from hypothesis import settings
+
+# Property tests check logic, not speed: on a loaded 2-core CI machine a per-example deadline only adds flakes.
+settings.register_profile("netcon", deadline=None)
+settings.load_profile("netcon")
 
 from core.context import HostContext
 from core.image import BUSYBOX_IMAGE, ensure_busybox
