@@ -18,7 +18,8 @@ from core.errors import NetconError
 # command -> the module that registers it; views of `netcon show` that other modules add -> that module.
 # Only the modules a command line names are imported, so `netcon show veths` does not load Textual or etcd.
 COMMANDS = {"show": "cli.show", "console": "cli.console", "network": "cli.network", "container": "cli.container",
-            "image": "cli.image", "lab": "cli.lab", "flannel": "cli.flannel", "ping": "cli.ping"}
+            "image": "cli.image", "lab": "cli.lab", "flannel": "cli.flannel", "ping": "cli.ping",
+            "doctor": "cli.doctor"}
 SHOW_VIEWS = {"ports": "cli.ports", "leases": "cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own
 

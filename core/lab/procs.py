@@ -140,7 +140,9 @@ def start_dockerd(host: LabHost, extra_args: list[str] | None = None, timeout: f
     proc = spawn(
         [nsenter, f"--net={host.netns_path}", dockerd,
          "--data-root", os.path.join(host.directory, "data"), "--exec-root", exec_root,
-         "--pidfile", os.path.join(host.directory, "docker.pid"), "-H", host.docker_host, *(extra_args or [])],
+         "--pidfile", os.path.join(host.directory, "docker.pid"), "-H", host.docker_host,
+         "--shutdown-timeout", "1",  # lab containers run `sleep` as PID 1, which ignores SIGTERM
+         *(extra_args or [])],
         os.path.join(host.directory, "dockerd.log"))
     return wait_ready(proc, lambda: docker_answers(host), timeout,
                       f"dockerd for lab host {host.name} did not start; see {host.directory}/dockerd.log.")

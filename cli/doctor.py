@@ -1,0 +1,83 @@
+"""``netcon doctor``: the classic container-networking faults of a host (or of every lab host), each with its
+evidence, why it breaks traffic and the command that fixes it. Only reads; exit 1 when anything is at error
+level."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from cli.flannel import etcd_options, etcd_parent
+from core.doctor.facts import Target
+from core.doctor.findings import ERROR, Report
+from core.doctor.runner import run, target_for
+from core.errors import NotFound
+from core.etcd import EtcdOptions
+from core.lab import state as lab_state
+from core.lab.lab import DEFAULT_PREFIX, host_context
+from core.model import to_json
+
+MARKS = {"error": "ERROR", "warning": "WARN ", "info": "info "}
+
+
+def register(sub, common) -> None:
+    doctor = sub.add_parser("doctor", parents=[common, etcd_parent()],
+                            help="diagnose the host's container networking (read-only)")
+    doctor.add_argument("--json", action="store_true", help="the report as JSON")
+    doctor.add_argument("--lab", nargs="?", const=DEFAULT_PREFIX, default=None, metavar="PREFIX",
+                        help=f"check every host of the lab (default prefix {DEFAULT_PREFIX}) and its etcd")
+    doctor.set_defaults(func=run_doctor)
+
+
+def lab_targets(prefix: str, read_only: bool = True) -> tuple[list[Target], EtcdOptions, str]:
+    """Every host of lab ``prefix`` as a doctor target, and the lab's etcd (endpoint, API, flannel prefix)."""
+    state = lab_state.load(prefix)
+    if state is None:
+        raise NotFound(f"No lab {prefix} here (netcon lab up builds it).", target=prefix)
+    targets = [Target(f"{prefix} {h.name}", host_context(h, read_only=True), lab_prefix=prefix)
+               for h in state.hosts]
+    return targets, EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)), state.flannel_prefix
+
+
+def _etcd_given(args) -> bool:
+    return bool(args.etcd_endpoints or os.environ.get("ETCDCTL_ENDPOINTS") or os.environ.get("ETCDCTL_ENDPOINT")
+                or os.environ.get("ETCDCTL_PEERS"))
+
+
+def run_doctor(args, ctx) -> int:
+    if args.lab:
+        targets, etcd, prefix = lab_targets(args.lab)
+        etcd_prefix = args.etcd_prefix or prefix
+        if args.etcd_endpoints:
+            etcd = etcd_options(args)
+    else:
+        targets = [target_for(ctx)]
+        etcd = etcd_options(args) if _etcd_given(args) else None
+        etcd_prefix = args.etcd_prefix
+    report = run(targets, etcd, etcd_prefix)
+    if args.json:
+        print(json.dumps(to_json(report) | {"healthy": report.healthy}, indent=2))
+    else:
+        print(render(report))
+    return 0 if report.healthy else 1
+
+
+def render(report: Report) -> str:
+    lines = []
+    for host in report.hosts:
+        counts = ", ".join(f"{host.count(s)} {s}" for s in ("error", "warning", "info"))
+        lines.append(f"== {host.host}: {counts} ({len(host.checks)} checks, {host.duration_s * 1000:.0f} ms)")
+        for f in host.findings:
+            lines.append(f"{MARKS[f.severity]} {f.id}  {f.object}")
+            for name, value in f.evidence:
+                lines.append(f"        {name}: {value}")
+            lines.append(f"        {f.explanation}")
+            for command in f.fix:
+                lines.append(f"        fix: {command}")
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    errors = sum(1 for f in report.findings if f.severity == ERROR)
+    lines.append(f"{'no errors' if not errors else f'{errors} error(s)'}; flannel "
+                 f"{'checked against ' + report.etcd if report.etcd else 'not checked (no etcd endpoint given)'}; "
+                 f"{report.duration_s:.2f} s")
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""Run every check on every host: the facts of all hosts are read in parallel (one thread per host, etcd
+once), then the checks, pure functions of the facts, run in a fixed order. Nothing is changed."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from core.context import HostContext
+from core.doctor import flannel, host, links
+from core.doctor.facts import (
+    RENEW_MARGIN_S,
+    FlannelView,
+    HostFacts,
+    Target,
+    gather,
+    read_flannel,
+)
+from core.doctor.findings import ERROR, WARNING, Finding, HostReport, Report, order
+from core.doctor.fixes import restart_etcd, restart_flannel
+from core.etcd import EtcdOptions
+
+CHECKS = host.CHECKS + flannel.CHECKS + links.CHECKS
+NO_ETCD_NOTE = ("A VXLAN device exists but no etcd endpoint was given: pass --etcd-endpoints (and --etcd-prefix) "
+                "to check it against flannel's leases.")
+CHECK_IDS = tuple(i for ids, _ in CHECKS for i in ids) + ("etcd-unreachable", "flannel-config-missing")
+
+
+def target_for(ctx: HostContext, label: str | None = None) -> Target:
+    return Target(label or (os.path.basename(ctx.netns) if ctx.netns else "local"), ctx)
+
+
+def check_host(facts: HostFacts) -> HostReport:
+    started = time.perf_counter()
+    findings: list[Finding] = []
+    for ids, check in CHECKS:
+        findings.extend(f for f in check(facts) if f.id in ids)
+    label = facts.target.label
+    findings = [Finding(f.id, f.severity, f.object, f.evidence, f.explanation, f.fix, label) for f in findings]
+    return HostReport(label, facts.target.ctx.netns, facts.target.ctx.docker_host, order(findings),
+                      tuple(i for ids, _ in CHECKS for i in ids), facts.read_s + time.perf_counter() - started)
+
+
+def etcd_findings(view: FlannelView, targets: list[Target]) -> tuple[Finding, ...]:
+    """Findings about the flannel store itself, reported once for the run."""
+    lab = next((t for t in targets if t.lab_prefix), None)
+    label = f"etcd {','.join(view.endpoints)}"
+    if view.unreachable:
+        return (Finding(
+            "etcd-unreachable", ERROR, ",".join(view.endpoints),
+            (("endpoints", ", ".join(view.endpoints)), ("API", view.api), ("error", view.error or "")),
+            "No etcd endpoint answers: flannel's config and leases cannot be read, so the lease, route, FDB and "
+            "neighbour checks did not run. The agents keep forwarding with what they have, but cannot renew "
+            "their leases (they expire after 24 h) or learn about hosts that come and go.",
+            restart_etcd(lab), label),)
+    if view.error:
+        return (Finding(
+            "flannel-config-missing", WARNING, f"{view.prefix}/config",
+            (("etcd", view.where), ("error", view.error)),
+            "etcd answers but holds no flannel config under this prefix: either the prefix or API is wrong "
+            "(flanneld's default is /coreos.com/network, the seed uses /atomic.io/network) or flannel was never "
+            "configured, and flanneld waits for it forever.",
+            restart_flannel(lab) if lab else (), label),)
+    return ()
+
+
+def run(targets: list[Target], etcd: EtcdOptions | None = None, etcd_prefix: str | None = None,
+        renew_margin: float = RENEW_MARGIN_S) -> Report:
+    """Check every target (read-only); with ``etcd`` also flannel's store and each host's overlay."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(targets) + 1) as pool:
+        view_future = pool.submit(read_flannel, etcd, etcd_prefix, renew_margin) if etcd else None
+        view = view_future.result() if view_future else None
+        facts = list(pool.map(lambda t: gather(t, view if view and not view.error else None), targets))
+    reports = [check_host(f) for f in facts]
+    notes = tuple(f"{f.target.label}: {p}" for f in facts for p in f.problems)
+    if view is not None:
+        extra = etcd_findings(view, targets)
+        if extra:
+            reports.append(HostReport(extra[0].host, None, None, extra, ("etcd-unreachable", "flannel-config-missing"), 0.0))
+    elif any(i.kind == "vxlan" for f in facts if f.snapshot for i in f.snapshot.interfaces):
+        notes += (NO_ETCD_NOTE,)
+    return Report(tuple(reports), time.perf_counter() - started, view.where + " " + view.prefix if view else None,
+                  notes)
