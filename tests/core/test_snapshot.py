@@ -171,7 +171,10 @@ def test_other_netns(ctx, tmp_path):
                         "netns", name], check=True)
         (veth,) = [v for v in collect(ctx).veths if v.ifname == root_end]
         assert (veth.peer_ifname, veth.peer_netns, veth.container) == ("nctinner", name, None)
-        inside = {v.ifname: v for v in collect(HostContext.from_options(netns=name)).veths}
+        # the kernel's view alone (no engine): a host-mode container of this machine's engine would otherwise
+        # rightly claim the root netns as its own
+        kernel_only = HostContext.from_options(docker_host="unix:///nonexistent/docker.sock", netns=name)
+        inside = {v.ifname: v for v in collect(kernel_only).veths}
         assert (inside["nctinner"].peer_ifname, inside["nctinner"].peer_netns) == (root_end, "root")
     finally:
         subprocess.run(["ip", "netns", "del", name], check=True)
