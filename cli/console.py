@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import os
+
+from core.errors import UsageError
+
 
 def register(sub, common) -> None:
-    console = sub.add_parser("console", parents=[common],
+    from cli.flannel import etcd_parent
+    console = sub.add_parser("console", parents=[common, etcd_parent()],
                              help="open the keyboard-driven console (the default with no command)")
+    console.add_argument("--ping-max-probes", type=int, default=32, metavar="N",
+                         help="at most N probes running at once in the Ping pane (default 32)")
+    console.add_argument("--ping-max-rate", type=float, default=100.0, metavar="PPS",
+                         help="at most PPS echoes per second over all probes and matrices (default 100)")
     console.set_defaults(func=run_console)
 
 
+def etcd_settings(args, env=None):
+    """The Flannel pane's etcd: flags, else etcdctl's variables, else the default endpoint (tried quietly)."""
+    from cli.flannel import etcd_options
+    from core.etcd.options import ENV_NAMES
+    from tui.flannel_feed import EtcdSettings
+    env = os.environ if env is None else env
+    given = bool(args.etcd_endpoints or any(env.get(name) for name in ENV_NAMES["endpoints"]))
+    return EtcdSettings(etcd_options(args, env), args.etcd_prefix, given)
+
+
 def run_console(args, ctx) -> int:
+    if args.ping_max_probes < 1 or not args.ping_max_rate > 0:
+        raise UsageError("--ping-max-probes must be at least 1 and --ping-max-rate above 0.")
     from tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
-    NetconApp(ctx).run()
+    NetconApp(ctx, ping_max_probes=args.ping_max_probes, ping_max_rate=args.ping_max_rate,
+              etcd=etcd_settings(args)).run()
     return 0

@@ -89,8 +89,10 @@ def _host(args) -> lab_state.LabHost:
 def run_console(args, ctx) -> int:
     from cli.main import main
     host = _host(args)
+    state = lab_state.load(args.prefix)
     return main(["--docker-host", host.docker_host, "--netns", host.netns_path,
-                 *(["--read-only"] if ctx.read_only else []), "console"])
+                 *(["--read-only"] if ctx.read_only else []), "console", "--etcd-endpoints", state.etcd_endpoint,
+                 "--etcd-api", str(state.etcd_api), "--etcd-prefix", state.flannel_prefix])
 
 
 def run_exec(args, ctx) -> int:

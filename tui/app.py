@@ -19,12 +19,18 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from core import host_facts
 from core.context import HostContext
 from core.errors import NetconError
+from core.host_facts import HostFacts
 from core.model import Snapshot
+from core.ping.engine import PingEngine
 from core.snapshot import SnapshotCollector
 from core.watch import Watcher
 from tui.actions import Action, Declared, bindings, is_declared
+from tui.doctor_feed import DoctorFeed
+from tui.flannel_feed import EtcdSettings, FlannelFeed
+from tui.audit_panel import AuditPanel
 from tui.messages import HostChanged, SnapshotFailed, SnapshotReady
 from tui.palette import ActionCommands
 from tui.panes import SLOTS
@@ -51,22 +57,36 @@ class NetconApp(Declared, App):
         Action("quit", "q", "Quit", "leave the console"),
         Action("refresh", "r", "Refresh", "read the host again now"),
         Action("help", "question_mark", "Help", "list every key of this pane", key_display="?"),
+        Action("toggle_audit", "l", "Log", "show or hide the last changes recorded in the audit log"),
         *(Action(f"show_pane('{s.id}')", s.digit, f"Go to {s.title}", f"pane {s.digit}", footer=False)
           for s in SLOTS),
     )
     BINDINGS = bindings(ACTIONS)
 
     def __init__(self, ctx: HostContext, collector: Collector | None = None, *, watch: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, ping_max_probes: int = 32,
+                 ping_max_rate: float = 100.0,
+                 facts: Callable[[HostContext], HostFacts] = host_facts.gather, etcd: EtcdSettings | None = None,
+                 flannel: FlannelFeed | None = None, ports: object | None = None,
+                 doctor: object | None = None) -> None:
+        """``etcd``: where the Flannel pane reads (None: no etcd). Tests may hand in ``flannel`` (a feed) and
+        ``ports`` (an object with ``collect(snapshot)`` and ``ancestry(pid)``) and ``doctor`` (an object with
+        ``run() -> Report``) instead of the host's."""
         super().__init__()
         self.ctx = ctx
         self.read_only = ctx.read_only
         self.collector = collector if collector is not None else SnapshotCollector(ctx)
         self.clock = clock
+        self.read_facts = facts  # what the change forms validate against, read once when one opens
+        self.flannel = flannel if flannel is not None else (FlannelFeed(ctx, etcd) if etcd is not None else None)
+        self.etcd_status = "etcd: not configured"  # the Flannel pane reports what it finds
+        self.ports = ports
+        self.doctor = doctor if doctor is not None else DoctorFeed(ctx, etcd)
         self.state = LiveState()
         self.current = SLOTS[0].id
         self.behind: set[str] = set()  # panes that have not been shown the latest snapshot
         self.watcher = Watcher(ctx, lambda reasons: self.post_message(HostChanged(reasons))) if watch else None
+        self.ping = PingEngine(ping_max_probes, ping_max_rate)  # probes outlive pane switches; closed on exit
         if os.environ.get("SSH_CONNECTION"):
             self.animation_level = "none"
 
@@ -76,6 +96,7 @@ class NetconApp(Declared, App):
         with ContentSwitcher(initial=self.current):
             for slot in SLOTS:
                 yield slot.create()
+        yield AuditPanel()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -91,6 +112,7 @@ class NetconApp(Declared, App):
     def on_unmount(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
+        self.ping.close()
 
     # data in
     @work(thread=True, exclusive=True, exit_on_error=False, group="snapshot")
@@ -141,7 +163,7 @@ class NetconApp(Declared, App):
         if snap is None:
             return ["reading the host…"]
         version = f"Docker {snap.docker_version}" if snap.docker_version else "Docker unreachable"
-        return [snap.host, version, "etcd: not configured", f"data {age_text(self.clock() - snap.taken_at)} old"]
+        return [snap.host, version, self.etcd_status, f"data {age_text(self.clock() - snap.taken_at)} old"]
 
     def paint_header(self, screen: Screen | None = None) -> None:
         fields, problems = self.header_fields(), self.state.problems()
@@ -168,6 +190,9 @@ class NetconApp(Declared, App):
 
     def action_refresh(self) -> None:
         self.refresh_snapshot()
+
+    def action_toggle_audit(self) -> None:
+        self.query_one(AuditPanel).toggle()
 
     def action_help(self) -> None:
         title = next(s.title for s in SLOTS if s.id == self.current)

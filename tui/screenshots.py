@@ -1,7 +1,9 @@
 """``python -m tui.screenshots``: an SVG of every pane at 120x40 in ``screenshots/``, for the README.
 
 Run from a checkout: the scene is the test suite's fixture snapshot (tests/fixtures/scene.py), fed to the
-console through its collector argument with a fixed clock, so the pictures are the same on every run.
+console through its collector argument with a fixed clock; the Doctor, Flannel, Ports and Ping panes get the
+fixture data of tests/fixtures/doctor_scene.py, flannel_scene.py, ports_scene.py and ping_scene.py. So the
+pictures are the same on every run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from pathlib import Path
 
 from core.context import HostContext
 from core.model import Snapshot
+from tests.fixtures.doctor_scene import FixedDoctor
+from tests.fixtures.flannel_scene import FixtureFeed
+from tests.fixtures.ping_scene import probes
+from tests.fixtures.ports_scene import FixturePorts
 from tests.fixtures.scene import TAKEN_AT, scene
 from tui.app import NetconApp
 from tui.panes import SLOTS
@@ -29,15 +35,27 @@ class FixedScene:
         return self.snapshot
 
 
+async def settle(app: NetconApp, pilot) -> None:
+    """Wait for the workers that finish (the Flannel pane's etcd follower never does; its fixture answers at once)."""
+    await pilot.pause(0.2)
+    ending = [w for w in app.workers if w.group != "flannel"]
+    if ending:  # an empty list would mean "every worker" to Textual
+        await app.workers.wait_for_complete(ending)
+    await pilot.pause()
+
+
 async def shoot(out: Path) -> list[Path]:
     written = []
-    app = NetconApp(HostContext(), FixedScene(), watch=False, clock=lambda: TAKEN_AT + 2)
+    app = NetconApp(HostContext(), FixedScene(), watch=False, clock=lambda: TAKEN_AT + 2, doctor=FixedDoctor(),
+                    flannel=FixtureFeed(), ports=FixturePorts())
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         for slot in SLOTS:
             await pilot.press(slot.digit)
-            await pilot.pause()
+            if slot.id == "ping":
+                for tracked in probes():
+                    app.pane("ping").track(tracked)
+            await settle(app, pilot)
             path = out / f"{slot.digit}-{slot.id}.svg"
             path.write_text(app.export_screenshot(title=f"netcon — {slot.title}"))
             written.append(path)

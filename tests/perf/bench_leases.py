@@ -1,6 +1,5 @@
-"""Lease benchmark: N simulated hosts acquiring leases (v3 and v2), listing 10,000 leases, and the work a live
-lease view redoes per update with 10,000 leases (listing + diff + rows + kernel comparison; the Flannel pane
-itself belongs to the console and is not measured here).
+"""Lease benchmark: N simulated hosts acquiring leases (v3 and v2), listing 10,000 leases, and the Flannel pane
+applying one lease change while it shows 10,000 leases (a headless Textual app following the same etcd).
 
     python -m tests.perf.bench_leases --hosts 1000
 
@@ -10,6 +9,7 @@ Last line: ``leases hosts=<n> api=3 acquire_p50_ms=<x> acquire_p99_ms=<x> list10
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import time
 import uuid
@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from core.context import HostContext
 from core.etcd import EtcdOptions, open_client
-from core.flannel.agent import remote_of
-from core.flannel.lease import acquire_lease, diff_leases, vxlan_attrs
-from core.flannel.registry import FlannelStore, set_config
-from core.flannel.vxlan import VxlanState, check_remotes, random_mac
+from core.flannel.lease import acquire_lease, vxlan_attrs
+from core.flannel.registry import FlannelStore, LeaseEvent, set_config
+from core.flannel.vxlan import random_mac
 from tests.fixtures.etcd import EtcdProcess
 
 CONFIG = '{"Network": "10.0.0.0/8", "Backend": {"Type": "vxlan"}}'
@@ -60,8 +59,8 @@ def fill(store: FlannelStore, have: int, target: int) -> None:
         list(pool.map(one, range(40_000, 40_000 + target - have)))
 
 
-def bench_listing(endpoint: str, store: FlannelStore) -> tuple[float, float, float]:
-    """(cold listing s, warm listing s, per-update ms of the core work a live view does)."""
+def bench_listing(endpoint: str, store: FlannelStore) -> tuple[float, float]:
+    """(cold listing s, warm listing s)."""
     cold = FlannelStore(open_client(EtcdOptions(endpoints=(endpoint,), api="3")), store.prefix)
     t0 = time.perf_counter()
     leases, _ = cold.leases()
@@ -70,20 +69,54 @@ def bench_listing(endpoint: str, store: FlannelStore) -> tuple[float, float, flo
     t0 = time.perf_counter()
     cold.leases()
     warm_s = time.perf_counter() - t0
-    kernel = VxlanState(None)
-    updates = []
-    previous = leases
-    for _ in range(5):
-        t0 = time.perf_counter()
-        current, _ = cold.leases()
-        diff_leases(previous, current)
-        now = time.time()
-        [lease.row(now) for lease in current]
-        check_remotes(kernel, tuple(r for r in map(remote_of, current) if r is not None))
-        updates.append((time.perf_counter() - t0) * 1000)
-        previous = current
     cold.close()
-    return cold_s, warm_s, statistics.median(updates)
+    return cold_s, warm_s
+
+
+async def _pane_updates(endpoint: str, store: FlannelStore, rounds: int) -> tuple[float, list[float], list[float]]:
+    """(s to show the listing, ms per applied change, ms from an etcd write to its row on screen)."""
+    from tests.fixtures.ports_scene import FixturePorts
+    from tests.tui.conftest import SceneCollector
+    from tests.tui.screen_text import screen_text
+    from tui.app import NetconApp
+    from tui.flannel_feed import EtcdSettings, FlannelFeed
+    from tui.panes.flannel import FlannelPane, LeasesChanged
+
+    ctx = HostContext()
+    feed = FlannelFeed(ctx, EtcdSettings(EtcdOptions(endpoints=(endpoint,), api="3"), store.prefix))
+    app = NetconApp(ctx, SceneCollector(), watch=False, flannel=feed, ports=FixturePorts())
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(FlannelPane)
+        t0 = time.perf_counter()
+        await pilot.press("5")
+        while pane.table.row_count < LIST_TARGET:
+            await asyncio.sleep(0.01)
+        screen_text(app)
+        shown_s = time.perf_counter() - t0
+        applied, end_to_end = [], []
+        lease = next(iter(pane.leases.values()))
+        for _ in range(rounds):
+            for event in (LeaseEvent("removed", lease.subnet, None), LeaseEvent("added", lease.subnet, lease)):
+                t0 = time.perf_counter()
+                pane.post_message(LeasesChanged([event]))
+                await pilot.pause()
+                screen_text(app)  # the whole screen rendered, as the terminal would get it
+                applied.append((time.perf_counter() - t0) * 1000)
+        for n in range(rounds):
+            subnet = f"10.250.{n}.0/24"
+            t0 = time.perf_counter()
+            store.create_lease(ctx, subnet, vxlan_attrs(public_ip(60_000 + n), 1, random_mac()), 86400)
+            while subnet not in pane.table.rows:
+                await asyncio.sleep(0.001)
+            screen_text(app)
+            end_to_end.append((time.perf_counter() - t0) * 1000)
+    return shown_s, applied, end_to_end
+
+
+def bench_pane(endpoint: str, store: FlannelStore, rounds: int = 20) -> tuple[float, float, float, float]:
+    """(s to show 10,000 leases, median and p99 ms per applied change, median ms etcd write -> on screen)."""
+    shown_s, applied, end_to_end = asyncio.run(_pane_updates(endpoint, store, rounds))
+    return shown_s, statistics.median(applied), percentile(applied, 0.99), statistics.median(end_to_end)
 
 
 def main() -> None:
@@ -100,9 +133,12 @@ def main() -> None:
                   f"acquire_p99_ms={percentile(latencies, 0.99):.2f} total_s={total:.2f}", flush=True)
         store, latencies = results["3"]
         fill(store, args.hosts, LIST_TARGET)
-        cold_s, warm_s, pane_ms = bench_listing(etcd.endpoint, store)
+        cold_s, warm_s = bench_listing(etcd.endpoint, store)
         print(f"list10k api=3 cold_s={cold_s:.3f} warm_s={warm_s:.3f} (cold: one TimeToLive per lease; "
               f"warm: lease expiries cached)", flush=True)
+        shown_s, pane_ms, pane_p99, e2e_ms = bench_pane(etcd.endpoint, store)
+        print(f"pane leases=10000 shown_s={shown_s:.2f} update_p50_ms={pane_ms:.1f} update_p99_ms={pane_p99:.1f} "
+              f"etcd_write_to_screen_ms={e2e_ms:.1f}", flush=True)
         print(f"leases hosts={args.hosts} api=3 acquire_p50_ms={statistics.median(latencies):.2f} "
               f"acquire_p99_ms={percentile(latencies, 0.99):.2f} list10k_s={cold_s:.3f} pane_update_ms={pane_ms:.1f}")
         for store, _ in results.values():

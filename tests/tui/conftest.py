@@ -1,7 +1,8 @@
 """Console test helpers. The console takes its collector as a constructor argument; these tests hand it a
 ``SceneCollector`` that returns fixture snapshots. That injection is the one mock here: the real collector
 reads whatever the host has, so it cannot produce a fixed scene, a Docker outage on demand or a netlink
-failure. The end-to-end test uses the real collector and the real Docker engine."""
+failure. The end-to-end test uses the real collector and the real Docker engine. Likewise the Doctor pane
+gets a ``FixedDoctor`` (a fixed report) here; tests/tui/test_doctor_pane.py runs the real doctor."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from core.context import HostContext
 from core.model import Snapshot
+from tests.fixtures.doctor_scene import FixedDoctor
+from tests.fixtures.ports_scene import FixturePorts
 from tests.fixtures.scene import TAKEN_AT, scene
 from tui.app import NetconApp
 
@@ -46,9 +49,9 @@ class Clock:
 
 
 def make_app(collector: SceneCollector | None = None, *, read_only: bool = False, clock: Callable[[], float] | None = None,
-             app_class: type[NetconApp] = NetconApp) -> NetconApp:
+             app_class: type[NetconApp] = NetconApp, doctor: FixedDoctor | None = None) -> NetconApp:
     return app_class(HostContext(read_only=read_only), collector or SceneCollector(), watch=False,
-                     clock=clock or Clock())
+                     clock=clock or Clock(), doctor=doctor or FixedDoctor(), ports=FixturePorts())
 
 
 async def settle(pilot) -> None:

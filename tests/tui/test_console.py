@@ -5,6 +5,7 @@ produce a fixed scene, an outage on demand or a netlink failure)."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 
 from textual.widgets import DataTable, Tree
 
@@ -51,7 +52,7 @@ async def test_placeholder_panes_say_so_in_one_line(collector):
     app = make_app(collector)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        for slot in SLOTS[4:]:
+        for slot in [s for s in SLOTS[4:] if importlib.util.find_spec(s.module) is None]:
             await pilot.press(slot.digit)
             await pilot.pause()
             assert app.current == slot.id

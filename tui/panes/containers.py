@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.model import Container
+from tui.actions import Action, bindings
 from tui.panes.base import Column, TablePane
 from tui.panes.networks import joined
 from tui.state import LiveState
@@ -25,6 +26,29 @@ class ContainersPane(TablePane):
         Column("image", "IMAGE", narrow=False), Column("id", "CONTAINER ID", narrow=False),
     )
     SORT = ("name",)
+    ACTIONS = (
+        Action("ping_from", "p", "Ping", "ping from the highlighted container (pick or type a target)"),
+        Action("run_container", "n", "Run", "run a container in a network mode you pick (a form)", mutating=True),
+        Action("remove_container", "d", "Remove", "remove the highlighted container (killed if running)",
+               mutating=True),
+    )
+    BINDINGS = bindings(ACTIONS)
+
+    def action_run_container(self) -> None:
+        from tui.docker_forms import RunContainerForm
+        self.app.push_screen(RunContainerForm())
+
+    def action_remove_container(self) -> None:
+        from tui.docker_forms import RemoveContainer
+        from tui.widgets import cursor_key
+        if (key := cursor_key(self.table)) is not None:
+            self.app.push_screen(RemoveContainer(key))
+
+    def action_ping_from(self) -> None:
+        from tui.ping_screens import ping_from
+        from tui.widgets import cursor_key
+        if (key := cursor_key(self.table)) is not None:
+            ping_from(self, key)
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
         return [(c.id, {

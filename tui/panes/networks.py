@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tui.actions import Action, bindings
 from tui.panes.base import Column, TablePane
 from tui.state import LiveState
+from tui.widgets import cursor_key
 
 
 def joined(items, empty: str = "-") -> str:
@@ -20,6 +22,44 @@ class NetworksPane(TablePane):
         Column("bridge", "BRIDGE"), Column("count", "#C"), Column("containers", "CONTAINERS", narrow=False),
     )
     SORT = ("name",)
+    ACTIONS = (
+        Action("ping_matrix", "m", "Matrix", "ping every pair of containers on the highlighted network"),
+        Action("create_network", "n", "New", "create a Docker network (a form)", mutating=True),
+        Action("remove_network", "d", "Remove", "remove the highlighted network, disconnecting its containers",
+               mutating=True),
+        Action("connect", "c", "Connect", "connect a container to the highlighted network", mutating=True,
+               footer=False),  # c and x are in help and palette: the footer must stay readable at 80-120 columns
+        Action("disconnect", "x", "Disconnect", "disconnect a container from the highlighted network",
+               mutating=True, footer=False),
+    )
+    BINDINGS = bindings(ACTIONS)
+
+    def selected_name(self) -> str:
+        key = cursor_key(self.table)
+        net = self.state.snapshot.network(key) if key and self.state and self.state.snapshot else None
+        return net.name if net else ""
+
+    def action_create_network(self) -> None:
+        from tui.docker_forms import CreateNetworkForm
+        self.app.push_screen(CreateNetworkForm())
+
+    def action_remove_network(self) -> None:
+        from tui.docker_forms import RemoveNetwork
+        if (key := cursor_key(self.table)) is not None:
+            self.app.push_screen(RemoveNetwork(key))
+
+    def action_connect(self) -> None:
+        from tui.docker_forms import ConnectForm
+        self.app.push_screen(ConnectForm(network=self.selected_name()))
+
+    def action_disconnect(self) -> None:
+        from tui.docker_forms import DisconnectForm
+        self.app.push_screen(DisconnectForm(network=self.selected_name()))
+
+    def action_ping_matrix(self) -> None:
+        from tui.ping_screens import open_matrix
+        if (key := cursor_key(self.table)) is not None:
+            open_matrix(self, key)
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
         return [(net.id, {

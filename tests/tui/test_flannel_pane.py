@@ -1,0 +1,179 @@
+"""The Flannel pane against a real etcd: leases written with the core under a unique prefix appear, a lease
+deleted elsewhere disappears without a key press, actions change etcd, read-only hides them. The host side is
+the fixture scene (its eth0 is 192.0.2.10, so the lease with that PublicIP is this host's) and the real kernel
+(which has no flannel device here). Snapshot tests use the fixture feed (tests/fixtures/flannel_scene.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from core.context import HostContext
+from core.etcd import EtcdOptions, open_client
+from core.flannel.lease import LEASE_TTL, revoke_lease, vxlan_attrs
+from core.flannel.registry import FlannelStore, set_config
+from tests.fixtures.flannel_scene import FixtureFeed
+from tests.fixtures.ports_scene import FixturePorts
+from tests.tui.conftest import Clock, SceneCollector
+from tests.tui.screen_text import screen_text
+from tui.app import NetconApp
+from tui.flannel_feed import EtcdSettings, FlannelFeed
+from tui.panes.flannel import FlannelPane
+
+CONFIG = '{"Network": "10.77.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1}}'
+
+
+@pytest.fixture
+def store(etcd_endpoint):
+    """A flannel network under a unique prefix: config, this host's lease, a remote one, a reservation."""
+    store = FlannelStore(open_client(EtcdOptions(endpoints=(etcd_endpoint,), api="3")), f"/nctui{uuid.uuid4().hex[:8]}/net")
+    ctx = HostContext()
+    try:
+        set_config(ctx, store, CONFIG)
+        store.create_lease(ctx, "10.77.3.0/24", vxlan_attrs("192.0.2.10", 1, "02:aa:00:00:00:03"), LEASE_TTL)
+        store.create_lease(ctx, "10.77.9.0/24", vxlan_attrs("198.18.99.9", 1, "02:aa:00:00:00:09"), LEASE_TTL)
+        store.write_lease(ctx, "10.77.20.0/24", vxlan_attrs("198.18.99.20", 1, "02:aa:00:00:00:14"), None)
+        yield store
+    finally:
+        for kv in store.client.list_prefix(store.prefix).items:
+            store.client.delete(kv.key)
+        store.close()
+
+
+def app_for(etcd_endpoint, store, *, read_only=False) -> NetconApp:
+    settings = EtcdSettings(EtcdOptions(endpoints=(etcd_endpoint,)), store.prefix)
+    ctx = HostContext(read_only=read_only)
+    return NetconApp(ctx, SceneCollector(), watch=False, clock=time.time, flannel=FlannelFeed(ctx, settings),
+                     ports=FixturePorts())
+
+
+async def until(pilot, predicate, timeout: float = 8.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not seen within {timeout} s:\n{screen_text(pilot.app)}")
+        await pilot.pause(0.05)
+
+
+def rows(app) -> set[str]:
+    return {key.value for key in app.query_one(FlannelPane).table.rows}
+
+
+async def test_leases_appear_follow_etcd_and_count_down(etcd_endpoint, store):
+    app = app_for(etcd_endpoint, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: rows(app) == {"10.77.3.0/24", "10.77.9.0/24", "10.77.20.0/24"})
+        text = screen_text(app)
+        assert f"etcd: {etcd_endpoint} (v3) up" in text
+        assert "Network 10.77.0.0/16" in text and "SubnetLen 24*" in text and "Port 8472*" in text
+        assert "This host 10.77.3.0/24" in text  # its PublicIP is the scene's eth0 address
+        line = next(line for line in text.splitlines() if "10.77.3.0/24" in line and "this host" in line)
+        assert line.lstrip().startswith("●")
+        assert next(line for line in text.splitlines() if "10.77.20.0/24" in line).lstrip().startswith("R")
+        assert "reserved" in text and "no flannel.1" in text  # this machine has no flannel device
+
+        ttl = app.query_one(FlannelPane).shown["10.77.9.0/24"][app.query_one(FlannelPane).column_keys.index("ttl")]
+        await until(pilot, lambda: app.query_one(FlannelPane).shown["10.77.9.0/24"][app.query_one(FlannelPane).column_keys.index("ttl")] != ttl, timeout=3)
+
+        revoke_lease(HostContext(), store, "10.77.9.0/24")  # elsewhere: no key pressed here
+        await until(pilot, lambda: "10.77.9.0/24" not in rows(app))
+        store.create_lease(HostContext(), "10.77.44.0/24", vxlan_attrs("198.18.99.44", 1, "02:aa:00:00:00:2c"),
+                           LEASE_TTL)
+        await until(pilot, lambda: "10.77.44.0/24" in rows(app))
+        order = [row.key.value for row in app.query_one(FlannelPane).table.ordered_rows]
+        assert order == ["10.77.3.0/24", "10.77.20.0/24", "10.77.44.0/24"]  # by address, not as text
+
+
+async def test_actions_change_etcd(etcd_endpoint, store):
+    app = app_for(etcd_endpoint, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        pane = app.query_one(FlannelPane)
+        await until(pilot, lambda: len(rows(app)) == 3)
+        # revoke the highlighted lease (the first: 10.77.3.0/24), after confirming
+        await pilot.press("x")
+        await until(pilot, lambda: "Revoke the lease 10.77.3.0/24" in screen_text(app))
+        await pilot.press("y")
+        await until(pilot, lambda: "10.77.3.0/24" not in rows(app))
+        assert store.lease("10.77.3.0/24") is None
+        # the config form validates while typing and stores only a valid config
+        await pilot.press("c")
+        await until(pilot, lambda: "Set the flannel config" in screen_text(app))
+        field = app.screen.query_one("#field-config")
+        field.value = '{"Network": "10.77.0.0/30"}'
+        await pilot.pause()
+        assert "Network 10.77.0.0/30 is too small" in screen_text(app)
+        await pilot.press("enter")
+        assert "Set the flannel config" in screen_text(app)  # not submitted
+        field.value = '{"Network": "10.77.0.0/16", "SubnetLen": 26, "Backend": {"Type": "vxlan"}}'
+        await pilot.pause()
+        assert "valid: pool" in screen_text(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: pane.config is not None and pane.config.subnet_len == 26)
+        assert '"SubnetLen": 26' in store.config_text()
+        # acquire a lease for another PublicIP through the form
+        await pilot.press("a")
+        await until(pilot, lambda: "Acquire a lease" in screen_text(app))
+        app.screen.query_one("#field-public_ip").value = "198.18.99.77"
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: any(lease.attrs.public_ip == "198.18.99.77" for lease in pane.leases.values()))
+        assert any(lease.attrs.public_ip == "198.18.99.77" for lease in store.leases()[0])
+
+
+async def test_read_only_hides_the_actions(etcd_endpoint, store):
+    app = app_for(etcd_endpoint, store, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: len(rows(app)) == 3)
+        descriptions = {description for _, description, _ in app.key_entries()}
+        assert not descriptions & {"Set config", "Acquire", "Renew", "Revoke", "Reserve"}
+        assert "Filter" in descriptions
+        text = screen_text(app)
+        assert "Revoke" not in text and "READ-ONLY" in text
+        await pilot.press("x", "y")
+        await pilot.pause(0.3)
+        assert "10.77.3.0/24" in rows(app) and store.lease("10.77.3.0/24") is not None
+
+
+async def test_without_etcd_the_pane_says_so():
+    app = NetconApp(HostContext(), SceneCollector(), watch=False, clock=Clock(), ports=FixturePorts())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "No etcd configured" in text and "etcd: not configured" in text
+
+
+async def test_default_etcd_that_does_not_answer_means_not_configured():
+    """No flags and no variables: the default endpoint is only tried. A closed loopback port stands in for it."""
+    from tests.fixtures.etcd import free_port
+    settings = EtcdSettings(EtcdOptions(endpoints=(f"http://127.0.0.1:{free_port()}",), timeout=1), given=False)
+    ctx = HostContext()
+    app = NetconApp(ctx, SceneCollector(), watch=False, clock=Clock(), flannel=FlannelFeed(ctx, settings),
+                    ports=FixturePorts())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: "No etcd configured" in screen_text(app))
+        assert "etcd: not configured" in screen_text(app)
+
+
+def _fixture_app() -> NetconApp:
+    return NetconApp(HostContext(), SceneCollector(), watch=False, clock=Clock(), flannel=FixtureFeed(),
+                     ports=FixturePorts())
+
+
+async def _flannel_shown(pilot) -> None:
+    await pilot.press("5")
+    await until(pilot, lambda: len(rows(pilot.app)) == 4 and pilot.app.query_one(FlannelPane).kernel is not None)
+    await pilot.pause()
+    await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot(snap_compare, size):
+    assert snap_compare(_fixture_app(), terminal_size=size, run_before=_flannel_shown)

@@ -1,0 +1,252 @@
+"""The ping screens opened from other panes: the target picker (``p`` on a container) and the all-pairs
+matrix of a network (``m`` on a network), with the two entry points those panes call."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from core.context import HostContext
+from core.errors import NetconError
+from core.model import Container, Snapshot
+from core.ping.matrix import Matrix, PairResult, network_matrix
+from core.ping.sources import check_container
+from tui.actions import Action, bindings
+from tui.panes.base import Pane
+from tui.panes.ping import ms
+from tui.screens import DetailScreen
+from tui.state import LiveState
+from tui.widgets import cursor_key
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class Target:
+    value: str  # what is pinged: a name (resolved from the source) or an IPv4 address
+    label: str
+
+
+def targets(snap: Snapshot, source: Container) -> list[Target]:
+    """What ``source`` can be pointed at: the other running containers (with their addresses and whether they
+    share a network with it), the host (its gateway address on each of the source's networks and its name),
+    and the lab hosts (named namespaces behind a veth)."""
+    found = []
+    for c in sorted(snap.containers, key=lambda c: c.name):
+        same_netns = source.netns_inode is not None and c.netns_inode == source.netns_inode
+        if c.id == source.id or c.state != "running" or not c.ipv4 or same_netns:
+            continue
+        shared = [n for n in c.networks if n in source.networks]
+        where = f"on {', '.join(shared)}" if shared else "no shared network"
+        found.append(Target(c.name, f"{c.name}  {', '.join(c.ipv4)}  ({where})"))
+    for name in source.networks:
+        net = snap.network(name)
+        for gateway in net.gateways if net else ():
+            found.append(Target(gateway, f"the host  {gateway}  (gateway of {name})"))
+    found.append(Target(snap.host, f"{snap.host}  (this host's name, resolved from {source.name})"))
+    for ns in sorted({v.peer_netns for v in snap.veths if v.peer_netns and v.peer_netns != "root"}):
+        found.append(Target(ns, f"{ns}  (lab host, resolved from {source.name})"))
+    return found
+
+
+def target_error(text: str) -> str | None:
+    """Why ``text`` cannot be pinged, or None."""
+    text = text.strip()
+    if not text:
+        return "Type an IPv4 address or a name."
+    if re.fullmatch(r"[0-9.]+", text):
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            return f"{text} is not an IPv4 address."
+        return None
+    if len(text) > 253 or not NAME.match(text):
+        return "A name has only letters, digits, '.', '-' and '_' (at most 253)."
+    return None
+
+
+class TargetPicker(ModalScreen[str | None]):
+    """Pick what ``source`` pings: type it (validated as you type; Enter pings exactly that) or move down to
+    the list (narrowed by what is typed) and press Enter on an entry."""
+
+    DEFAULT_CSS = """
+    TargetPicker { align: center middle; }
+    TargetPicker > Vertical { width: 90%; max-width: 100; height: auto; max-height: 90%;
+                              border: round $primary; padding: 0 1; background: $surface; }
+    TargetPicker .error { color: $error; height: auto; }
+    TargetPicker OptionList { height: auto; max-height: 12; }
+    TargetPicker .hint { color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", show=False)]
+
+    def __init__(self, source: str, choices: list[Target]) -> None:
+        super().__init__()
+        self.source = source
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(f"Ping from {self.source}", style="bold"))
+            yield Input(placeholder="IPv4 address or name (resolved the way the source resolves it)")
+            yield Static(classes="error")
+            yield OptionList(*self._options(""))
+            yield Static("Enter: ping what is typed · ↓ Enter: pick from the list · Escape: cancel",
+                         classes="hint")
+
+    def _options(self, needle: str) -> list[Option]:
+        return [Option(Text(t.label), id=str(i)) for i, t in enumerate(self.choices)
+                if needle.lower() in t.label.lower()]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one(".error", Static).update(target_error(event.value) or "" if event.value else "")
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(self._options(event.value.strip()))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        error = target_error(event.value)
+        if error:
+            self.query_one(".error", Static).update(error)
+        else:
+            self.dismiss(event.value.strip())
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[int(event.option.id)].value)
+
+    def key_down(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one(OptionList).focus()
+
+
+def ping_from(pane: Pane, key: str) -> None:
+    """``p`` on a container: check it can be a source, ask for the target, start the probe, show the Ping pane."""
+    snap = pane.app.state.snapshot
+    c = snap.container(key) if snap else None
+    if c is None:
+        return
+    mode = c.network_mode if c.network_mode in ("host", "none") else "bridge"
+    try:
+        check_container(c.name, c.state, mode, c.pid)
+    except NetconError as error:
+        pane.notify(str(error), severity="error", timeout=8)
+        return
+
+    def chosen(target: str | None) -> None:
+        if target:
+            pane.app.pane("ping").start_probe(c.name, target)
+            pane.app.action_show_pane("ping")
+
+    pane.app.push_screen(TargetPicker(c.name, targets(snap, c)), chosen)
+
+
+def open_matrix(pane: Pane, key: str) -> None:
+    """``m`` on a network: probe all its pairs on a worker and show the grid."""
+    snap = pane.app.state.snapshot
+    net = snap.network(key) if snap else None
+    if net is not None:
+        pane.app.push_screen(MatrixScreen(net.name))
+
+
+class MatrixDone(Message):
+    def __init__(self, matrix: Matrix | None, error: str | None = None) -> None:
+        super().__init__()
+        self.matrix = matrix
+        self.error = error
+
+
+def cell(p: PairResult | None) -> Text:
+    if p is None:
+        return Text("—", style="dim")
+    if not p.reachable:
+        return Text(f"✗ 0/{p.sent}", style="bold white on red")
+    text = f"{ms(p.rtt_ms_median)}ms/{p.ttl}"
+    if p.received < p.sent:
+        return Text(f"{text} {p.received}/{p.sent}", style="black on yellow")
+    return Text(text, style="black on green")
+
+
+class MatrixScreen(DetailScreen):
+    """All ordered pairs of one network: rows are sources, columns targets, a cell the median RTT / TTL or
+    ✗. A detail screen of the network, so the pane keys and Escape leave it like the others; it shows its own
+    probe results, not the snapshot."""
+
+    DEFAULT_CSS = """
+    MatrixScreen DataTable { height: auto; max-height: 100%; }
+    """
+    ACTIONS = (Action("rerun", "r", "Run again", "probe every pair of the network again"),)
+    BINDINGS = bindings(ACTIONS)
+
+    def __init__(self, network: str, matrix: Matrix | None = None) -> None:
+        super().__init__(network)
+        self.matrix = matrix
+
+    def on_mount(self) -> None:
+        self.app.paint_header(self)
+        table = self.query_one(DataTable)
+        table.cursor_type = "cell"
+        table.focus()
+        if self.matrix is not None:
+            self._paint(self.matrix)
+        else:
+            self.action_rerun()
+
+    def show(self, state: LiveState) -> None:
+        """Snapshots do not change probe results; ``r`` runs the matrix again."""
+
+    def action_rerun(self) -> None:
+        self.query_one(".facts", Static).update(Text(f"Probing every pair of network {self.key}…", style="bold"))
+        self._run(self.app.ctx, self.app.collector, self.key, self.app.ping.max_pps)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-matrix")
+    def _run(self, ctx: HostContext, collector: Any, network: str, max_pps: float) -> None:
+        worker = get_current_worker()
+        try:
+            matrix = network_matrix(ctx, network, collector=collector, max_pps=max_pps)
+        except NetconError as error:
+            if not worker.is_cancelled:
+                self.post_message(MatrixDone(None, str(error)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(MatrixDone(matrix))
+
+    def on_matrix_done(self, message: MatrixDone) -> None:
+        if message.matrix is None:
+            self.query_one(".facts", Static).update(Text(message.error, style="bold red"))
+        else:
+            self._paint(message.matrix)
+
+    def _paint(self, m: Matrix) -> None:
+        self.matrix = m
+        reachable = sum(p.reachable for p in m.pairs)
+        facts = Text.assemble((f"{m.title}", "bold"), f": {len(m.members)} containers, ",
+                              (f"{reachable}/{len(m.pairs)} ordered pairs reachable",
+                               "bold green" if reachable == len(m.pairs) else "bold red"),
+                              f" ({m.count} echoes each, {m.elapsed_s:.1f} s). Rows send, columns answer; a "
+                              f"cell is the median RTT/TTL, ✗ when no echo came back.")
+        for p in m.pairs:
+            if not p.reachable:
+                facts.append(f"\nunreachable: {p.src} → {p.dst} ({p.dst_ip})", style="red")
+        self.query_one(".facts", Static).update(facts)
+        table = self.query_one(DataTable)
+        keep = cursor_key(table)
+        table.clear(columns=True)  # a new run may have other members: the grid is rebuilt, once per run
+        for member in m.members:
+            table.add_column(member, key=member)
+        for src in m.members:
+            table.add_row(*(cell(None if src == dst else m.pair(src, dst)) for dst in m.members), key=src,
+                          label=Text(f"{src} →", style="bold"))
+        if keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
