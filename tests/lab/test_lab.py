@@ -80,6 +80,11 @@ def test_full_lab_lifecycle():
         web = netcon("lab", "exec", "--prefix", prefix, "h1", "--", "busybox", "wget", "-q", "-O", "-",
                      f"http://{h1.address}/")
         assert web.returncode == 0 and "netcon busybox httpd" in web.stdout
+        # who holds port 80 on h1: the host-mode web server, attributed to its container
+        ports = json.loads(netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "ports",
+                                  "--json").stdout)
+        (web80,) = [p for p in ports if p["port"] == 80 and p["proto"].startswith("tcp") and p["pid"]]
+        assert web80["container"] == "nginx" and web80["process"] == "httpd"
         assert [c["Names"] for c in docker.APIClient(base_url=h2.docker_host).containers()] == [["/h2-probe"]]
 
         check_overlay(state)
@@ -137,6 +142,12 @@ def check_overlay(state) -> None:
     client = docker.APIClient(base_url=h1.docker_host)
     out = client.exec_start(client.exec_create("h1-probe", ["ping", "-c", "2", "-W", "2", target])).decode()
     assert "2 packets received" in out and "ttl=62" in out, out
+    # the same through netcon's own probe engine, from inside h1-probe's netns without docker exec
+    probe = netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "ping", "--from", "h1-probe", target,
+                   "-c", "2", "-i", "0.2", "--json")
+    assert probe.returncode == 0, probe.stderr
+    result = json.loads(probe.stdout)
+    assert result["summary"]["received"] == 2 and {r["ttl"] for r in result["replies"]} == {62}
 
 
 def test_overlay_on_the_v3_api_with_flannels_default_prefix():
