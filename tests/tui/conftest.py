@@ -15,6 +15,7 @@ from core.model import Snapshot
 from tests.fixtures.doctor_scene import FixedDoctor
 from tests.fixtures.ports_scene import FixturePorts
 from tests.fixtures.scene import TAKEN_AT, scene
+from tests.tui.screen_text import screen_text
 from tui.app import NetconApp
 
 
@@ -64,3 +65,23 @@ async def settle(pilot) -> None:
 @pytest.fixture
 def collector() -> SceneCollector:
     return SceneCollector()
+
+
+def press_then(*keys: str):
+    """A snapshot test's ``run_before``: let the app settle, press ``keys``, let it draw."""
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await pilot.pause()
+        await pilot.pause()
+    return run_before
+
+
+async def palette_text(pilot, query: str) -> str:
+    """What the command palette lists for ``query`` (the palette is closed again afterwards)."""
+    await pilot.press("ctrl+p", *query)
+    await pilot.pause(0.3)
+    text = screen_text(pilot.app)
+    await pilot.press("escape")
+    await pilot.pause()
+    return text

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Tree
 from core.errors import NetlinkFailure
 from core.model import Network
 from tests.fixtures.scene import TAKEN_AT, docker_down, hexid, scene
-from tests.tui.conftest import Clock, SceneCollector, make_app, settle
+from tests.tui.conftest import Clock, SceneCollector, make_app, palette_text, settle
 from tests.tui.screen_text import screen_text
 from tui.actions import Action, bindings
 from tui.app import NetconApp
@@ -256,15 +256,6 @@ class AppWithMutation(NetconApp):
         self.wiped = True
 
 
-async def _palette_text(pilot, query: str) -> str:
-    await pilot.press("ctrl+p", *query)
-    await pilot.pause(0.3)
-    text = screen_text(pilot.app)
-    await pilot.press("escape")
-    await pilot.pause()
-    return text
-
-
 async def test_read_only_hides_mutating_actions_everywhere(collector):
     for read_only in (False, True):
         app = make_app(SceneCollector(), read_only=read_only, app_class=AppWithMutation)
@@ -272,7 +263,7 @@ async def test_read_only_hides_mutating_actions_everywhere(collector):
             await settle(pilot)
             assert ("READ-ONLY" in screen_text(app)) is read_only
             assert ("Wipe network" in screen_text(app)) is not read_only  # footer
-            assert ("Wipe network" in await _palette_text(pilot, "wipe")) is not read_only
+            assert ("Wipe network" in await palette_text(pilot, "wipe")) is not read_only
             await pilot.press("question_mark")
             await pilot.pause()
             assert ("Wipe network" in screen_text(app)) is not read_only

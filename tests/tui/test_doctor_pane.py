@@ -19,7 +19,7 @@ from textual.widgets import DataTable
 from core.context import HostContext
 from core.etcd import EtcdOptions
 from tests.fixtures.doctor_scene import FixedDoctor, healthy_report, report
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, press_then, settle
 from tests.tui.screen_text import screen_text
 from tui.actions import declared
 from tui.app import NetconApp
@@ -146,25 +146,16 @@ async def test_changes_rerun_debounced_and_at_most_once_per_interval(monkeypatch
         assert changes >= 20 and 2 <= fixed.runs <= 5, fixed.runs
 
 
-def _press(*keys: str):
-    async def run_before(pilot) -> None:
-        await settle(pilot)
-        await pilot.press(*keys)
-        await pilot.pause()
-        await pilot.pause()
-    return run_before
-
-
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_findings_snapshot(snap_compare, size):
-    assert snap_compare(make_app(doctor=FixedDoctor(report())), terminal_size=size, run_before=_press("8", "down"))
+    assert snap_compare(make_app(doctor=FixedDoctor(report())), terminal_size=size, run_before=press_then("8", "down"))
 
 
 def test_healthy_snapshot(snap_compare):
     assert snap_compare(make_app(doctor=FixedDoctor(healthy_report())), terminal_size=(80, 24),
-                        run_before=_press("8"))
+                        run_before=press_then("8"))
 
 
 def test_finding_screen_snapshot(snap_compare):
     assert snap_compare(make_app(doctor=FixedDoctor(report())), terminal_size=(80, 24),
-                        run_before=_press("8", "down", "down", "enter"))
+                        run_before=press_then("8", "down", "down", "enter"))

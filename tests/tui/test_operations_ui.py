@@ -21,7 +21,7 @@ from core.context import HostContext
 from core.operations import mutating_operations
 from tests.conftest import TEST_LABEL
 from tests.ops.conftest import free_subnets
-from tests.tui.conftest import Clock, SceneCollector, settle
+from tests.tui.conftest import Clock, SceneCollector, palette_text, settle
 from tests.tui.scene_facts import scene_facts
 from tests.tui.screen_text import screen_text
 from tests.tui.test_console_e2e import column, wait_until
@@ -213,15 +213,6 @@ def scene_app(read_only: bool) -> NetconApp:
                      facts=scene_facts)
 
 
-async def _palette_text(pilot, query: str) -> str:
-    await pilot.press("ctrl+p", *query)
-    await pilot.pause(0.3)
-    text = screen_text(pilot.app)
-    await pilot.press("escape")
-    await pilot.pause()
-    return text
-
-
 async def test_read_only_hides_every_mutating_action_and_the_core_refuses_forced_ones(audit_log):
     mutating = {pane: [a for a in declared(cls) if a.mutating] for pane, (_, cls) in PANES.items()}
     assert {a.name for actions in mutating.values() for a in actions} == set(FORCED_INPUT)
@@ -242,7 +233,7 @@ async def test_read_only_hides_every_mutating_action_and_the_core_refuses_forced
                     shown = f"{app.get_key_display(action.binding())} {action.description}"
                     assert (shown in footer) is (action.footer and not read_only), (pane, shown, footer)
                     assert (action.help in help_text) is not read_only
-                    assert (action.help in await _palette_text(pilot, action.description)) is not read_only
+                    assert (action.help in await palette_text(pilot, action.description)) is not read_only
     app = scene_app(True)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)

@@ -5,30 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, press_then
 from tui.panes import SLOTS
-
-
-def _press(*keys: str):
-    async def run_before(pilot) -> None:
-        await settle(pilot)
-        await pilot.press(*keys)
-        await pilot.pause()
-        await pilot.pause()
-    return run_before
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("slot", SLOTS, ids=lambda s: f"{s.digit}-{s.id}")
 def test_pane(snap_compare, slot, size):
-    assert snap_compare(make_app(), terminal_size=size, run_before=_press(slot.digit))
+    assert snap_compare(make_app(), terminal_size=size, run_before=press_then(slot.digit))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_network_detail(snap_compare, size):
-    assert snap_compare(make_app(), terminal_size=size, run_before=_press("1", "enter"))
+    assert snap_compare(make_app(), terminal_size=size, run_before=press_then("1", "enter"))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_container_detail(snap_compare, size):
-    assert snap_compare(make_app(), terminal_size=size, run_before=_press("2", "down", "down", "down", "enter"))
+    assert snap_compare(make_app(), terminal_size=size, run_before=press_then("2", "down", "down", "down", "enter"))
