@@ -8,11 +8,11 @@ console turns it into a refresh. ``stop()`` ends every thread within a fraction 
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +22,7 @@ import requests
 from core.context import HostContext
 from core.docker_api import docker_call
 from core.errors import NetconError, NetlinkFailure
+from core.netns import run_in_netns
 
 # rtnetlink multicast groups (linux/rtnetlink.h, the legacy RTMGRP_* bit masks for bind()).
 RTMGRP_LINK = 0x1
@@ -32,7 +33,10 @@ RTMGRP_IPV6_IFADDR = 0x100
 RTMGRP_IPV6_ROUTE = 0x400
 GROUPS = (RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE
           | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE)
-CLONE_NEWNET = 0x40000000
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWNEIGH = 16, 17, 28
+NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+NLMSG_HEADER = struct.Struct("=IHHII")  # len, type, flags, seq, pid; then ifinfomsg/ndmsg (family first;
+                                        # ndmsg's state 8 bytes in)
 
 # Docker events that change what the snapshot shows (exec, health and attach events do not).
 DOCKER_EVENTS = {
@@ -49,40 +53,37 @@ Reasons = frozenset[str]
 
 def open_netlink_monitor(netns: str | None = None, groups: int = GROUPS) -> socket.socket:
     """A non-blocking rtnetlink socket subscribed to ``groups``, in the netns at path ``netns`` (or ours).
+    A socket stays in the namespace it was created in, so it is made on a thread inside that namespace."""
+    try:
+        return run_in_netns(netns, lambda: _bind_monitor(groups))
+    except NetlinkFailure:
+        raise
+    except NetconError as error:
+        raise NetlinkFailure(f"Cannot watch netlink in network namespace {netns}: {error}", target=netns) from error
 
-    A socket stays in the namespace it was created in, so for another netns it is created on a short-lived
-    thread that enters that namespace and goes back before it ends.
-    """
-    if not netns:
-        return _bind_monitor(groups)
-    outcome: dict[str, object] = {}
 
-    def inside() -> None:
-        try:
-            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            try:
-                target = os.open(netns, os.O_RDONLY)
-                try:
-                    _setns(target)
-                    try:
-                        outcome["sock"] = _bind_monitor(groups)
-                    finally:
-                        _setns(own)
-                finally:
-                    os.close(target)
-            finally:
-                os.close(own)
-        except OSError as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=inside, name="netcon-netns-socket")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        error = outcome["error"]
-        raise NetlinkFailure(f"Cannot watch netlink in network namespace {netns}: {error}.",
-                             code=getattr(error, "errno", 0) or 0, target=netns)
-    return outcome["sock"]  # type: ignore[return-value]
+def changes_view(data: bytes) -> bool:
+    """Whether the messages in ``data`` may change what netcon shows. Two kinds never do, and both come in
+    floods: a bridge port's own state changes (AF_BRIDGE link messages: a new port turns forwarding after
+    the forward delay; the port's link itself is reported separately), and dynamic neighbour entries
+    changing state (ARP entries on busy bridges go REACHABLE/STALE/DELAY all the time). Permanent neighbour
+    entries, which flannel programs, and every deletion still count."""
+    offset = 0
+    while offset + NLMSG_HEADER.size + 12 <= len(data):
+        length, kind = NLMSG_HEADER.unpack_from(data, offset)[:2]
+        if length < NLMSG_HEADER.size + 12:
+            return True
+        body = offset + NLMSG_HEADER.size
+        if kind in (RTM_NEWLINK, RTM_DELLINK):
+            if data[body] != socket.AF_BRIDGE:
+                return True
+        elif kind == RTM_NEWNEIGH:
+            if struct.unpack_from("=H", data, body + 8)[0] & (NUD_PERMANENT | NUD_NOARP):
+                return True
+        else:
+            return True
+        offset += (length + 3) & ~3
+    return False
 
 
 def _bind_monitor(groups: int) -> socket.socket:
@@ -97,13 +98,6 @@ def _bind_monitor(groups: int) -> socket.socket:
         sock.close()
         raise NetlinkFailure(f"Cannot subscribe to netlink groups: {error.strerror}.", code=error.errno) from error
     return sock
-
-
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
 
 
 class Watcher:
@@ -242,10 +236,9 @@ class Watcher:
             if self._stop.is_set():
                 return
             changed = False
-            while True:  # drain: the content does not matter, only that something changed
+            while True:  # drain; only whether something netcon shows changed matters
                 try:
-                    sock.recv(65536)
-                    changed = True
+                    changed = changes_view(sock.recv(65536)) or changed
                 except BlockingIOError:
                     break
                 except OSError as error:

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from core.context import HostContext
-from core.watch import Watcher
+from core.watch import Watcher, changes_view, open_netlink_monitor
 
 
 class Seen:
@@ -80,6 +80,74 @@ def test_a_burst_is_folded_into_one_call_and_the_fallback_fires(netns):
         assert seen.wait_for(lambda r: r == "periodic", timeout=5)
     finally:
         watcher.stop()
+
+
+def test_dynamic_neighbour_churn_is_not_a_change_but_permanent_entries_are(netns):
+    """ARP entries changing state on busy bridges must not keep an idle console refreshing."""
+    subprocess.run(["ip", "-n", netns, "link", "add", "na0", "type", "veth", "peer", "name", "nb0"], check=True)
+    subprocess.run(["ip", "-n", netns, "link", "set", "na0", "up"], check=True)
+    sock = open_netlink_monitor(f"/var/run/netns/{netns}")
+    try:
+        def messages_after(*command: str) -> list[bytes]:
+            subprocess.run(["ip", "-n", netns, "neigh", *command], check=True)
+            time.sleep(0.1)
+            got = []
+            while True:
+                try:
+                    got.append(sock.recv(65536))
+                except BlockingIOError:
+                    return got
+
+        def seen_as_change(*command: str) -> bool:
+            datagrams = messages_after(*command)
+            assert datagrams, f"no netlink message after ip neigh {' '.join(command)}"
+            return any(changes_view(d) for d in datagrams)
+
+        messages_after("flush", "dev", "na0")  # whatever came before
+        assert not seen_as_change("add", "198.18.99.2", "lladdr", "02:00:00:00:00:02", "dev", "na0",
+                                  "nud", "reachable")
+        assert not seen_as_change("change", "198.18.99.2", "lladdr", "02:00:00:00:00:02", "dev", "na0",
+                                  "nud", "stale")
+        assert seen_as_change("add", "198.18.99.3", "lladdr", "02:00:00:00:00:03", "dev", "na0",
+                              "nud", "permanent")
+        assert seen_as_change("del", "198.18.99.3", "dev", "na0")
+    finally:
+        sock.close()
+
+
+def test_bridge_port_state_changes_are_not_a_change_but_joining_a_bridge_is(netns):
+    """A new bridge port turns forwarding after the forward delay: one AF_BRIDGE message per port, which
+    must not refresh an idle console; the port joining the bridge must."""
+    ip = ["ip", "-n", netns]
+    subprocess.run([*ip, "link", "add", "pbr0", "type", "bridge"], check=True)
+    subprocess.run([*ip, "link", "add", "pa0", "type", "veth", "peer", "name", "pb0"], check=True)
+    sock = open_netlink_monitor(f"/var/run/netns/{netns}")
+    try:
+        def change_after(*command: str) -> bool:
+            subprocess.run(command, check=True)
+            time.sleep(0.1)
+            datagrams = []
+            while True:
+                try:
+                    datagrams.append(sock.recv(65536))
+                except BlockingIOError:
+                    break
+            assert datagrams, f"no netlink message after {' '.join(command)}"
+            return any(changes_view(d) for d in datagrams)
+
+        assert change_after(*ip, "link", "set", "pa0", "master", "pbr0")
+        for name in ("pbr0", "pa0", "pb0"):  # a port's state can only be set while it is up
+            subprocess.run([*ip, "link", "set", name, "up"], check=True)
+        time.sleep(0.1)
+        while True:
+            try:
+                sock.recv(65536)
+            except BlockingIOError:
+                break
+        assert not change_after("bridge", "-n", netns, "link", "set", "dev", "pa0", "state", "2")  # learning
+        assert not change_after("bridge", "-n", netns, "link", "set", "dev", "pa0", "state", "3")  # forwarding
+    finally:
+        sock.close()
 
 
 def test_docker_events_wake_the_watcher(dobj):
