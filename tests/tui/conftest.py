@@ -72,8 +72,7 @@ def press_then(*keys: str):
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press(*keys)
-        await pilot.pause()
-        await pilot.pause()
+        await settle(pilot)  # what the keys started (a pane's first read) has finished and is drawn
     return run_before
 
 

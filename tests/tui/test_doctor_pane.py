@@ -129,11 +129,14 @@ async def test_r_runs_at_once_and_enter_opens_the_finding():
 async def test_changes_rerun_debounced_and_at_most_once_per_interval(monkeypatch):
     monkeypatch.setattr(doctor_pane, "MIN_INTERVAL", 1.0)
     monkeypatch.setattr(doctor_pane, "DEBOUNCE", 0.2)
+    monkeypatch.setattr(doctor_pane, "STARTUP_DELAY", 0.01)
     fixed = FixedDoctor()
     app = make_app(doctor=fixed)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert fixed.runs == 1  # with the console
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert fixed.runs == 1  # with the console, once it is up
         await pilot.press("8")
         started = time.monotonic()
         changes = 0

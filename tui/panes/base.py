@@ -29,9 +29,11 @@ class Pane(Declared, Vertical):
 
     def focus_content(self) -> None:
         for widget in self.query("*"):
-            if widget.focusable:
+            if widget.focusable and widget.display:  # a hidden table cannot take focus
                 widget.focus()
                 return
+        if self.can_focus:  # nothing to move through: the pane itself holds focus, so its keys stay active
+            self.focus()
 
 
 class Placeholder(Pane):

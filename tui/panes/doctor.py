@@ -34,6 +34,7 @@ from tui.widgets import StatusHeader, cursor_key, sync_rows
 
 DEBOUNCE = 0.5  # seconds a change waits for the rest of its burst before a run
 MIN_INTERVAL = 3.0  # seconds between the starts of two change-driven runs
+STARTUP_DELAY = 3.0  # seconds after start before the first run, which reads the host like the first snapshot
 
 STYLES = {ERROR: "bold red", WARNING: "bold yellow", INFO: "cyan"}
 COLUMNS = (("severity", "SEVERITY"), ("check", "CHECK"), ("host", "HOST"), ("object", "OBJECT"))
@@ -139,6 +140,7 @@ class FindingScreen(Declared, Screen):
 
 class DoctorPane(Pane):
     title = "Doctor"
+    can_focus = True  # when healthy nothing inside takes focus; the pane keeps its keys (r: check again)
     DEFAULT_CSS = """
     DoctorPane > .summary { height: auto; padding: 0 1; background: $boost; }
     DoctorPane > .notes { height: auto; padding: 0 1; color: $text-warning; display: none; }
@@ -184,13 +186,17 @@ class DoctorPane(Pane):
         return self.app.doctor
 
     def on_mount(self) -> None:
-        self.run_checks()
+        # a report is ready when the pane is first opened, without slowing the console's first paint
+        self.pending = self.set_timer(STARTUP_DELAY, self._due)
 
     # -- when to run --------------------------------------------------------------------------------------
 
     def show(self, state: LiveState) -> None:
         """A new snapshot while the pane is visible (or it became visible): the host changed, check again."""
-        self.changed()
+        if self.report is None and not self.running:
+            self.run_checks()  # opened before the startup run: check now
+        else:
+            self.changed()
 
     def changed(self) -> None:
         """Run once the burst is over and ``MIN_INTERVAL`` has passed since the last start; changes that come
@@ -242,7 +248,14 @@ class DoctorPane(Pane):
             for screen in self.app.screen_stack:
                 if isinstance(screen, FindingScreen):
                     screen.show(self.findings)
+        self.call_after_refresh(self._keep_focus)
         self.refresh_bindings()
+
+    def _keep_focus(self) -> None:
+        """A healthy report hides the table the user was on: give focus back to the pane."""
+        focused = self.app.focused
+        if self.app.current == self.id and (focused is None or not focused.display):
+            self.focus_content()
 
     def on_doctor_failed(self, message: DoctorFailed) -> None:
         self.running, self.error = False, message.error
