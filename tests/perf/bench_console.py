@@ -21,6 +21,7 @@ import time
 import psutil
 
 from tests.perf.fleet import LABEL, fleet
+from tui.panes.doctor import STARTUP_DELAY
 
 SIZE = (120, 40)
 
@@ -126,7 +127,7 @@ def main() -> None:
             first_paint = time.monotonic() - started
             print(f"first paint after {first_paint:.2f} s ({line.strip()})", flush=True)
             watched = psutil.Process(proc.pid)
-            time.sleep(2)  # let the watcher's own start-up refresh settle
+            time.sleep(STARTUP_DELAY + 2)  # let the start-up work settle: the watcher's refresh, the first checks
             refreshes = ask_refreshes(proc)
             before = cpu_seconds(watched)
             time.sleep(args.seconds)
@@ -146,7 +147,7 @@ def main() -> None:
         try:
             proc.stdout.readline()
             watched = psutil.Process(proc.pid)
-            time.sleep(2)
+            time.sleep(STARTUP_DELAY + 2)
             refreshes, before = ask_refreshes(proc), cpu_seconds(watched)
             time.sleep(args.seconds)
             quiet = (cpu_seconds(watched) - before) / args.seconds * 100
