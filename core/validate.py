@@ -236,24 +236,22 @@ def _dependent(field: str, label: str, check: Callable) -> Callable:
 
 # --- network connect / disconnect ------------------------------------------------------------------------
 
-def find_network(value: str, facts: HostFacts, field: str = "network") -> NetworkFact:
+def _find(value: str, lookup: Callable, field: str, label: str):
     ref = str(value).strip()
     if not ref:
-        raise _fail(field, "Network is empty.")
-    net = facts.network(ref)
-    if net is None:
-        raise _fail(field, f"Network {ref} does not exist.")
-    return net
+        raise _fail(field, f"{label} is empty.")
+    found = lookup(ref)
+    if found is None:
+        raise _fail(field, f"{label} {ref} does not exist.")
+    return found
+
+
+def find_network(value: str, facts: HostFacts, field: str = "network") -> NetworkFact:
+    return _find(value, facts.network, field, "Network")
 
 
 def find_container(value: str, facts: HostFacts, field: str = "container") -> ContainerFact:
-    ref = str(value).strip()
-    if not ref:
-        raise _fail(field, "Container is empty.")
-    container = facts.container(ref)
-    if container is None:
-        raise _fail(field, f"Container {ref} does not exist.")
-    return container
+    return _find(value, facts.container, field, "Container")
 
 
 def mode_kind(network_mode: str) -> str:
