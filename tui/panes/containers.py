@@ -6,9 +6,13 @@ from typing import Any
 
 from core.model import Container
 from tui.actions import Action, bindings
+from tui.docker_forms import RemoveContainer, RunContainerForm
 from tui.panes.base import Column, TablePane
 from tui.panes.networks import joined
+from tui.ping_screens import ping_from
+from tui.screens import ContainerDetail
 from tui.state import LiveState
+from tui.widgets import cursor_key
 
 
 def addresses(c: Container) -> str:
@@ -35,18 +39,13 @@ class ContainersPane(TablePane):
     BINDINGS = bindings(ACTIONS)
 
     def action_run_container(self) -> None:
-        from tui.docker_forms import RunContainerForm
         self.app.push_screen(RunContainerForm())
 
     def action_remove_container(self) -> None:
-        from tui.docker_forms import RemoveContainer
-        from tui.widgets import cursor_key
         if (key := cursor_key(self.table)) is not None:
             self.app.push_screen(RemoveContainer(key))
 
     def action_ping_from(self) -> None:
-        from tui.ping_screens import ping_from
-        from tui.widgets import cursor_key
         if (key := cursor_key(self.table)) is not None:
             ping_from(self, key)
 
@@ -66,7 +65,6 @@ class ContainersPane(TablePane):
         return text + (f"\nproblem: {c.problem}" if c.problem else "")
 
     def open_details(self, key: str) -> None:
-        from tui.screens import ContainerDetail
         self.app.push_screen(ContainerDetail(key))
 
 

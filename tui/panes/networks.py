@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from tui.actions import Action, bindings
+from tui.docker_forms import (
+    ConnectForm,
+    CreateNetworkForm,
+    DisconnectForm,
+    RemoveNetwork,
+)
 from tui.panes.base import Column, TablePane
+from tui.ping_screens import open_matrix
+from tui.screens import NetworkDetail
 from tui.state import LiveState
 from tui.widgets import cursor_key
 
@@ -40,24 +48,19 @@ class NetworksPane(TablePane):
         return net.name if net else ""
 
     def action_create_network(self) -> None:
-        from tui.docker_forms import CreateNetworkForm
         self.app.push_screen(CreateNetworkForm())
 
     def action_remove_network(self) -> None:
-        from tui.docker_forms import RemoveNetwork
         if (key := cursor_key(self.table)) is not None:
             self.app.push_screen(RemoveNetwork(key))
 
     def action_connect(self) -> None:
-        from tui.docker_forms import ConnectForm
         self.app.push_screen(ConnectForm(network=self.selected_name()))
 
     def action_disconnect(self) -> None:
-        from tui.docker_forms import DisconnectForm
         self.app.push_screen(DisconnectForm(network=self.selected_name()))
 
     def action_ping_matrix(self) -> None:
-        from tui.ping_screens import open_matrix
         if (key := cursor_key(self.table)) is not None:
             open_matrix(self, key)
 
@@ -78,7 +81,6 @@ class NetworksPane(TablePane):
                 f"{'  ' + ' '.join(flags) if flags else ''}\ncontainers: {members}")
 
     def open_details(self, key: str) -> None:
-        from tui.screens import NetworkDetail
         self.app.push_screen(NetworkDetail(key))
 
 
