@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from core.errors import UsageError
+from netcon.core.errors import UsageError
 
 
 def register(sub, common) -> None:
-    from cli.flannel import etcd_parent
+    from netcon.cli.flannel import etcd_parent
     console = sub.add_parser("console", parents=[common, etcd_parent()],
                              help="open the keyboard-driven console (the default with no command)")
     console.add_argument("--ping-max-probes", type=int, default=32, metavar="N",
@@ -20,9 +20,9 @@ def register(sub, common) -> None:
 
 def etcd_settings(args, env=None):
     """The Flannel pane's etcd: flags, else etcdctl's variables, else the default endpoint (tried quietly)."""
-    from cli.flannel import etcd_options
-    from core.etcd.options import ENV_NAMES
-    from tui.flannel_feed import EtcdSettings
+    from netcon.cli.flannel import etcd_options
+    from netcon.core.etcd.options import ENV_NAMES
+    from netcon.tui.flannel_feed import EtcdSettings
     env = os.environ if env is None else env
     given = bool(args.etcd_endpoints or any(env.get(name) for name in ENV_NAMES["endpoints"]))
     return EtcdSettings(etcd_options(args, env), args.etcd_prefix, given)
@@ -31,7 +31,7 @@ def etcd_settings(args, env=None):
 def run_console(args, ctx) -> int:
     if args.ping_max_probes < 1 or not args.ping_max_rate > 0:
         raise UsageError("--ping-max-probes must be at least 1 and --ping-max-rate above 0.")
-    from tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
+    from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
     NetconApp(ctx, ping_max_probes=args.ping_max_probes, ping_max_rate=args.ping_max_rate,
               etcd=etcd_settings(args)).run()

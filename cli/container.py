@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.container_ops import remove_container, run_container
-from core.image import BUSYBOX_IMAGE
+from netcon.core.container_ops import remove_container, run_container
+from netcon.core.image import BUSYBOX_IMAGE
 
 
 class _CommandAfterDashes(argparse.ArgumentParser):

@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import os
 
-from cli.flannel import etcd_options, etcd_parent
-from core.doctor.facts import Target
-from core.doctor.findings import ERROR, Report
-from core.doctor.runner import run, target_for
-from core.errors import NotFound
-from core.etcd import EtcdOptions
-from core.lab import state as lab_state
-from core.lab.lab import DEFAULT_PREFIX, host_context
-from core.model import to_json
+from netcon.cli.flannel import etcd_options, etcd_parent
+from netcon.core.doctor.facts import Target
+from netcon.core.doctor.findings import ERROR, Report
+from netcon.core.doctor.runner import run, target_for
+from netcon.core.errors import NotFound
+from netcon.core.etcd import EtcdOptions
+from netcon.core.lab import state as lab_state
+from netcon.core.lab.lab import DEFAULT_PREFIX, host_context
+from netcon.core.model import to_json
 
 MARKS = {"error": "ERROR", "warning": "WARN ", "info": "info "}
 

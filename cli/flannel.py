@@ -15,16 +15,16 @@ import sys
 import threading
 import time
 
-from core.context import HostContext
-from core.errors import UsageError
-from core.etcd import EtcdOptions
-from core.flannel.agent import Agent, AgentOptions
-from core.flannel.config import parse_config
-from core.flannel.docker_opts import DEFAULT_DOCKER_ENV, DEFAULT_KEY, write_docker_opts
-from core.flannel.lease import (Lease, acquire_lease, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs)
-from core.flannel.registry import DEFAULT_PREFIX, FlannelStore, set_config
-from core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet
-from core.flannel.vxlan import random_mac
+from netcon.core.context import HostContext
+from netcon.core.errors import UsageError
+from netcon.core.etcd import EtcdOptions
+from netcon.core.flannel.agent import Agent, AgentOptions
+from netcon.core.flannel.config import parse_config
+from netcon.core.flannel.docker_opts import DEFAULT_DOCKER_ENV, DEFAULT_KEY, write_docker_opts
+from netcon.core.flannel.lease import (Lease, acquire_lease, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs)
+from netcon.core.flannel.registry import DEFAULT_PREFIX, FlannelStore, set_config
+from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet
+from netcon.core.flannel.vxlan import random_mac
 
 ETCD_FLAGS = ("etcd-endpoints", "etcd-prefix", "etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username",
               "etcd-password")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.image import BUSYBOX_IMAGE, ensure_busybox
+from netcon.core.image import BUSYBOX_IMAGE, ensure_busybox
 
 
 def register(sub, common) -> None:

@@ -9,9 +9,9 @@ import shutil
 import sys
 from dataclasses import asdict
 
-from cli.table import render
-from core.errors import NotFound, UsageError
-from core.lab import lab, state as lab_state
+from netcon.cli.table import render
+from netcon.core.errors import NotFound, UsageError
+from netcon.core.lab import lab, state as lab_state
 
 
 def register(sub, common) -> None:
@@ -87,7 +87,7 @@ def _host(args) -> lab_state.LabHost:
 
 
 def run_console(args, ctx) -> int:
-    from cli.main import main
+    from netcon.cli.main import main
     host = _host(args)
     state = lab_state.load(args.prefix)
     return main(["--docker-host", host.docker_host, "--netns", host.netns_path,

@@ -12,15 +12,15 @@ import argparse
 import importlib
 import sys
 
-from core.context import HostContext
-from core.errors import NetconError
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError
 
 # command -> the module that registers it; views of `netcon show` that other modules add -> that module.
 # Only the modules a command line names are imported, so `netcon show veths` does not load Textual or etcd.
-COMMANDS = {"show": "cli.show", "console": "cli.console", "network": "cli.network", "container": "cli.container",
-            "image": "cli.image", "lab": "cli.lab", "flannel": "cli.flannel", "ping": "cli.ping",
-            "doctor": "cli.doctor"}
-SHOW_VIEWS = {"ports": "cli.ports", "leases": "cli.flannel"}
+COMMANDS = {"show": "netcon.cli.show", "console": "netcon.cli.console", "network": "netcon.cli.network", "container": "netcon.cli.container",
+            "image": "netcon.cli.image", "lab": "netcon.cli.lab", "flannel": "netcon.cli.flannel", "ping": "netcon.cli.ping",
+            "doctor": "netcon.cli.doctor"}
+SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.network_ops import connect, create_network, disconnect, remove_network
+from netcon.core.network_ops import connect, create_network, disconnect, remove_network
 
 
 def register(sub, common) -> None:

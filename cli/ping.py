@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import dataclasses
 
-from cli.table import render
-from core.errors import UsageError
-from core.model import to_json
-from core.ping.engine import PingEngine, ProbeSpec, Reply, validate
-from core.ping.matrix import Matrix, containers_matrix, network_matrix
-from core.ping.resolve import resolve
-from core.ping.sources import find_source
+from netcon.cli.table import render
+from netcon.core.errors import UsageError
+from netcon.core.model import to_json
+from netcon.core.ping.engine import PingEngine, ProbeSpec, Reply, validate
+from netcon.core.ping.matrix import Matrix, containers_matrix, network_matrix
+from netcon.core.ping.resolve import resolve
+from netcon.core.ping.sources import find_source
 
 USAGE = """netcon ping --from SRC TARGET [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-t TTL] [--flood-ok] [--json]
        netcon ping matrix (--network NAME | --containers a,b,c) [-c COUNT] [-W TIMEOUT] [--json]"""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from cli.table import render
-from core.ports import PortsView, collect_ports
+from netcon.cli.table import render
+from netcon.core.ports import PortsView, collect_ports
 
 
 def register_show(views, common) -> None:

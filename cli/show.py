@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from cli.table import render
-from cli.main import SNAPSHOT_VIEWS
-from core.errors import DockerUnavailable
-from core.model import Snapshot
-from core.snapshot import collect
+from netcon.cli.table import render
+from netcon.cli.main import SNAPSHOT_VIEWS
+from netcon.core.errors import DockerUnavailable
+from netcon.core.model import Snapshot
+from netcon.core.snapshot import collect
 
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.context import HostContext
-from core.errors import DockerRefused, NetconError, ReadOnlyError, UsageError
-from core.model import to_json
+from netcon.core.context import HostContext
+from netcon.core.errors import DockerRefused, NetconError, ReadOnlyError, UsageError
+from netcon.core.model import to_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 

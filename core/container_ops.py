@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from core import host_facts
-from core.audit import mutation
-from core.context import HostContext
-from core.docker_api import docker_call
-from core.errors import NetconError, UsageError
-from core.image import BUSYBOX_IMAGE
-from core.validate import check_form
+from netcon.core import host_facts
+from netcon.core.audit import mutation
+from netcon.core.context import HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.errors import NetconError, UsageError
+from netcon.core.image import BUSYBOX_IMAGE
+from netcon.core.validate import check_form
 
 HOST_PUBLISH_WARNING = "Published ports are discarded when using host network mode"
 

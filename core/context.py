@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.errors import ReadOnlyError, UsageError
+from netcon.core.errors import ReadOnlyError, UsageError
 
 NETNS_RUN_DIR = "/var/run/netns"
 

@@ -14,8 +14,8 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from core.context import HostContext
-from core.errors import DockerRefused, DockerUnavailable, NotFound
+from netcon.core.context import HostContext
+from netcon.core.errors import DockerRefused, DockerUnavailable, NotFound
 
 T = TypeVar("T")
 

@@ -11,9 +11,9 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from core.context import HostContext
-from core.docker_api import docker_call
-from core.iproute import Netlink
+from netcon.core.context import HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.iproute import Netlink
 
 PREDEFINED_NETWORKS = ("bridge", "host", "none")
 

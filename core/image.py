@@ -6,10 +6,10 @@ import io
 import os
 import tarfile
 
-from core.audit import mutation
-from core.context import HostContext
-from core.docker_api import docker_call
-from core.errors import NetconError, UsageError
+from netcon.core.audit import mutation
+from netcon.core.context import HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.errors import NetconError, UsageError
 
 BUSYBOX_IMAGE = "netcon/busybox:latest"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")

@@ -14,9 +14,9 @@ import threading
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from core.context import HostContext
-from core.errors import NetlinkFailure, PermissionDenied
-from core.netns import enter_netns
+from netcon.core.context import HostContext
+from netcon.core.errors import NetlinkFailure, PermissionDenied
+from netcon.core.netns import enter_netns
 
 
 class Netlink:

@@ -15,8 +15,8 @@ import struct
 from dataclasses import dataclass
 from itertools import count
 
-from core.errors import NetlinkFailure
-from core.netns import run_in_each_netns, run_in_netns
+from netcon.core.errors import NetlinkFailure
+from netcon.core.netns import run_in_each_netns, run_in_netns
 
 NETLINK_ROUTE = 0
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300

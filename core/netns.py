@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from core.context import NETNS_RUN_DIR
-from core.errors import NetconError, NotFound, PermissionDenied
+from netcon.core.context import NETNS_RUN_DIR
+from netcon.core.errors import NetconError, NotFound, PermissionDenied
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000

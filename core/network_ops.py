@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import docker.types
 
-from core import host_facts
-from core.audit import mutation
-from core.context import HostContext
-from core.docker_api import docker_call
-from core.errors import DockerRefused, NetconError, NotFound, UsageError
-from core.host_facts import PREDEFINED_NETWORKS, ContainerFact
-from core.validate import check_form
+from netcon.core import host_facts
+from netcon.core.audit import mutation
+from netcon.core.context import HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.errors import DockerRefused, NetconError, NotFound, UsageError
+from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact
+from netcon.core.validate import check_form
 
 KeyValues = Mapping[str, str] | Sequence[str]
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core import container_ops, image, network_ops
-from core.flannel import docker_opts, lease, registry
-from core.lab import lab
-from core.audit import REGISTRY
+from netcon.core import container_ops, image, network_ops
+from netcon.core.flannel import docker_opts, lease, registry
+from netcon.core.lab import lab
+from netcon.core.audit import REGISTRY
 
 MODULES = (network_ops, container_ops, image, lab, registry, lease, docker_opts)
 

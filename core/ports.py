@@ -19,16 +19,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from core.context import HostContext
-from core.docker_api import docker_call
-from core.errors import NetconError, NotFound
-from core.model import Snapshot
-from core.netns import netns_inode, proc_netns, run_in_each_netns, run_in_netns
-from core.procfs import (ProcessInfo, RawSocket, Skipped, ancestry, cgroup_container_ids, process_info,
+from netcon.core.context import HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.errors import NetconError, NotFound
+from netcon.core.model import Snapshot
+from netcon.core.netns import netns_inode, proc_netns, run_in_each_netns, run_in_netns
+from netcon.core.procfs import (ProcessInfo, RawSocket, Skipped, ancestry, cgroup_container_ids, process_info,
                          shim_container_id, socket_owners)
-from core.procfs import listening_sockets as proc_listening_sockets
-from core.sockdiag import listening_sockets
-from core.snapshot import SnapshotCollector
+from netcon.core.procfs import listening_sockets as proc_listening_sockets
+from netcon.core.sockdiag import listening_sockets
+from netcon.core.snapshot import SnapshotCollector
 
 DOCKER_PROXY = "docker-proxy"
 

@@ -16,7 +16,7 @@ import pwd
 import re
 from dataclasses import dataclass, field
 
-from core.errors import NotFound
+from netcon.core.errors import NotFound
 
 # /proc/net/{tcp,udp}[6] "st" column (kernel TCP states); ``ss -l`` shows TCP LISTEN and unconnected UDP
 TCP_LISTEN, UDP_UNCONN = 0x0A, 0x07

@@ -16,13 +16,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from core.context import NETNS_RUN_DIR, HostContext
-from core.docker_api import docker_call
-from core.errors import NetconError, NotFound
-from core.model import (Attachment, Bridge, Container, ContainerInterface, Counters, Interface, Network,
+from netcon.core.context import NETNS_RUN_DIR, HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.errors import NetconError, NotFound
+from netcon.core.model import (Attachment, Bridge, Container, ContainerInterface, Counters, Interface, Network,
                         Snapshot, Veth)
-from core.netlink import Address, Link, Rtnl
-from core.netns import netns_inode, proc_netns
+from netcon.core.netlink import Address, Link, Rtnl
+from netcon.core.netns import netns_inode, proc_netns
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 

@@ -12,7 +12,7 @@ import os
 import socket
 import struct
 
-from core.procfs import RawSocket
+from netcon.core.procfs import RawSocket
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20

@@ -14,9 +14,9 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from core.errors import UsageError
-from core.host_facts import ContainerFact, HostFacts, NetworkFact
-from core.image import BUSYBOX_IMAGE
+from netcon.core.errors import UsageError
+from netcon.core.host_facts import ContainerFact, HostFacts, NetworkFact
+from netcon.core.image import BUSYBOX_IMAGE
 
 # Docker's own rule for container names (daemon/names); netcon applies it to networks, aliases too, since
 # Docker 20.10 accepts network names with "/" or spaces that its API paths and CLI then cannot address.

@@ -19,10 +19,10 @@ from collections.abc import Callable
 
 import requests
 
-from core.context import HostContext
-from core.docker_api import docker_call
-from core.errors import NetconError, NetlinkFailure
-from core.netns import run_in_netns
+from netcon.core.context import HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.errors import NetconError, NetlinkFailure
+from netcon.core.netns import run_in_netns
 
 # rtnetlink multicast groups (linux/rtnetlink.h, the legacy RTMGRP_* bit masks for bind()).
 RTMGRP_LINK = 0x1

@@ -13,8 +13,8 @@ from hypothesis import settings
 settings.register_profile("netcon", deadline=None)
 settings.load_profile("netcon")
 
-from core.context import HostContext
-from core.image import BUSYBOX_IMAGE, ensure_busybox
+from netcon.core.context import HostContext
+from netcon.core.image import BUSYBOX_IMAGE, ensure_busybox
 
 TEST_LABEL = "netcon.test"
 

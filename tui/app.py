@@ -19,25 +19,25 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core import host_facts
-from core.context import HostContext
-from core.errors import NetconError
-from core.host_facts import HostFacts
-from core.model import Snapshot
-from core.ping.engine import PingEngine
-from core.snapshot import SnapshotCollector
-from core.watch import Watcher
-from tui.actions import Action, Declared, bindings, is_declared
-from tui.doctor_feed import DoctorFeed
-from tui.flannel_feed import EtcdSettings, FlannelFeed
-from tui.audit_panel import AuditPanel
-from tui.messages import HostChanged, SnapshotFailed, SnapshotReady
-from tui.palette import ActionCommands
-from tui.panes import SLOTS
-from tui.panes.base import Pane
-from tui.screens import DetailScreen, HelpScreen
-from tui.state import LiveState, age_text
-from tui.widgets import PaneBar, StatusHeader
+from netcon.core import host_facts
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError
+from netcon.core.host_facts import HostFacts
+from netcon.core.model import Snapshot
+from netcon.core.ping.engine import PingEngine
+from netcon.core.snapshot import SnapshotCollector
+from netcon.core.watch import Watcher
+from netcon.tui.actions import Action, Declared, bindings, is_declared
+from netcon.tui.doctor_feed import DoctorFeed
+from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
+from netcon.tui.audit_panel import AuditPanel
+from netcon.tui.messages import HostChanged, SnapshotFailed, SnapshotReady
+from netcon.tui.palette import ActionCommands
+from netcon.tui.panes import SLOTS
+from netcon.tui.panes.base import Pane
+from netcon.tui.screens import DetailScreen, HelpScreen
+from netcon.tui.state import LiveState, age_text
+from netcon.tui.widgets import PaneBar, StatusHeader
 
 COUNTER_PERIOD = 1.0  # seconds between refreshes while a pane with live counters is visible
 

@@ -10,8 +10,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from core.audit import AuditEntry, last_entries, log_path
-from core.errors import NetconError
+from netcon.core.audit import AuditEntry, last_entries, log_path
+from netcon.core.errors import NetconError
 
 ENTRIES = 20
 OUTCOME_STYLE = {"ok": "green", "read-only": "yellow", "invalid": "yellow", "refused": "red", "failed": "red"}

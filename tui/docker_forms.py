@@ -12,12 +12,12 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Select
 from textual.widgets.option_list import Option
 
-from core.container_ops import remove_container, run_container
-from core.host_facts import PREDEFINED_NETWORKS, ContainerFact, HostFacts, NetworkFact
-from core.image import BUSYBOX_IMAGE
-from core.network_ops import connect, create_network, disconnect, remove_network
-from core.validate import shared_stack_reason, split_command, split_items
-from tui.forms import ConfirmScreen, Field, FormScreen
+from netcon.core.container_ops import remove_container, run_container
+from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact, HostFacts, NetworkFact
+from netcon.core.image import BUSYBOX_IMAGE
+from netcon.core.network_ops import connect, create_network, disconnect, remove_network
+from netcon.core.validate import shared_stack_reason, split_command, split_items
+from netcon.tui.forms import ConfirmScreen, Field, FormScreen
 
 
 def _or_none(text: str) -> str | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.context import HostContext
-from core.doctor.findings import Report
-from core.doctor.runner import run, target_for
-from tui.flannel_feed import EtcdSettings
+from netcon.core.context import HostContext
+from netcon.core.doctor.findings import Report
+from netcon.core.doctor.runner import run, target_for
+from netcon.tui.flannel_feed import EtcdSettings
 
 ETCD_CHECKS = frozenset({"etcd-unreachable", "flannel-config-missing"})
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.context import HostContext
-from core.errors import NetconError
-from core.etcd import EtcdOptions
-from core.flannel.registry import DEFAULT_PREFIX, FlannelStore, normalize_prefix
-from core.flannel.subnet_file import DEFAULT_SUBNET_FILE, SubnetEnv, read_subnet_file
-from core.flannel.vxlan import VxlanState, read_state
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError
+from netcon.core.etcd import EtcdOptions
+from netcon.core.flannel.registry import DEFAULT_PREFIX, FlannelStore, normalize_prefix
+from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, SubnetEnv, read_subnet_file
+from netcon.core.flannel.vxlan import VxlanState, read_state
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from core.errors import NetconError
-from core.flannel.config import parse_config
+from netcon.core.errors import NetconError
+from netcon.core.flannel.config import parse_config
 
 MAC_RE = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 

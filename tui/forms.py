@@ -21,11 +21,11 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from core.errors import NetconError
-from core.host_facts import HostFacts
-from core.validate import FORMS, field_error
-from tui.actions import Action, Declared, bindings
-from tui.audit_panel import operation_done
+from netcon.core.errors import NetconError
+from netcon.core.host_facts import HostFacts
+from netcon.core.validate import FORMS, field_error
+from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.audit_panel import operation_done
 
 
 class OperationScreen(Declared, ModalScreen):

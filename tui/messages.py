@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from core.model import Snapshot
+from netcon.core.model import Snapshot
 
 
 class SnapshotReady(Message):

@@ -8,7 +8,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.actions import is_declared
+from netcon.tui.actions import is_declared
 
 
 class ActionCommands(Provider):

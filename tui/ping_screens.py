@@ -19,17 +19,17 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from core.context import HostContext
-from core.errors import NetconError
-from core.model import Container, Snapshot
-from core.ping.matrix import Matrix, PairResult, network_matrix
-from core.ping.sources import check_container
-from tui.actions import Action, bindings
-from tui.panes.base import Pane
-from tui.panes.ping import ms
-from tui.screens import DetailScreen
-from tui.state import LiveState
-from tui.widgets import cursor_key
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError
+from netcon.core.model import Container, Snapshot
+from netcon.core.ping.matrix import Matrix, PairResult, network_matrix
+from netcon.core.ping.sources import check_container
+from netcon.tui.actions import Action, bindings
+from netcon.tui.panes.base import Pane
+from netcon.tui.panes.ping import ms
+from netcon.tui.screens import DetailScreen
+from netcon.tui.state import LiveState
+from netcon.tui.widgets import cursor_key
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

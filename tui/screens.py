@@ -13,10 +13,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
-from core.model import Snapshot
-from tui.actions import Action, Declared, bindings
-from tui.state import LiveState, hms
-from tui.widgets import StatusHeader, sync_rows
+from netcon.core.model import Snapshot
+from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.state import LiveState, hms
+from netcon.tui.widgets import StatusHeader, sync_rows
 
 
 def _facts(rows: Sequence[tuple[str, str]]) -> Table:

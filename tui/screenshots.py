@@ -1,4 +1,4 @@
-"""``python -m tui.screenshots``: an SVG of every pane at 120x40 in ``screenshots/``, for the README.
+"""``python -m netcon.tui.screenshots``: an SVG of every pane at 120x40 in ``screenshots/``, for the README.
 
 Run from a checkout: the scene is the test suite's fixture snapshot (tests/fixtures/scene.py), fed to the
 console through its collector argument with a fixed clock; the Doctor, Flannel, Ports and Ping panes get the
@@ -12,15 +12,15 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from core.context import HostContext
-from core.model import Snapshot
+from netcon.core.context import HostContext
+from netcon.core.model import Snapshot
 from tests.fixtures.doctor_scene import FixedDoctor
 from tests.fixtures.flannel_scene import FixtureFeed
 from tests.fixtures.ping_scene import probes
 from tests.fixtures.ports_scene import FixturePorts
 from tests.fixtures.scene import TAKEN_AT, scene
-from tui.app import NetconApp
-from tui.panes import SLOTS
+from netcon.tui.app import NetconApp
+from netcon.tui.panes import SLOTS
 
 SIZE = (120, 40)
 

@@ -10,7 +10,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
-from core.model import Snapshot, Veth
+from netcon.core.model import Snapshot, Veth
 
 RATE_PERIOD = 1.0  # seconds; counters never tick faster than this
 

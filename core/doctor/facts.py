@@ -12,18 +12,18 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from core.context import HostContext
-from core.doctor import iptables
-from core.errors import EtcdUnavailable, NetconError, NotFound
-from core.etcd import EtcdOptions
-from core.flannel import vxlan
-from core.flannel.config import FlannelConfig
-from core.flannel.lease import Lease
-from core.flannel.registry import FlannelStore, normalize_prefix
-from core.iproute import Netlink
-from core.model import Snapshot
-from core.netns import run_in_netns
-from core.snapshot import SnapshotCollector
+from netcon.core.context import HostContext
+from netcon.core.doctor import iptables
+from netcon.core.errors import EtcdUnavailable, NetconError, NotFound
+from netcon.core.etcd import EtcdOptions
+from netcon.core.flannel import vxlan
+from netcon.core.flannel.config import FlannelConfig
+from netcon.core.flannel.lease import Lease
+from netcon.core.flannel.registry import FlannelStore, normalize_prefix
+from netcon.core.iproute import Netlink
+from netcon.core.model import Snapshot
+from netcon.core.netns import run_in_netns
+from netcon.core.snapshot import SnapshotCollector
 
 SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables")
 IFF_UP = 0x1

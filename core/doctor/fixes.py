@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 
-from core.doctor.facts import HostFacts, Target
+from netcon.core.doctor.facts import HostFacts, Target
 
 
 def in_netns(target: Target, *argv: str) -> str:

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import ipaddress
 
-from core.doctor import iptables
-from core.doctor.facts import HostFacts
-from core.doctor.findings import ERROR, WARNING, Finding
-from core.doctor.fixes import (
+from netcon.core.doctor import iptables
+from netcon.core.doctor.facts import HostFacts
+from netcon.core.doctor.findings import ERROR, WARNING, Finding
+from netcon.core.doctor.fixes import (
     delete_rule,
     flannel_command,
     in_netns,
     restart_docker,
     restart_flannel,
 )
-from core.flannel.agent import remote_of
-from core.flannel.vxlan import Remote
+from netcon.core.flannel.agent import remote_of
+from netcon.core.flannel.vxlan import Remote
 
 
 def _checked(facts: HostFacts) -> bool:

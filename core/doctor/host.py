@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from core.doctor import iptables
-from core.doctor.facts import HostFacts, network_of
-from core.doctor.findings import ERROR, INFO, WARNING, Finding
-from core.doctor.fixes import delete_rule, in_netns, netcon, start_docker
+from netcon.core.doctor import iptables
+from netcon.core.doctor.facts import HostFacts, network_of
+from netcon.core.doctor.findings import ERROR, INFO, WARNING, Finding
+from netcon.core.doctor.fixes import delete_rule, in_netns, netcon, start_docker
 
 
 def not_root(facts: HostFacts) -> list[Finding]:

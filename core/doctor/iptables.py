@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from core.errors import NetconError, PermissionDenied
+from netcon.core.errors import NetconError, PermissionDenied
 
 TERMINAL = ("ACCEPT", "DROP", "REJECT")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import ipaddress
 from itertools import combinations
 
-from core.doctor.facts import HostFacts, network_of
-from core.doctor.findings import ERROR, WARNING, Finding
-from core.doctor.fixes import in_netns, netcon
-from core.flannel.vxlan import ENCAP_OVERHEAD
+from netcon.core.doctor.facts import HostFacts, network_of
+from netcon.core.doctor.findings import ERROR, WARNING, Finding
+from netcon.core.doctor.fixes import in_netns, netcon
+from netcon.core.flannel.vxlan import ENCAP_OVERHEAD
 
 
 def _docker_bridges(facts: HostFacts) -> set[str]:

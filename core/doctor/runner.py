@@ -7,9 +7,9 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from core.context import HostContext
-from core.doctor import flannel, host, links
-from core.doctor.facts import (
+from netcon.core.context import HostContext
+from netcon.core.doctor import flannel, host, links
+from netcon.core.doctor.facts import (
     RENEW_MARGIN_S,
     FlannelView,
     HostFacts,
@@ -17,9 +17,9 @@ from core.doctor.facts import (
     gather,
     read_flannel,
 )
-from core.doctor.findings import ERROR, WARNING, Finding, HostReport, Report, order
-from core.doctor.fixes import restart_etcd, restart_flannel
-from core.etcd import EtcdOptions
+from netcon.core.doctor.findings import ERROR, WARNING, Finding, HostReport, Report, order
+from netcon.core.doctor.fixes import restart_etcd, restart_flannel
+from netcon.core.etcd import EtcdOptions
 
 CHECKS = host.CHECKS + flannel.CHECKS + links.CHECKS
 NO_ETCD_NOTE = ("A VXLAN device exists but no etcd endpoint was given: pass --etcd-endpoints (and --etcd-prefix) "

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Union
 
-from core.errors import NetconError
-from core.etcd.base import KeyValue, Listing, Watch, WatchEvent, WatchReset
-from core.etcd.options import EtcdOptions
-from core.etcd.v2 import V2Client
-from core.etcd.v3 import V3Client
+from netcon.core.errors import NetconError
+from netcon.core.etcd.base import KeyValue, Listing, Watch, WatchEvent, WatchReset
+from netcon.core.etcd.options import EtcdOptions
+from netcon.core.etcd.v2 import V2Client
+from netcon.core.etcd.v3 import V3Client
 
 EtcdClient = Union[V2Client, V3Client]
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from core.errors import EtcdUnavailable, NetconError
-from core.etcd.options import EtcdOptions
+from netcon.core.errors import EtcdUnavailable, NetconError
+from netcon.core.etcd.options import EtcdOptions
 
 T = TypeVar("T")
 

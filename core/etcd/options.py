@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from core.errors import UsageError
+from netcon.core.errors import UsageError
 
 DEFAULT_ENDPOINTS = ("http://127.0.0.1:2379",)
 API_CHOICES = ("auto", "2", "3")

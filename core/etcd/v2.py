@@ -16,9 +16,9 @@ import urllib.parse
 import urllib.request
 from datetime import datetime
 
-from core.errors import NetconError, NotFound, PermissionDenied
-from core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
-from core.etcd.options import EtcdOptions
+from netcon.core.errors import NetconError, NotFound, PermissionDenied
+from netcon.core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
+from netcon.core.etcd.options import EtcdOptions
 
 KEY_NOT_FOUND, NODE_EXISTS, UNAUTHORIZED, INDEX_CLEARED = 100, 105, 110, 401
 DELETE_ACTIONS = {"delete", "expire", "compareAndDelete"}

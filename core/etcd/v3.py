@@ -17,9 +17,9 @@ import aetcd
 import aetcd.exceptions as aex
 import grpc
 
-from core.errors import EtcdUnavailable, NetconError, PermissionDenied
-from core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
-from core.etcd.options import EtcdOptions
+from netcon.core.errors import EtcdUnavailable, NetconError, PermissionDenied
+from netcon.core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
+from netcon.core.etcd.options import EtcdOptions
 
 T = TypeVar("T")
 CHANNEL_OPTIONS = {"grpc.max_receive_message_length": 256 * 1024 * 1024}

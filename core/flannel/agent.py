@@ -16,15 +16,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from core.context import HostContext
-from core.errors import EtcdUnavailable, NetconError, NotFound, UsageError
-from core.etcd import EtcdOptions, Watch, WatchReset
-from core.flannel import vxlan
-from core.iproute import Netlink
-from core.flannel.config import FlannelConfig
-from core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
-from core.flannel.registry import FlannelStore
-from core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
+from netcon.core.context import HostContext
+from netcon.core.errors import EtcdUnavailable, NetconError, NotFound, UsageError
+from netcon.core.etcd import EtcdOptions, Watch, WatchReset
+from netcon.core.flannel import vxlan
+from netcon.core.iproute import Netlink
+from netcon.core.flannel.config import FlannelConfig
+from netcon.core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
+from netcon.core.flannel.registry import FlannelStore
+from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
 
 log = logging.getLogger("netcon.flannel.agent")
 

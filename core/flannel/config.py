@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import UsageError
+from netcon.core.errors import UsageError
 
 KNOWN_BACKENDS = ("udp", "vxlan", "host-gw", "ipip", "ipsec", "wireguard", "alloc", "extension", "ali-vpc",
                   "aws-vpc", "gce", "tencent-vpc")

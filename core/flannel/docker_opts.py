@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from core.audit import mutation
-from core.context import HostContext
-from core.errors import UsageError
-from core.flannel.subnet_file import DEFAULT_SUBNET_FILE, atomic_write, read_env
+from netcon.core.audit import mutation
+from netcon.core.context import HostContext
+from netcon.core.errors import UsageError
+from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, atomic_write, read_env
 
 DEFAULT_DOCKER_ENV = "/run/docker_opts.env"
 DEFAULT_KEY = "DOCKER_OPTS"

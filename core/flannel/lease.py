@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from core.audit import mutation
-from core.errors import NetconError, UsageError
+from netcon.core.audit import mutation
+from netcon.core.errors import NetconError, UsageError
 
 LEASE_TTL = 24 * 3600
 RACE_RETRIES = 10

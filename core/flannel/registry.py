@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.audit import mutation
-from core.context import HostContext
-from core.errors import NetconError, NotFound, UsageError
-from core.etcd import EtcdClient, EtcdOptions, Watch, WatchEvent, open_client
-from core.flannel.config import FlannelConfig, parse_config
-from core.flannel.lease import Lease, LeaseAttrs, ipv4_int, parse_subnet_key, subnet_key
+from netcon.core.audit import mutation
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError, NotFound, UsageError
+from netcon.core.etcd import EtcdClient, EtcdOptions, Watch, WatchEvent, open_client
+from netcon.core.flannel.config import FlannelConfig, parse_config
+from netcon.core.flannel.lease import Lease, LeaseAttrs, ipv4_int, parse_subnet_key, subnet_key
 
 DEFAULT_PREFIX = "/coreos.com/network"
 

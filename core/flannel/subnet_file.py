@@ -10,8 +10,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-from core.context import HostContext
-from core.errors import NotFound, UsageError
+from netcon.core.context import HostContext
+from netcon.core.errors import NotFound, UsageError
 
 DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env"
 

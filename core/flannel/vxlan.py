@@ -12,8 +12,8 @@ import socket
 from dataclasses import dataclass
 
 
-from core.context import HostContext
-from core.iproute import Netlink
+from netcon.core.context import HostContext
+from netcon.core.iproute import Netlink
 
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from core.errors import NetconError
+from netcon.core.errors import NetconError
 
 
 def _iptables(*args: str) -> subprocess.CompletedProcess:

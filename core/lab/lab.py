@@ -7,15 +7,15 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from core.audit import mutation
-from core.context import HostContext
-from core.errors import NetconError, PermissionDenied, UsageError
-from core.etcd import EtcdOptions, open_client
-from core.flannel.registry import normalize_prefix
-from core.image import ensure_busybox
-from core.lab import firewall, overlay, procs, state as lab_state, underlay
-from core.lab.scenario import ensure_probe, ensure_seed
-from core.lab.state import LAB_ROOT, LabHost, LabState
+from netcon.core.audit import mutation
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError, PermissionDenied, UsageError
+from netcon.core.etcd import EtcdOptions, open_client
+from netcon.core.flannel.registry import normalize_prefix
+from netcon.core.image import ensure_busybox
+from netcon.core.lab import firewall, overlay, procs, state as lab_state, underlay
+from netcon.core.lab.scenario import ensure_probe, ensure_seed
+from netcon.core.lab.state import LAB_ROOT, LabHost, LabState
 
 DEFAULT_PREFIX = "nclab"
 SEED_PREFIX = "/atomic.io/network"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import sys
 
-from core.context import HostContext
-from core.flannel.docker_opts import write_docker_opts
-from core.errors import NotFound
-from core.flannel.subnet_file import parse_env, read_env
-from core.lab.procs import require_binary, spawn, wait_ready
-from core.lab.state import LabHost, LabState
+from netcon.core.context import HostContext
+from netcon.core.flannel.docker_opts import write_docker_opts
+from netcon.core.errors import NotFound
+from netcon.core.flannel.subnet_file import parse_env, read_env
+from netcon.core.lab.procs import require_binary, spawn, wait_ready
+from netcon.core.lab.state import LabHost, LabState
 
 OPTIONS_KEY = "DOCKER_NETWORK_OPTIONS"
 
@@ -30,7 +30,7 @@ def start_agent(state: LabState, host: LabHost, timeout: float = 30) -> int:
     except FileNotFoundError:
         pass
     proc = spawn(
-        [nsenter, f"--net={host.netns_path}", sys.executable, "-m", "cli", "flannel", "agent",
+        [nsenter, f"--net={host.netns_path}", sys.executable, "-m", "netcon.cli", "flannel", "agent",
          f"--etcd-endpoints={state.etcd_endpoint}", f"--etcd-prefix={state.flannel_prefix}", f"--etcd-api={state.etcd_api}",
          "--iface=eth0", f"--subnet-file={subnet_file(host)}"],
         os.path.join(host.directory, "flannel.log"))

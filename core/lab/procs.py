@@ -18,8 +18,8 @@ import urllib.request
 
 import docker
 
-from core.errors import NetconError
-from core.lab.state import LabHost, LabState
+from netcon.core.errors import NetconError
+from netcon.core.lab.state import LabHost, LabState
 
 
 _children: dict[int, subprocess.Popen] = {}  # daemons this process started: reaped when stopped

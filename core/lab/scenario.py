@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.container_ops import run_container
-from core.context import HostContext
-from core.docker_api import docker_call
-from core.network_ops import create_network
+from netcon.core.container_ops import run_container
+from netcon.core.context import HostContext
+from netcon.core.docker_api import docker_call
+from netcon.core.network_ops import create_network
 
 LAB_LABEL = "netcon.lab"
 APP_NETWORK = "app"

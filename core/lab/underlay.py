@@ -11,10 +11,10 @@ import ipaddress
 import os
 import socket
 
-from core.context import NETNS_RUN_DIR, HostContext
-from core.errors import NetconError, UsageError
-from core.iproute import Netlink
-from core.netns import create_named, remove_named
+from netcon.core.context import NETNS_RUN_DIR, HostContext
+from netcon.core.errors import NetconError, UsageError
+from netcon.core.iproute import Netlink
+from netcon.core.netns import create_named, remove_named
 
 CANDIDATES = tuple(f"198.18.{i}.0/24" for i in range(0, 256, 17)) + (
     "198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24")

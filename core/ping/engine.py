@@ -23,10 +23,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from core.errors import NetconError, PermissionDenied, UsageError
-from core.netns import run_in_each_netns
-from core.ping.icmp import PingSocket, payload_of
-from core.ping.sources import Source
+from netcon.core.errors import NetconError, PermissionDenied, UsageError
+from netcon.core.netns import run_in_each_netns
+from netcon.core.ping.icmp import PingSocket, payload_of
+from netcon.core.ping.sources import Source
 
 MIN_INTERVAL_S = 0.2  # like ping: faster only when root asks for it (--flood-ok)
 FLOOD_FLOOR_S = 0.001

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from core.context import HostContext
-from core.errors import NotFound, UsageError
-from core.model import Snapshot
-from core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec
-from core.ping.sources import Source, snapshot_source
-from core.snapshot import SnapshotCollector
+from netcon.core.context import HostContext
+from netcon.core.errors import NotFound, UsageError
+from netcon.core.model import Snapshot
+from netcon.core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec
+from netcon.core.ping.sources import Source, snapshot_source
+from netcon.core.snapshot import SnapshotCollector
 
 MATRIX_PPS = 2000.0  # echoes per second over all pairs: a short burst, on local bridges only
 

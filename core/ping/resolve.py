@@ -10,10 +10,10 @@ import socket
 import time
 from dataclasses import dataclass
 
-from core.errors import NotFound
-from core.netns import run_in_netns
-from core.ping.dns import MalformedAnswer, decode_answer, encode_query
-from core.ping.sources import Source
+from netcon.core.errors import NotFound
+from netcon.core.netns import run_in_netns
+from netcon.core.ping.dns import MalformedAnswer, decode_answer, encode_query
+from netcon.core.ping.sources import Source
 
 MAX_TIMEOUT_S = 2.0  # per nameserver try; resolv.conf's default of 5 s is too long for a console
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.context import NETNS_RUN_DIR, HostContext, resolve_netns
-from core.docker_api import docker_call
-from core.errors import NetconError, NotFound, UsageError
-from core.model import Container
-from core.netns import netns_inode, proc_netns
+from netcon.core.context import NETNS_RUN_DIR, HostContext, resolve_netns
+from netcon.core.docker_api import docker_call
+from netcon.core.errors import NetconError, NotFound, UsageError
+from netcon.core.model import Container
+from netcon.core.netns import netns_inode, proc_netns
 
 
 @dataclass(frozen=True)

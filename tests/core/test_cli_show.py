@@ -18,7 +18,7 @@ REQUIRED_KEYS = {
 
 
 def netcon(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run([sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=60, env=env)
 
 
 @pytest.mark.parametrize("view", sorted(REQUIRED_KEYS))

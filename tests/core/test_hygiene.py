@@ -5,18 +5,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import core
+import netcon.core as core
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("textual", "rich", "tui")
+FORBIDDEN = ("textual", "rich", "netcon.tui")
 
 
 def core_modules() -> list[str]:
-    return sorted(m.name for m in pkgutil.walk_packages(core.__path__, "core."))
+    return sorted(m.name for m in pkgutil.walk_packages(core.__path__, "netcon.core."))
 
 
 def test_core_has_modules():
-    assert "core.snapshot" in core_modules()
+    assert "netcon.core.snapshot" in core_modules()
 
 
 def test_no_core_module_imports_ui():
@@ -24,7 +24,7 @@ def test_no_core_module_imports_ui():
         "import importlib, sys\n"
         f"for name in {core_modules()!r}:\n"
         "    importlib.import_module(name)\n"
-        "    bad = sorted(m for m in sys.modules if m.split('.')[0] in " + repr(FORBIDDEN) + ")\n"
+        "    bad = sorted(m for m in sys.modules if any(m == f or m.startswith(f + '.') for f in " + repr(FORBIDDEN) + "))\n"
         "    if bad:\n"
         "        print(name, bad); sys.exit(1)\n"
     )

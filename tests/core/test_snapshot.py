@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from core.context import HostContext
-from core.netns import netns_inode
-from core.snapshot import SnapshotCollector, collect
+from netcon.core.context import HostContext
+from netcon.core.netns import netns_inode
+from netcon.core.snapshot import SnapshotCollector, collect
 
 
 def sysfs(ifname: str, attr: str) -> int:

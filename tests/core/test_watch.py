@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from core.context import HostContext
-from core.watch import Watcher, changes_view, open_netlink_monitor
+from netcon.core.context import HostContext
+from netcon.core.watch import Watcher, changes_view, open_netlink_monitor
 
 
 class Seen:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from cli.doctor import lab_targets
-from core.context import HostContext
-from core.doctor.findings import ERROR, WARNING, Finding, Report
-from core.doctor.runner import run
-from core.lab import lab as lab_mod
-from core.lab import state as lab_state
-from core.lab.state import LabHost, LabState
+from netcon.cli.doctor import lab_targets
+from netcon.core.context import HostContext
+from netcon.core.doctor.findings import ERROR, WARNING, Finding, Report
+from netcon.core.doctor.runner import run
+from netcon.core.lab import lab as lab_mod
+from netcon.core.lab import state as lab_state
+from netcon.core.lab.state import LabHost, LabState
 
 
 @dataclass
@@ -60,7 +60,7 @@ def apply_fix(finding: Finding) -> None:
     for command in finding.fix:
         argv = shlex.split(command)
         if argv[0] == "netcon":
-            argv = [sys.executable, "-m", "cli", *argv[1:]]
+            argv = [sys.executable, "-m", "netcon.cli", *argv[1:]]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, f"fix {command!r} failed: {result.stdout}{result.stderr}"
 

@@ -17,15 +17,15 @@ import uuid
 
 import docker
 
-from core.context import HostContext
-from core.etcd import EtcdOptions
-from core.flannel.registry import FlannelStore
-from core.lab import procs
+from netcon.core.context import HostContext
+from netcon.core.etcd import EtcdOptions
+from netcon.core.flannel.registry import FlannelStore
+from netcon.core.lab import procs
 from tests.doctor.conftest import apply_fix, wait_until
 
 
 def netcon(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=60, check=False,
+    return subprocess.run([sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=60, check=False,
                           **kwargs)
 
 
@@ -239,8 +239,8 @@ def test_docker0_mtu_above_the_overlay(doctor_lab):
 
 
 def _probe_veth(doctor_lab, host: str) -> str:
-    from core.lab.lab import host_context
-    from core.snapshot import collect
+    from netcon.core.lab.lab import host_context
+    from netcon.core.snapshot import collect
     snap = collect(host_context(doctor_lab.host(host)))
     return next(v.ifname for v in snap.veths if v.container == f"{host}-probe")
 
@@ -334,7 +334,7 @@ def test_vxlan_port_blocked(doctor_lab):
 
 def test_not_root():
     """The CLI as user nobody (setpriv drops root), then as root: the fix is running it with sudo."""
-    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "cli",
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "netcon.cli",
                  "doctor", "--json"]
     result = subprocess.run(as_nobody, capture_output=True, text=True, timeout=60, check=False)
     data = json.loads(result.stdout)

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from core.etcd import EtcdOptions, open_client
-from core.flannel.registry import FlannelStore
+from netcon.core.etcd import EtcdOptions, open_client
+from netcon.core.flannel.registry import FlannelStore
 
 SEED_CONFIG = '{ "Network":"172.17.0.0/16", "Backend": {"Type": "vxlan"}} '
 

@@ -12,8 +12,8 @@ import uuid
 
 from pyroute2 import IPRoute
 
-from core.context import HostContext
-from core.flannel.vxlan import Netlink
+from netcon.core.context import HostContext
+from netcon.core.flannel.vxlan import Netlink
 
 UNDERLAY = ipaddress.IPv4Network("198.18.0.0/15")
 

@@ -14,14 +14,14 @@ import uuid
 
 import pytest
 
-from core.context import HostContext
-from core.etcd import EtcdOptions
-from core.iproute import Netlink
-from core.flannel import vxlan
-from core.flannel.agent import Agent, AgentOptions, remote_of
-from core.flannel.lease import acquire_lease, revoke_lease, vxlan_attrs
-from core.flannel.registry import FlannelStore, set_config
-from core.flannel.subnet_file import read_subnet_file
+from netcon.core.context import HostContext
+from netcon.core.etcd import EtcdOptions
+from netcon.core.iproute import Netlink
+from netcon.core.flannel import vxlan
+from netcon.core.flannel.agent import Agent, AgentOptions, remote_of
+from netcon.core.flannel.lease import acquire_lease, revoke_lease, vxlan_attrs
+from netcon.core.flannel.registry import FlannelStore, set_config
+from netcon.core.flannel.subnet_file import read_subnet_file
 from tests.flannel.etcdproc import EtcdCluster
 from tests.flannel.netlab import Lab, free_network, nsexec
 
@@ -212,7 +212,7 @@ def test_cli_agent_is_a_flanneld_drop_in(etcd_endpoint, tmp_path):
         set_config(HostContext(), store, '{ "Network":"10.248.0.0/16", "Backend": {"Type": "vxlan"}} ')
         env = {**os.environ, "NOTIFY_SOCKET": sock_path, "FLANNELD_IFACE": "ul0",
                "FLANNELD_SUBNET_FILE": str(tmp_path / "subnet.env")}
-        proc = subprocess.Popen([sys.executable, "-m", "cli", "--netns", lab.hosts[0], "flannel", "agent",
+        proc = subprocess.Popen([sys.executable, "-m", "netcon.cli", "--netns", lab.hosts[0], "flannel", "agent",
                                  f"--etcd-endpoints={etcd_endpoint}", f"--etcd-prefix={prefix}/",
                                  "-subnet-lease-renew-margin=30"],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

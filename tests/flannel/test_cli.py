@@ -7,13 +7,13 @@ import uuid
 
 import pytest
 
-from cli.main import main
+from netcon.cli.main import main
 from tests.flannel.conftest import SEED_CONFIG
 
 
 @pytest.fixture
 def prefix(etcd_endpoint):
-    from core.etcd import EtcdOptions, open_client
+    from netcon.core.etcd import EtcdOptions, open_client
     from tests.flannel.conftest import wipe
     value = f"/nct{uuid.uuid4().hex[:8]}/atomic.io/network"
     yield value

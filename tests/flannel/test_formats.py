@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import NotFound, UsageError
-from core.flannel.config import ConfigError, parse_config
-from core.flannel.docker_opts import docker_opts_text, write_docker_opts
-from core.flannel.lease import (Lease, LeaseAttrs, compact_json, free_subnets, parse_subnet_key, subnet_key,
+from netcon.core.errors import NotFound, UsageError
+from netcon.core.flannel.config import ConfigError, parse_config
+from netcon.core.flannel.docker_opts import docker_opts_text, write_docker_opts
+from netcon.core.flannel.lease import (Lease, LeaseAttrs, compact_json, free_subnets, parse_subnet_key, subnet_key,
                                 vxlan_attrs)
-from core.flannel.subnet_file import parse_env, read_subnet_file, render, write_subnet_file
+from netcon.core.flannel.subnet_file import parse_env, read_subnet_file, render, write_subnet_file
 
 GOLDEN_LEASE = ('{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan",'
                 '"BackendData":{"VNI":1,"VtepMAC":"d6:80:cc:3a:bc:2e"}}')

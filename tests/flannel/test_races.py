@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.errors import NetconError
-from core.flannel.lease import acquire_lease, vxlan_attrs
-from core.flannel.registry import set_config
-from core.flannel.vxlan import random_mac
+from netcon.core.errors import NetconError
+from netcon.core.flannel.lease import acquire_lease, vxlan_attrs
+from netcon.core.flannel.registry import set_config
+from netcon.core.flannel.vxlan import random_mac
 
 
 def _acquire_all(ctx, store, count: int, workers: int):

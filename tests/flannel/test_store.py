@@ -8,15 +8,15 @@ import urllib.request
 
 import pytest
 
-from core.context import HostContext
-from core.errors import EtcdUnavailable, NetconError, NotFound, ReadOnlyError, UsageError
-from core.etcd import EtcdOptions, V2Client, V3Client, open_client
-from core.flannel.config import ConfigError
-from core.flannel.docker_opts import write_docker_opts
-from core.flannel.lease import (LEASE_TTL, OutOfSubnets, acquire_lease, renew_lease, reserve_subnet, revoke_lease,
+from netcon.core.context import HostContext
+from netcon.core.errors import EtcdUnavailable, NetconError, NotFound, ReadOnlyError, UsageError
+from netcon.core.etcd import EtcdOptions, V2Client, V3Client, open_client
+from netcon.core.flannel.config import ConfigError
+from netcon.core.flannel.docker_opts import write_docker_opts
+from netcon.core.flannel.lease import (LEASE_TTL, OutOfSubnets, acquire_lease, renew_lease, reserve_subnet, revoke_lease,
                                 vxlan_attrs)
-from core.flannel.registry import FlannelStore, set_config
-from core.flannel.subnet_file import write_subnet_file
+from netcon.core.flannel.registry import FlannelStore, set_config
+from netcon.core.flannel.subnet_file import write_subnet_file
 from tests.flannel.conftest import SEED_CONFIG
 
 MAC1, MAC2 = "d6:80:cc:3a:bc:2e", "12:0e:69:a9:8d:09"

@@ -15,14 +15,14 @@ import uuid
 import docker
 import pytest
 
-from core.context import HostContext
-from core.errors import PermissionDenied, UsageError
-from core.lab import lab, state as lab_state
-from core.lab.scenario import SEED
+from netcon.core.context import HostContext
+from netcon.core.errors import PermissionDenied, UsageError
+from netcon.core.lab import lab, state as lab_state
+from netcon.core.lab.scenario import SEED
 
 
 def netcon(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def machine() -> dict:
@@ -37,7 +37,7 @@ def machine() -> dict:
 
 
 def lab_processes(directory: str) -> list[int]:
-    from core.lab.procs import processes_mentioning
+    from netcon.core.lab.procs import processes_mentioning
     return processes_mentioning(directory)
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import docker
 import pytest
 
-from cli.main import main
-from core import host_facts
-from core.context import HostContext
+from netcon.cli.main import main
+from netcon.core import host_facts
+from netcon.core.context import HostContext
 from tests.conftest import TEST_LABEL
 
 

@@ -8,10 +8,10 @@ import socket
 
 import pytest
 
-from core import audit
-from core.context import HostContext
-from core.errors import NetconError
-from core.network_ops import create_network
+from netcon.core import audit
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError
+from netcon.core.network_ops import create_network
 
 KEYS = {"time", "user", "host", "operation", "arguments", "outcome", "error"}
 

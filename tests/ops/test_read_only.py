@@ -11,12 +11,12 @@ import json
 
 import pytest
 
-from core.context import HostContext
-from core.etcd import EtcdOptions
-from core.flannel.lease import acquire_lease, vxlan_attrs
-from core.flannel.registry import FlannelStore, set_config
-from core.errors import ReadOnlyError
-from core.operations import mutating_operations
+from netcon.core.context import HostContext
+from netcon.core.etcd import EtcdOptions
+from netcon.core.flannel.lease import acquire_lease, vxlan_attrs
+from netcon.core.flannel.registry import FlannelStore, set_config
+from netcon.core.errors import ReadOnlyError
+from netcon.core.operations import mutating_operations
 from tests.conftest import DockerObjects
 from tests.ops.conftest import Lab
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from core.context import HostContext
-from core.snapshot import collect
+from netcon.core.context import HostContext
+from netcon.core.snapshot import collect
 
 
 def _netns_inode(dclient, name: str) -> int:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import UsageError
-from core.host_facts import ContainerFact, EndpointFact, HostFacts, NetworkFact, RouteFact
-from core.validate import (check_gateway, check_ip_range, check_options, check_subnet_free, field_error,
+from netcon.core.errors import UsageError
+from netcon.core.host_facts import ContainerFact, EndpointFact, HostFacts, NetworkFact, RouteFact
+from netcon.core.validate import (check_gateway, check_ip_range, check_options, check_subnet_free, field_error,
                            parse_kv_items, parse_publish, parse_subnet, split_command, usable_host)
 
 

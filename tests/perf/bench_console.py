@@ -21,7 +21,7 @@ import time
 import psutil
 
 from tests.perf.fleet import LABEL, fleet
-from tui.panes.doctor import STARTUP_DELAY
+from netcon.tui.panes.doctor import STARTUP_DELAY
 
 SIZE = (120, 40)
 
@@ -34,10 +34,10 @@ async def child(quiet: bool) -> None:
     host where nothing happens (on a quiet host the sources block in the kernel and cost nothing). This is
     for shared machines, where other people's containers keep waking a real idle window.
     """
-    from core.context import HostContext
-    from core.watch import Watcher
-    from tui.app import NetconApp
-    from tui.messages import HostChanged
+    from netcon.core.context import HostContext
+    from netcon.core.watch import Watcher
+    from netcon.tui.app import NetconApp
+    from netcon.tui.messages import HostChanged
 
     class CountingApp(NetconApp):
         applied = 0

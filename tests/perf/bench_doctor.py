@@ -13,10 +13,10 @@ import sys
 import time
 import uuid
 
-from cli.doctor import lab_targets
-from core.context import HostContext
-from core.doctor.runner import run
-from core.lab import lab
+from netcon.cli.doctor import lab_targets
+from netcon.core.context import HostContext
+from netcon.core.doctor.runner import run
+from netcon.core.lab import lab
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
         cli = []
         for _ in range(3):
             started = time.perf_counter()
-            result = subprocess.run([sys.executable, "-m", "cli", "doctor", "--lab", prefix], capture_output=True, check=False)
+            result = subprocess.run([sys.executable, "-m", "netcon.cli", "doctor", "--lab", prefix], capture_output=True, check=False)
             cli.append(time.perf_counter() - started)
             assert result.returncode == 0, result.stdout + result.stderr
         checks = len(report.hosts[0].checks)

@@ -10,8 +10,8 @@ import argparse
 import time
 import uuid
 
-from core.context import HostContext
-from core.lab import lab
+from netcon.core.context import HostContext
+from netcon.core.lab import lab
 
 
 def main() -> None:

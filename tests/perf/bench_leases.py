@@ -15,11 +15,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from core.context import HostContext
-from core.etcd import EtcdOptions, open_client
-from core.flannel.lease import acquire_lease, vxlan_attrs
-from core.flannel.registry import FlannelStore, LeaseEvent, set_config
-from core.flannel.vxlan import random_mac
+from netcon.core.context import HostContext
+from netcon.core.etcd import EtcdOptions, open_client
+from netcon.core.flannel.lease import acquire_lease, vxlan_attrs
+from netcon.core.flannel.registry import FlannelStore, LeaseEvent, set_config
+from netcon.core.flannel.vxlan import random_mac
 from tests.fixtures.etcd import EtcdProcess
 
 CONFIG = '{"Network": "10.0.0.0/8", "Backend": {"Type": "vxlan"}}'
@@ -78,9 +78,9 @@ async def _pane_updates(endpoint: str, store: FlannelStore, rounds: int) -> tupl
     from tests.fixtures.ports_scene import FixturePorts
     from tests.tui.conftest import SceneCollector
     from tests.tui.screen_text import screen_text
-    from tui.app import NetconApp
-    from tui.flannel_feed import EtcdSettings, FlannelFeed
-    from tui.panes.flannel import FlannelPane, LeasesChanged
+    from netcon.tui.app import NetconApp
+    from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
+    from netcon.tui.panes.flannel import FlannelPane, LeasesChanged
 
     ctx = HostContext()
     feed = FlannelFeed(ctx, EtcdSettings(EtcdOptions(endpoints=(endpoint,), api="3"), store.prefix))

@@ -18,10 +18,10 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from core.context import HostContext
-from core.ping.engine import PingEngine, ProbeSpec
-from core.ping.matrix import network_matrix
-from core.ping.sources import container_source
+from netcon.core.context import HostContext
+from netcon.core.ping.engine import PingEngine, ProbeSpec
+from netcon.core.ping.matrix import network_matrix
+from netcon.core.ping.sources import container_source
 from tests.perf.fleet import fleet
 
 

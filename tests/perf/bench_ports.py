@@ -13,8 +13,8 @@ import statistics
 import subprocess
 import time
 
-from core.context import HostContext
-from core.ports import PortsCollector
+from netcon.core.context import HostContext
+from netcon.core.ports import PortsCollector
 from tests.perf.fleet import fleet
 
 

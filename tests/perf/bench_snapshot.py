@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-from core.context import HostContext
-from core.snapshot import SnapshotCollector
+from netcon.core.context import HostContext
+from netcon.core.snapshot import SnapshotCollector
 from tests.perf.fleet import fleet
 
 
@@ -50,7 +50,7 @@ def main() -> None:
         netcon_ms = statistics.median(times)
         ours = {v.container: v.ifname for v in snap.veths if v.container}
         t0 = time.perf_counter()
-        cli = subprocess.run([sys.executable, "-m", "cli", "show", "veths", "--json"], capture_output=True, check=True)
+        cli = subprocess.run([sys.executable, "-m", "netcon.cli", "show", "veths", "--json"], capture_output=True, check=True)
         cli_s = time.perf_counter() - t0
         print(f"cli show veths --json: {cli_s:.3f} s wall ({len(cli.stdout)} bytes)")
         if args.skip_naive:

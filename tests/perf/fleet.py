@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import docker
 
-from core.context import HostContext
-from core.image import BUSYBOX_IMAGE, ensure_busybox
+from netcon.core.context import HostContext
+from netcon.core.image import BUSYBOX_IMAGE, ensure_busybox
 
 LABEL = "netcon.bench"
 

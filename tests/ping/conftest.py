@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.ping.engine import PingEngine
+from netcon.core.ping.engine import PingEngine
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,14 @@ import threading
 
 import pytest
 
-from core.context import HostContext
-from core.errors import NotFound, UsageError
-from core.ping.engine import PingEngine, ProbeSpec
-from core.ping.sources import find_source
+from netcon.core.context import HostContext
+from netcon.core.errors import NotFound, UsageError
+from netcon.core.ping.engine import PingEngine, ProbeSpec
+from netcon.core.ping.sources import find_source
 
 
 def netcon(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=60)
 
 
 def one_sentence(result: subprocess.CompletedProcess) -> str:

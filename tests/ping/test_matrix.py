@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.context import HostContext
-from core.ping.matrix import containers_matrix, network_matrix
+from netcon.core.context import HostContext
+from netcon.core.ping.matrix import containers_matrix, network_matrix
 
 
 def test_drop_rule_cuts_exactly_one_ordered_pair(trio, netns_iptables):

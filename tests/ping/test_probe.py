@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from core.context import HostContext
-from core.errors import UsageError
-from core.ping.engine import ProbeFinished, ProbeSpec, Reply
-from core.ping.sources import find_source, host_source
+from netcon.core.context import HostContext
+from netcon.core.errors import UsageError
+from netcon.core.ping.engine import ProbeFinished, ProbeSpec, Reply
+from netcon.core.ping.sources import find_source, host_source
 from tests.ping.conftest import real_ping
 
 SPEC = {"count": 3, "interval": 0.2, "timeout": 1.0}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.context import HostContext
-from core.ping.dns import decode_answer, encode_query
-from core.ping.resolve import NameNotResolved, candidates, parse_resolv_conf, resolve
-from core.ping.sources import find_source
+from netcon.core.context import HostContext
+from netcon.core.ping.dns import decode_answer, encode_query
+from netcon.core.ping.resolve import NameNotResolved, candidates, parse_resolv_conf, resolve
+from netcon.core.ping.sources import find_source
 
 
 def test_user_network_name_via_embedded_dns(trio):

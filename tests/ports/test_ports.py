@@ -17,11 +17,11 @@ import time
 import docker.errors
 import pytest
 
-from core import procfs, sockdiag
-from core.netns import run_in_netns
-from core.ports import PortsCollector, addresses_overlap
-from core.procfs import ancestry, process_info, shim_container_id
-from core.snapshot import SnapshotCollector
+from netcon.core import procfs, sockdiag
+from netcon.core.netns import run_in_netns
+from netcon.core.ports import PortsCollector, addresses_overlap
+from netcon.core.procfs import ancestry, process_info, shim_container_id
+from netcon.core.snapshot import SnapshotCollector
 
 
 def free_port() -> int:
@@ -162,14 +162,14 @@ def test_published_port_and_its_docker_proxy(ctx, dobj):
     assert (sock.container_id, sock.attributed_by) == (web.id, "docker-proxy")
     assert not view.conflicts or all(web.id not in {c.container_id for c in x.claims} for x in view.conflicts)
 
-    rows = json.loads(subprocess.run([sys.executable, "-m", "cli", "show", "ports", "--json"],
+    rows = json.loads(subprocess.run([sys.executable, "-m", "netcon.cli", "show", "ports", "--json"],
                                      capture_output=True, text=True, check=True, timeout=60).stdout)
     (row,) = [r for r in rows if r["port"] == port and r["state"] == "LISTEN"]
     assert {"proto", "address", "port", "pid", "process", "container", "container_id", "netns",
             "published_from"} <= set(row)
     assert (row["process"], row["container"], row["published_from"]) == ("docker-proxy", web.name,
                                                                            f"{web.name}:80/tcp")
-    table = subprocess.run([sys.executable, "-m", "cli", "show", "ports"], capture_output=True, text=True,
+    table = subprocess.run([sys.executable, "-m", "netcon.cli", "show", "ports"], capture_output=True, text=True,
                            check=True, timeout=60).stdout
     assert table.splitlines()[0].split()[:3] == ["PROTO", "LOCAL", "ADDRESS"]
     assert any(f"127.0.0.1:{port}" in line and "docker-proxy" in line for line in table.splitlines())
@@ -199,7 +199,7 @@ def test_conflicts_between_containers_and_with_a_host_process(ctx, dobj, dclient
         on_shared = {c.container_id for c in conflicts[("tcp", shared)].claims}
         assert on_shared == {first.id, second["Id"]}
 
-        rows = json.loads(subprocess.run([sys.executable, "-m", "cli", "show", "ports", "--json"],
+        rows = json.loads(subprocess.run([sys.executable, "-m", "netcon.cli", "show", "ports", "--json"],
                                          capture_output=True, text=True, check=True, timeout=60).stdout)
         (mine,) = [r for r in rows if r["port"] == held and r["state"] == "LISTEN"]
         assert mine["pid"] == os.getpid() and mine["conflicts_with"] == [dobj.name("late")]

@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 import pytest
 
-from core.context import HostContext
-from core.model import Snapshot
+from netcon.core.context import HostContext
+from netcon.core.model import Snapshot
 from tests.fixtures.doctor_scene import FixedDoctor
 from tests.fixtures.ports_scene import FixturePorts
 from tests.fixtures.scene import TAKEN_AT, scene
 from tests.tui.screen_text import screen_text
-from tui.app import NetconApp
+from netcon.tui.app import NetconApp
 
 
 class SceneCollector:

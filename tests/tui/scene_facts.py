@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import ipaddress
 
-from core.context import HostContext
-from core.host_facts import (
+from netcon.core.context import HostContext
+from netcon.core.host_facts import (
     ContainerFact,
     EndpointFact,
     HostFacts,
     NetworkFact,
     RouteFact,
 )
-from core.model import Snapshot
+from netcon.core.model import Snapshot
 from tests.fixtures.scene import scene
 
 DRIVERS = ("bridge", "host", "ipvlan", "macvlan", "null", "overlay")

@@ -9,16 +9,16 @@ import importlib.util
 
 from textual.widgets import DataTable, Tree
 
-from core.errors import NetlinkFailure
-from core.model import Network
+from netcon.core.errors import NetlinkFailure
+from netcon.core.model import Network
 from tests.fixtures.scene import TAKEN_AT, docker_down, hexid, scene
 from tests.tui.conftest import Clock, SceneCollector, make_app, palette_text, settle
 from tests.tui.screen_text import screen_text
-from tui.actions import Action, bindings
-from tui.app import NetconApp
-from tui.panes import SLOTS
-from tui.screens import ContainerDetail, HelpScreen, NetworkDetail
-from tui.state import hms
+from netcon.tui.actions import Action, bindings
+from netcon.tui.app import NetconApp
+from netcon.tui.panes import SLOTS
+from netcon.tui.screens import ContainerDetail, HelpScreen, NetworkDetail
+from netcon.tui.state import hms
 
 
 async def test_the_four_panes_show_the_scene(collector):

@@ -9,7 +9,7 @@ import time
 from textual.widgets import DataTable
 
 from tests.tui.screen_text import screen_text
-from tui.app import NetconApp
+from netcon.tui.app import NetconApp
 
 
 async def wait_until(pilot, condition, timeout: float = 20.0) -> None:

@@ -16,18 +16,18 @@ import uuid
 import pytest
 from textual.widgets import DataTable
 
-from core.context import HostContext
-from core.etcd import EtcdOptions
+from netcon.core.context import HostContext
+from netcon.core.etcd import EtcdOptions
 from tests.fixtures.doctor_scene import FixedDoctor, healthy_report, report
 from tests.tui.conftest import make_app, press_then, settle
 from tests.tui.screen_text import screen_text
-from tui.actions import declared
-from tui.app import NetconApp
-from tui.doctor_feed import DoctorFeed
-from tui.flannel_feed import EtcdSettings
-from tui.messages import HostChanged
-from tui.panes import doctor as doctor_pane
-from tui.panes.doctor import DoctorPane, FindingScreen
+from netcon.tui.actions import declared
+from netcon.tui.app import NetconApp
+from netcon.tui.doctor_feed import DoctorFeed
+from netcon.tui.flannel_feed import EtcdSettings
+from netcon.tui.messages import HostChanged
+from netcon.tui.panes import doctor as doctor_pane
+from netcon.tui.panes.doctor import DoctorPane, FindingScreen
 
 
 async def wait_until(pilot, condition, what: str, timeout: float = 15.0) -> None:

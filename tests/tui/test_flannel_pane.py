@@ -11,17 +11,17 @@ import uuid
 
 import pytest
 
-from core.context import HostContext
-from core.etcd import EtcdOptions, open_client
-from core.flannel.lease import LEASE_TTL, revoke_lease, vxlan_attrs
-from core.flannel.registry import FlannelStore, set_config
+from netcon.core.context import HostContext
+from netcon.core.etcd import EtcdOptions, open_client
+from netcon.core.flannel.lease import LEASE_TTL, revoke_lease, vxlan_attrs
+from netcon.core.flannel.registry import FlannelStore, set_config
 from tests.fixtures.flannel_scene import FixtureFeed
 from tests.fixtures.ports_scene import FixturePorts
 from tests.tui.conftest import Clock, SceneCollector
 from tests.tui.screen_text import screen_text
-from tui.app import NetconApp
-from tui.flannel_feed import EtcdSettings, FlannelFeed
-from tui.panes.flannel import FlannelPane
+from netcon.tui.app import NetconApp
+from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
+from netcon.tui.panes.flannel import FlannelPane
 
 CONFIG = '{"Network": "10.77.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1}}'
 

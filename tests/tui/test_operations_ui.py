@@ -17,21 +17,21 @@ import json
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Select, Static
 
-from core.context import HostContext
-from core.operations import mutating_operations
+from netcon.core.context import HostContext
+from netcon.core.operations import mutating_operations
 from tests.conftest import TEST_LABEL
 from tests.ops.conftest import free_subnets
 from tests.tui.conftest import Clock, SceneCollector, palette_text, settle
 from tests.tui.scene_facts import scene_facts
 from tests.tui.screen_text import screen_text
 from tests.tui.test_console_e2e import column, wait_until
-from tui.actions import declared
-from tui.app import NetconApp
-from tui.audit_panel import AuditPanel
-from tui.docker_forms import network_modes
-from tui.forms import ConfirmScreen, FormScreen, OperationScreen
-from tui.panes.containers import ContainersPane
-from tui.panes.networks import NetworksPane
+from netcon.tui.actions import declared
+from netcon.tui.app import NetconApp
+from netcon.tui.audit_panel import AuditPanel
+from netcon.tui.docker_forms import network_modes
+from netcon.tui.forms import ConfirmScreen, FormScreen, OperationScreen
+from netcon.tui.panes.containers import ContainersPane
+from netcon.tui.panes.networks import NetworksPane
 
 
 @pytest.fixture(autouse=True)

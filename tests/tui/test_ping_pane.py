@@ -12,14 +12,14 @@ import time
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Sparkline
 
-from core.context import HostContext
-from core.ping.matrix import Matrix
+from netcon.core.context import HostContext
+from netcon.core.ping.matrix import Matrix
 from tests.fixtures import ping_scene
 from tests.tui.conftest import make_app, settle
 from tests.tui.screen_text import screen_text
-from tui.app import NetconApp
-from tui.panes.ping import Tracked
-from tui.ping_screens import MatrixScreen, TargetPicker
+from netcon.tui.app import NetconApp
+from netcon.tui.panes.ping import Tracked
+from netcon.tui.ping_screens import MatrixScreen, TargetPicker
 
 
 async def wait_until(pilot, condition, what: str, timeout: float = 15.0) -> None:

@@ -9,12 +9,12 @@ import time
 import pytest
 from textual.widgets import DataTable
 
-from core.context import HostContext
+from netcon.core.context import HostContext
 from tests.fixtures.etcd import free_port
 from tests.tui.conftest import make_app
 from tests.tui.screen_text import screen_text
-from tui.app import NetconApp
-from tui.panes.ports import PortsPane, ProcessScreen
+from netcon.tui.app import NetconApp
+from netcon.tui.panes.ports import PortsPane, ProcessScreen
 
 
 async def until(pilot, predicate, timeout: float = 15.0) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import make_app, press_then
-from tui.panes import SLOTS
+from netcon.tui.panes import SLOTS
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")

@@ -8,7 +8,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from tui.panes.base import Pane, Placeholder
+from netcon.tui.panes.base import Pane, Placeholder
 
 
 @dataclass(frozen=True)

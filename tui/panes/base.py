@@ -12,9 +12,9 @@ from textual.events import Resize
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from tui.actions import Action, Declared, bindings
-from tui.state import LiveState
-from tui.widgets import cursor_key, sync_rows
+from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.state import LiveState
+from netcon.tui.widgets import cursor_key, sync_rows
 
 
 class Pane(Declared, Vertical):

@@ -8,9 +8,9 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
-from core.model import Bridge, Snapshot
-from tui.actions import Action, bindings
-from tui.panes.base import FilteredPane
+from netcon.core.model import Bridge, Snapshot
+from netcon.tui.actions import Action, bindings
+from netcon.tui.panes.base import FilteredPane
 
 
 def bridge_label(b: Bridge) -> Text:
@@ -105,7 +105,7 @@ class BridgesPane(FilteredPane):
             return
         veth = next((v for v in self.state.snapshot.veths if v.ifname == node.data), None)
         if veth is not None and veth.container_id:
-            from tui.screens import ContainerDetail
+            from netcon.tui.screens import ContainerDetail
             self.app.push_screen(ContainerDetail(veth.container_id))
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.model import Container
-from tui.actions import Action, bindings
-from tui.docker_forms import RemoveContainer, RunContainerForm
-from tui.panes.base import Column, TablePane
-from tui.panes.networks import joined
-from tui.ping_screens import ping_from
-from tui.screens import ContainerDetail
-from tui.state import LiveState
-from tui.widgets import cursor_key
+from netcon.core.model import Container
+from netcon.tui.actions import Action, bindings
+from netcon.tui.docker_forms import RemoveContainer, RunContainerForm
+from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.panes.networks import joined
+from netcon.tui.ping_screens import ping_from
+from netcon.tui.screens import ContainerDetail
+from netcon.tui.state import LiveState
+from netcon.tui.widgets import cursor_key
 
 
 def addresses(c: Container) -> str:

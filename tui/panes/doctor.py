@@ -24,13 +24,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from core.doctor.findings import ERROR, INFO, SEVERITIES, WARNING, Finding, Report
-from core.errors import NetconError
-from tui.actions import Action, Declared, bindings
-from tui.doctor_feed import ETCD_CHECKS
-from tui.panes.base import Pane
-from tui.state import LiveState
-from tui.widgets import StatusHeader, cursor_key, sync_rows
+from netcon.core.doctor.findings import ERROR, INFO, SEVERITIES, WARNING, Finding, Report
+from netcon.core.errors import NetconError
+from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.doctor_feed import ETCD_CHECKS
+from netcon.tui.panes.base import Pane
+from netcon.tui.state import LiveState
+from netcon.tui.widgets import StatusHeader, cursor_key, sync_rows
 
 DEBOUNCE = 0.5  # seconds a change waits for the rest of its burst before a run
 MIN_INTERVAL = 3.0  # seconds between the starts of two change-driven runs

@@ -23,19 +23,19 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from core.errors import EtcdUnavailable, NetconError, NotFound
-from core.etcd import WatchReset
-from core.flannel.config import FlannelConfig, parse_config
-from core.flannel.lease import Lease, acquire_lease, ipv4_int, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs
-from core.flannel.registry import LeaseEvent, set_config
-from core.flannel.subnet_file import SubnetEnv
-from core.flannel.vxlan import ENCAP_OVERHEAD, VxlanState, device_name, random_mac
-from core.model import Snapshot
-from tui.actions import Action, bindings
-from tui.flannel_forms import ConfirmScreen, Field, FormScreen, config_error, ipv4_error, mac_error
-from tui.panes.base import FilteredPane
-from tui.state import LiveState
-from tui.widgets import cursor_key
+from netcon.core.errors import EtcdUnavailable, NetconError, NotFound
+from netcon.core.etcd import WatchReset
+from netcon.core.flannel.config import FlannelConfig, parse_config
+from netcon.core.flannel.lease import Lease, acquire_lease, ipv4_int, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs
+from netcon.core.flannel.registry import LeaseEvent, set_config
+from netcon.core.flannel.subnet_file import SubnetEnv
+from netcon.core.flannel.vxlan import ENCAP_OVERHEAD, VxlanState, device_name, random_mac
+from netcon.core.model import Snapshot
+from netcon.tui.actions import Action, bindings
+from netcon.tui.flannel_forms import ConfirmScreen, Field, FormScreen, config_error, ipv4_error, mac_error
+from netcon.tui.panes.base import FilteredPane
+from netcon.tui.state import LiveState
+from netcon.tui.widgets import cursor_key
 
 RETRY = 3.0  # seconds between attempts to reach etcd
 WATCH_POLL = 0.25  # seconds a watch read blocks before the worker checks for cancellation

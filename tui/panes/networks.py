@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.actions import Action, bindings
-from tui.docker_forms import (
+from netcon.tui.actions import Action, bindings
+from netcon.tui.docker_forms import (
     ConnectForm,
     CreateNetworkForm,
     DisconnectForm,
     RemoveNetwork,
 )
-from tui.panes.base import Column, TablePane
-from tui.ping_screens import open_matrix
-from tui.screens import NetworkDetail
-from tui.state import LiveState
-from tui.widgets import cursor_key
+from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.ping_screens import open_matrix
+from netcon.tui.screens import NetworkDetail
+from netcon.tui.state import LiveState
+from netcon.tui.widgets import cursor_key
 
 
 def joined(items, empty: str = "-") -> str:

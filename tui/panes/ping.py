@@ -19,14 +19,14 @@ from textual.message import Message
 from textual.widgets import Input, Sparkline, Static
 from textual.worker import get_current_worker
 
-from core.context import HostContext
-from core.errors import NetconError
-from core.ping.engine import Event, PingEngine, ProbeFinished, ProbeSpec, ProbeSummary
-from core.ping.resolve import Resolution, resolve
-from core.ping.sources import find_source
-from tui.actions import Action, bindings
-from tui.panes.base import Column, TablePane
-from tui.widgets import cursor_key
+from netcon.core.context import HostContext
+from netcon.core.errors import NetconError
+from netcon.core.ping.engine import Event, PingEngine, ProbeFinished, ProbeSpec, ProbeSummary
+from netcon.core.ping.resolve import Resolution, resolve
+from netcon.core.ping.sources import find_source
+from netcon.tui.actions import Action, bindings
+from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.widgets import cursor_key
 
 EMPTY = "No probes. Press p on a container in the Containers pane (2) to ping from it."
 

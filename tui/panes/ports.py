@@ -21,14 +21,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from core.errors import NetconError
-from core.model import Snapshot
-from core.ports import PortsCollector, PortsView, PortSocket
-from core.procfs import ProcessInfo, ancestry
-from tui.actions import Action, Declared, bindings
-from tui.panes.base import Column, TablePane
-from tui.state import LiveState
-from tui.widgets import StatusHeader, sync_rows
+from netcon.core.errors import NetconError
+from netcon.core.model import Snapshot
+from netcon.core.ports import PortsCollector, PortsView, PortSocket
+from netcon.core.procfs import ProcessInfo, ancestry
+from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.state import LiveState
+from netcon.tui.widgets import StatusHeader, sync_rows
 
 PORT_FILTER = re.compile(r":(\d+)")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.panes.base import Column, TablePane
-from tui.state import LiveState, rate_text
+from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.state import LiveState, rate_text
 
 
 class VethsPane(TablePane):
@@ -45,7 +45,7 @@ class VethsPane(TablePane):
         ifindex = int(key.split(":", 1)[0])
         v = next((v for v in self.state.snapshot.veths if v.ifindex == ifindex), None)
         if v is not None and v.container_id:
-            from tui.screens import ContainerDetail
+            from netcon.tui.screens import ContainerDetail
             self.app.push_screen(ContainerDetail(v.container_id))
         elif v is not None:
             self.app.notify(f"{v.ifname}: no container behind this veth; its details are below the table.")
