@@ -9,12 +9,26 @@ from netcon.core.errors import UsageError
 
 def register(sub, common) -> None:
     from netcon.cli.flannel import etcd_parent
-    console = sub.add_parser("console", parents=[common, etcd_parent()],
-                             help="open the keyboard-driven console (the default with no command)")
-    console.add_argument("--ping-max-probes", type=int, default=32, metavar="N",
-                         help="at most N probes running at once in the Ping pane (default 32)")
-    console.add_argument("--ping-max-rate", type=float, default=100.0, metavar="PPS",
-                         help="at most PPS echoes per second over all probes and matrices (default 100)")
+
+    console = sub.add_parser(
+        "console",
+        parents=[common, etcd_parent()],
+        help="open the keyboard-driven console (the default with no command)",
+    )
+    console.add_argument(
+        "--ping-max-probes",
+        type=int,
+        default=32,
+        metavar="N",
+        help="at most N probes running at once in the Ping pane (default 32)",
+    )
+    console.add_argument(
+        "--ping-max-rate",
+        type=float,
+        default=100.0,
+        metavar="PPS",
+        help="at most PPS echoes per second over all probes and matrices (default 100)",
+    )
     console.set_defaults(func=run_console)
 
 
@@ -23,6 +37,7 @@ def etcd_settings(args, env=None):
     from netcon.cli.flannel import etcd_options
     from netcon.core.etcd.options import ENV_NAMES
     from netcon.tui.flannel_feed import EtcdSettings
+
     env = os.environ if env is None else env
     given = bool(args.etcd_endpoints or any(env.get(name) for name in ENV_NAMES["endpoints"]))
     return EtcdSettings(etcd_options(args, env), args.etcd_prefix, given)
@@ -33,6 +48,7 @@ def run_console(args, ctx) -> int:
         raise UsageError("--ping-max-probes must be at least 1 and --ping-max-rate above 0.")
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
-    NetconApp(ctx, ping_max_probes=args.ping_max_probes, ping_max_rate=args.ping_max_rate,
-              etcd=etcd_settings(args)).run()
+    NetconApp(
+        ctx, ping_max_probes=args.ping_max_probes, ping_max_rate=args.ping_max_rate, etcd=etcd_settings(args)
+    ).run()
     return 0

@@ -15,9 +15,9 @@ class _CommandAfterDashes(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         args = list(sys.argv[1:] if args is None else args)
-        command = args[args.index("--") + 1:] if "--" in args else []
+        command = args[args.index("--") + 1 :] if "--" in args else []
         if "--" in args:
-            args = args[:args.index("--")]
+            args = args[: args.index("--")]
         namespace, extras = super().parse_known_args(args, namespace)
         namespace.command = command
         return namespace, extras
@@ -25,19 +25,34 @@ class _CommandAfterDashes(argparse.ArgumentParser):
 
 def register(sub, common) -> None:
     container = sub.add_parser("container", parents=[common], help="run and remove containers")
-    actions = container.add_subparsers(dest="container_command", metavar="ACTION", required=True,
-                                       parser_class=_CommandAfterDashes)
+    actions = container.add_subparsers(
+        dest="container_command", metavar="ACTION", required=True, parser_class=_CommandAfterDashes
+    )
 
-    run = actions.add_parser("run", parents=[common], help="run a container detached, in a network mode",
-                             epilog="CMD after -- is the container's command (default: the image's shell, kept "
-                                    "running on a terminal as docker run -itd does)",
-                             usage="%(prog)s NAME [--network MODE] [--image IMAGE] [--publish H:C] [-- CMD...]")
+    run = actions.add_parser(
+        "run",
+        parents=[common],
+        help="run a container detached, in a network mode",
+        epilog="CMD after -- is the container's command (default: the image's shell, kept "
+        "running on a terminal as docker run -itd does)",
+        usage="%(prog)s NAME [--network MODE] [--image IMAGE] [--publish H:C] [-- CMD...]",
+    )
     run.add_argument("name", metavar="NAME")
-    run.add_argument("--network", default="bridge", metavar="MODE",
-                     help="bridge (default), a user network, host, none or container:<name|id>")
+    run.add_argument(
+        "--network",
+        default="bridge",
+        metavar="MODE",
+        help="bridge (default), a user network, host, none or container:<name|id>",
+    )
     run.add_argument("--image", default=BUSYBOX_IMAGE, help=f"local image (default {BUSYBOX_IMAGE})")
-    run.add_argument("--publish", "-p", action="append", default=[], metavar="HOST:CONTAINER",
-                     help="publish a port (repeatable), e.g. 8080:80 or 5353:53/udp")
+    run.add_argument(
+        "--publish",
+        "-p",
+        action="append",
+        default=[],
+        metavar="HOST:CONTAINER",
+        help="publish a port (repeatable), e.g. 8080:80 or 5353:53/udp",
+    )
     run.add_argument("--label", action="append", default=[], metavar="K=V", help="label (repeatable)")
     run.set_defaults(func=run_run)
 
@@ -48,8 +63,15 @@ def register(sub, common) -> None:
 
 
 def run_run(args, ctx) -> int:
-    done = run_container(ctx, args.name, network=args.network, image=args.image, publish=args.publish,
-                         command=args.command, labels=args.label)
+    done = run_container(
+        ctx,
+        args.name,
+        network=args.network,
+        image=args.image,
+        publish=args.publish,
+        command=args.command,
+        labels=args.label,
+    )
     for warning in done.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     addresses = f", {', '.join(done.ipv4)}" if done.ipv4 else ""

@@ -21,11 +21,18 @@ MARKS = {"error": "ERROR", "warning": "WARN ", "info": "info "}
 
 
 def register(sub, common) -> None:
-    doctor = sub.add_parser("doctor", parents=[common, etcd_parent()],
-                            help="diagnose the host's container networking (read-only)")
+    doctor = sub.add_parser(
+        "doctor", parents=[common, etcd_parent()], help="diagnose the host's container networking (read-only)"
+    )
     doctor.add_argument("--json", action="store_true", help="the report as JSON")
-    doctor.add_argument("--lab", nargs="?", const=DEFAULT_PREFIX, default=None, metavar="PREFIX",
-                        help=f"check every host of the lab (default prefix {DEFAULT_PREFIX}) and its etcd")
+    doctor.add_argument(
+        "--lab",
+        nargs="?",
+        const=DEFAULT_PREFIX,
+        default=None,
+        metavar="PREFIX",
+        help=f"check every host of the lab (default prefix {DEFAULT_PREFIX}) and its etcd",
+    )
     doctor.set_defaults(func=run_doctor)
 
 
@@ -34,14 +41,17 @@ def lab_targets(prefix: str, read_only: bool = True) -> tuple[list[Target], Etcd
     state = lab_state.load(prefix)
     if state is None:
         raise NotFound(f"No lab {prefix} here (netcon lab up builds it).", target=prefix)
-    targets = [Target(f"{prefix} {h.name}", host_context(h, read_only=True), lab_prefix=prefix)
-               for h in state.hosts]
+    targets = [Target(f"{prefix} {h.name}", host_context(h, read_only=True), lab_prefix=prefix) for h in state.hosts]
     return targets, EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)), state.flannel_prefix
 
 
 def _etcd_given(args) -> bool:
-    return bool(args.etcd_endpoints or os.environ.get("ETCDCTL_ENDPOINTS") or os.environ.get("ETCDCTL_ENDPOINT")
-                or os.environ.get("ETCDCTL_PEERS"))
+    return bool(
+        args.etcd_endpoints
+        or os.environ.get("ETCDCTL_ENDPOINTS")
+        or os.environ.get("ETCDCTL_ENDPOINT")
+        or os.environ.get("ETCDCTL_PEERS")
+    )
 
 
 def run_doctor(args, ctx) -> int:
@@ -77,7 +87,9 @@ def render(report: Report) -> str:
     for note in report.notes:
         lines.append(f"note: {note}")
     errors = sum(1 for f in report.findings if f.severity == ERROR)
-    lines.append(f"{'no errors' if not errors else f'{errors} error(s)'}; flannel "
-                 f"{'checked against ' + report.etcd if report.etcd else 'not checked (no etcd endpoint given)'}; "
-                 f"{report.duration_s:.2f} s")
+    lines.append(
+        f"{'no errors' if not errors else f'{errors} error(s)'}; flannel "
+        f"{'checked against ' + report.etcd if report.etcd else 'not checked (no etcd endpoint given)'}; "
+        f"{report.duration_s:.2f} s"
+    )
     return "\n".join(lines)

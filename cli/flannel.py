@@ -21,38 +21,61 @@ from netcon.core.etcd import EtcdOptions
 from netcon.core.flannel.agent import Agent, AgentOptions
 from netcon.core.flannel.config import parse_config
 from netcon.core.flannel.docker_opts import DEFAULT_DOCKER_ENV, DEFAULT_KEY, write_docker_opts
-from netcon.core.flannel.lease import (Lease, acquire_lease, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs)
+from netcon.core.flannel.lease import Lease, acquire_lease, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs
 from netcon.core.flannel.registry import DEFAULT_PREFIX, FlannelStore, set_config
 from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet
 from netcon.core.flannel.vxlan import random_mac
 
-ETCD_FLAGS = ("etcd-endpoints", "etcd-prefix", "etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username",
-              "etcd-password")
+ETCD_FLAGS = (
+    "etcd-endpoints",
+    "etcd-prefix",
+    "etcd-cafile",
+    "etcd-certfile",
+    "etcd-keyfile",
+    "etcd-username",
+    "etcd-password",
+)
 
 
 def etcd_parent() -> argparse.ArgumentParser:
     """The etcd options every flannel command takes (also spelled with one dash, as flanneld's Go flags are)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("etcd")
-    helps = {"etcd-endpoints": "comma-separated URLs (default: $ETCDCTL_ENDPOINTS, then http://127.0.0.1:2379)",
-             "etcd-prefix": f"flannel's key prefix (default {DEFAULT_PREFIX})",
-             "etcd-cafile": "CA bundle for TLS ($ETCDCTL_CACERT, $ETCDCTL_CA_FILE)",
-             "etcd-certfile": "client certificate ($ETCDCTL_CERT, $ETCDCTL_CERT_FILE)",
-             "etcd-keyfile": "client key ($ETCDCTL_KEY, $ETCDCTL_KEY_FILE)",
-             "etcd-username": "user, or user:password ($ETCDCTL_USER, $ETCDCTL_USERNAME)",
-             "etcd-password": "password ($ETCDCTL_PASSWORD)"}
+    helps = {
+        "etcd-endpoints": "comma-separated URLs (default: $ETCDCTL_ENDPOINTS, then http://127.0.0.1:2379)",
+        "etcd-prefix": f"flannel's key prefix (default {DEFAULT_PREFIX})",
+        "etcd-cafile": "CA bundle for TLS ($ETCDCTL_CACERT, $ETCDCTL_CA_FILE)",
+        "etcd-certfile": "client certificate ($ETCDCTL_CERT, $ETCDCTL_CERT_FILE)",
+        "etcd-keyfile": "client key ($ETCDCTL_KEY, $ETCDCTL_KEY_FILE)",
+        "etcd-username": "user, or user:password ($ETCDCTL_USER, $ETCDCTL_USERNAME)",
+        "etcd-password": "password ($ETCDCTL_PASSWORD)",
+    }
     for flag in ETCD_FLAGS:
-        group.add_argument(f"--{flag}", f"-{flag}", dest=flag.replace("-", "_"), metavar="VALUE",
-                           default=None, help=helps[flag])
-    group.add_argument("--etcd-api", "-etcd-api", dest="etcd_api", choices=("auto", "2", "3"), default=None,
-                       help="etcd API (default: $ETCDCTL_API, else auto: the one holding <prefix>/config)")
+        group.add_argument(
+            f"--{flag}", f"-{flag}", dest=flag.replace("-", "_"), metavar="VALUE", default=None, help=helps[flag]
+        )
+    group.add_argument(
+        "--etcd-api",
+        "-etcd-api",
+        dest="etcd_api",
+        choices=("auto", "2", "3"),
+        default=None,
+        help="etcd API (default: $ETCDCTL_API, else auto: the one holding <prefix>/config)",
+    )
     return parent
 
 
 def etcd_options(args, env=None) -> EtcdOptions:
-    return EtcdOptions.from_values(env, endpoints=args.etcd_endpoints, cafile=args.etcd_cafile,
-                                   certfile=args.etcd_certfile, keyfile=args.etcd_keyfile,
-                                   username=args.etcd_username, password=args.etcd_password, api=args.etcd_api)
+    return EtcdOptions.from_values(
+        env,
+        endpoints=args.etcd_endpoints,
+        cafile=args.etcd_cafile,
+        certfile=args.etcd_certfile,
+        keyfile=args.etcd_keyfile,
+        username=args.etcd_username,
+        password=args.etcd_password,
+        api=args.etcd_api,
+    )
 
 
 def open_store(args) -> FlannelStore:
@@ -69,16 +92,19 @@ def register(sub, common) -> None:
     show = config_actions.add_parser("show", parents=[common, etcd], help="print the config and its defaults")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(func=run_config_show)
-    for name, helptext, func in (("set", "validate, then store a config", run_config_set),
-                                 ("validate", "check a config (the stored one when none is given)",
-                                  run_config_validate)):
+    for name, helptext, func in (
+        ("set", "validate, then store a config", run_config_set),
+        ("validate", "check a config (the stored one when none is given)", run_config_validate),
+    ):
         parser = config_actions.add_parser(name, parents=[common, etcd], help=helptext)
         parser.add_argument("config", nargs="?", help="the JSON text, or - for stdin")
         parser.add_argument("--file", help="read the JSON from this file")
         parser.set_defaults(func=func)
 
     opts = actions.add_parser("docker-opts", parents=[common], help="mk-docker-opts.sh: subnet.env to dockerd options")
-    opts.add_argument("-f", dest="subnet_file", default=DEFAULT_SUBNET_FILE, help=f"subnet file ({DEFAULT_SUBNET_FILE})")
+    opts.add_argument(
+        "-f", dest="subnet_file", default=DEFAULT_SUBNET_FILE, help=f"subnet file ({DEFAULT_SUBNET_FILE})"
+    )
     opts.add_argument("-d", dest="docker_env", default=DEFAULT_DOCKER_ENV, help=f"file to write ({DEFAULT_DOCKER_ENV})")
     opts.add_argument("-k", dest="key", default=DEFAULT_KEY, help=f"combined options variable ({DEFAULT_KEY})")
     opts.add_argument("-i", dest="individual", action="store_true", help="only the individual DOCKER_OPT_* lines")
@@ -96,9 +122,11 @@ def register(sub, common) -> None:
     acquire.add_argument("--vtep-mac", help="its flannel.<VNI> MAC (default: a random one)")
     acquire.add_argument("--subnet-file", help="read the previous subnet from this file")
     acquire.set_defaults(func=run_acquire)
-    for name, helptext, func in (("renew", "renew a lease for another 24 h", run_renew),
-                                 ("revoke", "delete a lease", run_revoke),
-                                 ("reserve", "make a subnet a reservation (no TTL)", run_reserve)):
+    for name, helptext, func in (
+        ("renew", "renew a lease for another 24 h", run_renew),
+        ("revoke", "delete a lease", run_revoke),
+        ("reserve", "make a subnet a reservation (no TTL)", run_reserve),
+    ):
         parser = lease_actions.add_parser(name, parents=[common, etcd], help=helptext)
         parser.add_argument("subnet", help="e.g. 10.5.34.0/24")
         if name == "reserve":
@@ -106,19 +134,42 @@ def register(sub, common) -> None:
         parser.set_defaults(func=func)
 
     agent = actions.add_parser("agent", parents=[common, etcd], help="run as flanneld (vxlan backend)")
-    agent.add_argument("--iface", "-iface", action="append", default=None,
-                       help="interface name or address for the underlay (repeatable)")
+    agent.add_argument(
+        "--iface",
+        "-iface",
+        action="append",
+        default=None,
+        help="interface name or address for the underlay (repeatable)",
+    )
     agent.add_argument("--public-ip", "-public-ip", dest="public_ip", default=None, help="PublicIP to announce")
-    agent.add_argument("--subnet-file", "-subnet-file", dest="subnet_file", default=None,
-                       help=f"where to write subnet.env ({DEFAULT_SUBNET_FILE})")
-    agent.add_argument("--ip-masq", "-ip-masq", dest="ip_masq", nargs="?", const="true", default=None,
-                       help="record FLANNEL_IPMASQ=true (netcon installs no masquerade rules)")
-    agent.add_argument("--subnet-lease-renew-margin", "-subnet-lease-renew-margin", dest="renew_margin",
-                       type=int, default=None, help="minutes before expiry to renew (60)")
-    agent.add_argument("--retry-interval", type=float, default=60.0, help="seconds between retries while etcd "
-                                                                         "is unreachable (60)")
+    agent.add_argument(
+        "--subnet-file",
+        "-subnet-file",
+        dest="subnet_file",
+        default=None,
+        help=f"where to write subnet.env ({DEFAULT_SUBNET_FILE})",
+    )
+    agent.add_argument(
+        "--ip-masq",
+        "-ip-masq",
+        dest="ip_masq",
+        nargs="?",
+        const="true",
+        default=None,
+        help="record FLANNEL_IPMASQ=true (netcon installs no masquerade rules)",
+    )
+    agent.add_argument(
+        "--subnet-lease-renew-margin",
+        "-subnet-lease-renew-margin",
+        dest="renew_margin",
+        type=int,
+        default=None,
+        help="minutes before expiry to renew (60)",
+    )
+    agent.add_argument(
+        "--retry-interval", type=float, default=60.0, help="seconds between retries while etcd is unreachable (60)"
+    )
     agent.set_defaults(func=run_agent)
-
 
 
 def register_show(views, common) -> None:
@@ -128,8 +179,9 @@ def register_show(views, common) -> None:
 
 def add_show_leases(show_subparsers, common, etcd=None) -> None:
     """Register ``show leases [--json]`` under the ``show`` sub-command's subparsers."""
-    leases = show_subparsers.add_parser("leases", parents=[common, etcd or etcd_parent()],
-                                        help="flannel's subnet leases")
+    leases = show_subparsers.add_parser(
+        "leases", parents=[common, etcd or etcd_parent()], help="flannel's subnet leases"
+    )
     leases.add_argument("--json", action="store_true", help="machine-readable output")
     leases.set_defaults(func=run_leases)
 
@@ -148,8 +200,18 @@ def run_config_show(args, ctx: HostContext) -> int:
     text = store.config_text()
     config = parse_config(text)
     if args.json:
-        print(json.dumps({"key": store.config_key, "api": store.client.api, "stored": text,
-                          "effective": config.effective(), "pool_size": config.pool_size}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "key": store.config_key,
+                    "api": store.client.api,
+                    "stored": text,
+                    "effective": config.effective(),
+                    "pool_size": config.pool_size,
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"{store.config_key} ({store.where()}):")
     print(f"  stored:    {text}")
@@ -181,8 +243,9 @@ def run_config_validate(args, ctx: HostContext) -> int:
 
 
 def run_docker_opts(args, ctx: HostContext) -> int:
-    text = write_docker_opts(ctx, args.subnet_file, args.docker_env, args.key, args.individual, args.combined,
-                             not args.no_masq)
+    text = write_docker_opts(
+        ctx, args.subnet_file, args.docker_env, args.key, args.individual, args.combined, not args.no_masq
+    )
     sys.stdout.write(text) if args.docker_env == "/dev/stdout" else print(f"{args.docker_env}: written")
     return 0
 
@@ -198,8 +261,10 @@ def run_leases(args, ctx: HostContext) -> int:
     print(f"{'SUBNET':<20} {'PUBLIC IP':<16} {'BACKEND':<8} {'VNI':>4} {'VTEP MAC':<18} TTL")
     for lease in leases:
         ttl = "reserved" if lease.reservation else _duration(lease.ttl_seconds(now))
-        print(f"{lease.subnet:<20} {lease.attrs.public_ip:<16} {lease.attrs.backend_type or '-':<8} "
-              f"{lease.attrs.vni if lease.attrs.vni is not None else '-':>4} {lease.attrs.vtep_mac or '-':<18} {ttl}")
+        print(
+            f"{lease.subnet:<20} {lease.attrs.public_ip:<16} {lease.attrs.backend_type or '-':<8} "
+            f"{lease.attrs.vni if lease.attrs.vni is not None else '-':>4} {lease.attrs.vtep_mac or '-':<18} {ttl}"
+        )
     return 0
 
 
@@ -252,11 +317,13 @@ def run_reserve(args, ctx: HostContext) -> int:
 
 def _flanneld_env(args, env) -> None:
     """flanneld's rule: a FLANNELD_<FLAG> variable sets each flag not given on the command line."""
+
     def pick(attr: str, name: str):
         if getattr(args, attr) in (None, []):
             value = env.get(f"FLANNELD_{name}")
             if value not in (None, ""):
                 setattr(args, attr, value)
+
     for flag in (*ETCD_FLAGS, "iface", "public-ip", "subnet-file", "ip-masq", "subnet-lease-renew-margin"):
         attr = {"subnet-lease-renew-margin": "renew_margin"}.get(flag, flag.replace("-", "_"))
         pick(attr, flag.upper().replace("-", "_"))
@@ -270,10 +337,17 @@ def run_agent(args, ctx: HostContext) -> int:
     masq = str(args.ip_masq or "false").lower()
     if masq not in ("true", "false", "1", "0"):
         raise UsageError(f"--ip-masq takes true or false, not {args.ip_masq!r}.")
-    options = AgentOptions(etcd=etcd_options(args, env), prefix=args.etcd_prefix, ifaces=ifaces,
-                           public_ip=args.public_ip, subnet_file=args.subnet_file or DEFAULT_SUBNET_FILE,
-                           ip_masq=masq in ("true", "1"), renew_margin=60.0 * int(args.renew_margin or 60),
-                           retry_interval=args.retry_interval, notify_env=env)
+    options = AgentOptions(
+        etcd=etcd_options(args, env),
+        prefix=args.etcd_prefix,
+        ifaces=ifaces,
+        public_ip=args.public_ip,
+        subnet_file=args.subnet_file or DEFAULT_SUBNET_FILE,
+        ip_masq=masq in ("true", "1"),
+        renew_margin=60.0 * int(args.renew_margin or 60),
+        retry_interval=args.retry_interval,
+        notify_env=env,
+    )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

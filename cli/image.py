@@ -7,9 +7,11 @@ from netcon.core.image import BUSYBOX_IMAGE, ensure_busybox
 
 def register(sub, common) -> None:
     image = sub.add_parser("image", parents=[common], help="local images").add_subparsers(
-        dest="image_command", metavar="ACTION", required=True)
-    ensure = image.add_parser("ensure-busybox", parents=[common],
-                              help="import the static busybox as an image unless present")
+        dest="image_command", metavar="ACTION", required=True
+    )
+    ensure = image.add_parser(
+        "ensure-busybox", parents=[common], help="import the static busybox as an image unless present"
+    )
     ensure.add_argument("--image", default=BUSYBOX_IMAGE, help=f"image name (default {BUSYBOX_IMAGE})")
     ensure.set_defaults(func=run_ensure)
 

@@ -11,22 +11,27 @@ from dataclasses import asdict
 
 from netcon.cli.table import render
 from netcon.core.errors import NotFound, UsageError
-from netcon.core.lab import lab, state as lab_state
+from netcon.core.lab import lab
+from netcon.core.lab import state as lab_state
 
 
 def register(sub, common) -> None:
     parser = sub.add_parser("lab", parents=[common], help="Docker hosts in network namespaces, an underlay, etcd")
     actions = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
     prefix = argparse.ArgumentParser(add_help=False)
-    prefix.add_argument("--prefix", default=lab.DEFAULT_PREFIX,
-                        help=f"names of the lab's namespaces and links start with it (default {lab.DEFAULT_PREFIX})")
+    prefix.add_argument(
+        "--prefix",
+        default=lab.DEFAULT_PREFIX,
+        help=f"names of the lab's namespaces and links start with it (default {lab.DEFAULT_PREFIX})",
+    )
 
     up = actions.add_parser("up", parents=[common, prefix], help="build the lab (idempotent; repairs)")
     up.add_argument("--hosts", type=int, default=2, help="number of Docker hosts (default 2)")
     up.add_argument("--underlay", metavar="CIDR", help="underlay network (default: a free documentation range)")
     up.add_argument("--etcd-api", type=int, default=2, choices=(2, 3), help="API the flannel config is written with")
-    up.add_argument("--etcd-prefix", default=lab.SEED_PREFIX,
-                    help=f"flannel's key prefix (default {lab.SEED_PREFIX}, the seed's)")
+    up.add_argument(
+        "--etcd-prefix", default=lab.SEED_PREFIX, help=f"flannel's key prefix (default {lab.SEED_PREFIX}, the seed's)"
+    )
     up.set_defaults(func=run_up)
 
     status = actions.add_parser("status", parents=[common, prefix], help="hosts, namespaces, daemons, etcd")
@@ -65,14 +70,28 @@ def _print_status(result: lab.LabStatus, as_json: bool) -> int:
     if as_json:
         print(json.dumps(asdict(result), indent=2))
         return 0
-    print(f"lab {result.prefix}: underlay {result.underlay} on {result.bridge}"
-          f"{'' if result.bridge_present else ' (MISSING)'}; etcd {result.etcd_endpoint} "
-          f"(API v{result.etcd_api}) {'up' if result.etcd_up else 'DOWN'}")
-    print(render(("HOST", "NETNS", "UNDERLAY IP", "DOCKER", "DOCKERD", "FLANNEL AGENT", "FLANNEL_SUBNET"),
-                 [(h.name, h.netns if h.netns_present else f"{h.netns} (MISSING)", h.address, h.docker_host,
-                   f"up (pid {h.dockerd_pid})" if h.docker_up else "DOWN",
-                   f"up (pid {h.agent_pid})" if h.agent_pid else "DOWN", h.flannel_subnet or "")
-                  for h in result.hosts]))
+    print(
+        f"lab {result.prefix}: underlay {result.underlay} on {result.bridge}"
+        f"{'' if result.bridge_present else ' (MISSING)'}; etcd {result.etcd_endpoint} "
+        f"(API v{result.etcd_api}) {'up' if result.etcd_up else 'DOWN'}"
+    )
+    print(
+        render(
+            ("HOST", "NETNS", "UNDERLAY IP", "DOCKER", "DOCKERD", "FLANNEL AGENT", "FLANNEL_SUBNET"),
+            [
+                (
+                    h.name,
+                    h.netns if h.netns_present else f"{h.netns} (MISSING)",
+                    h.address,
+                    h.docker_host,
+                    f"up (pid {h.dockerd_pid})" if h.docker_up else "DOWN",
+                    f"up (pid {h.agent_pid})" if h.agent_pid else "DOWN",
+                    h.flannel_subnet or "",
+                )
+                for h in result.hosts
+            ],
+        )
+    )
     return 0
 
 
@@ -88,11 +107,25 @@ def _host(args) -> lab_state.LabHost:
 
 def run_console(args, ctx) -> int:
     from netcon.cli.main import main
+
     host = _host(args)
     state = lab_state.load(args.prefix)
-    return main(["--docker-host", host.docker_host, "--netns", host.netns_path,
-                 *(["--read-only"] if ctx.read_only else []), "console", "--etcd-endpoints", state.etcd_endpoint,
-                 "--etcd-api", str(state.etcd_api), "--etcd-prefix", state.flannel_prefix])
+    return main(
+        [
+            "--docker-host",
+            host.docker_host,
+            "--netns",
+            host.netns_path,
+            *(["--read-only"] if ctx.read_only else []),
+            "console",
+            "--etcd-endpoints",
+            state.etcd_endpoint,
+            "--etcd-api",
+            str(state.etcd_api),
+            "--etcd-prefix",
+            state.flannel_prefix,
+        ]
+    )
 
 
 def run_exec(args, ctx) -> int:

@@ -17,9 +17,17 @@ from netcon.core.errors import NetconError
 
 # command -> the module that registers it; views of `netcon show` that other modules add -> that module.
 # Only the modules a command line names are imported, so `netcon show veths` does not load Textual or etcd.
-COMMANDS = {"show": "netcon.cli.show", "console": "netcon.cli.console", "network": "netcon.cli.network", "container": "netcon.cli.container",
-            "image": "netcon.cli.image", "lab": "netcon.cli.lab", "flannel": "netcon.cli.flannel", "ping": "netcon.cli.ping",
-            "doctor": "netcon.cli.doctor"}
+COMMANDS = {
+    "show": "netcon.cli.show",
+    "console": "netcon.cli.console",
+    "network": "netcon.cli.network",
+    "container": "netcon.cli.container",
+    "image": "netcon.cli.image",
+    "lab": "netcon.cli.lab",
+    "flannel": "netcon.cli.flannel",
+    "ping": "netcon.cli.ping",
+    "doctor": "netcon.cli.doctor",
+}
 SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own
 
@@ -27,12 +35,24 @@ SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's ow
 def common_options() -> argparse.ArgumentParser:
     """The global options every subcommand accepts (before or after the subcommand)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--docker-host", metavar="URL", default=argparse.SUPPRESS,
-                        help="Docker endpoint (default: $DOCKER_HOST, then the local socket)")
-    common.add_argument("--netns", metavar="NAME|PATH", default=argparse.SUPPRESS,
-                        help="work in another network namespace (e.g. a lab host)")
-    common.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
-                        help="refuse every change (also NETCON_READ_ONLY=1)")
+    common.add_argument(
+        "--docker-host",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="Docker endpoint (default: $DOCKER_HOST, then the local socket)",
+    )
+    common.add_argument(
+        "--netns",
+        metavar="NAME|PATH",
+        default=argparse.SUPPRESS,
+        help="work in another network namespace (e.g. a lab host)",
+    )
+    common.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="refuse every change (also NETCON_READ_ONLY=1)",
+    )
     return common
 
 
@@ -43,7 +63,7 @@ def _modules_for(argv: list[str]) -> tuple[set[str], set[str]]:
         return set(COMMANDS.values()), set(SHOW_VIEWS.values())
     if command != "show":
         return {COMMANDS[command]}, set()
-    rest = argv[argv.index("show") + 1:]
+    rest = argv[argv.index("show") + 1 :]
     view = next((a for a in rest if a in SHOW_VIEWS), None)
     if view:
         return {COMMANDS["show"]}, {SHOW_VIEWS[view]}
@@ -53,7 +73,8 @@ def _modules_for(argv: list[str]) -> tuple[set[str], set[str]]:
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     common = common_options()
     parser = argparse.ArgumentParser(
-        prog="netcon", parents=[common],
+        prog="netcon",
+        parents=[common],
         description="See and operate a host's container networking: Docker networks, bridges, veths, flannel.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -18,9 +18,15 @@ def register(sub, common) -> None:
     create.add_argument("--internal", action="store_true", help="no access to outside networks")
     create.add_argument("--attachable", action="store_true", help="let standalone containers attach (overlay)")
     create.add_argument("--label", action="append", default=[], metavar="K=V", help="label (repeatable)")
-    create.add_argument("--opt", "-o", action="append", default=[], metavar="K=V",
-                        help="driver option (repeatable), e.g. com.docker.network.bridge.name=br-app or "
-                             "com.docker.network.driver.mtu=1400")
+    create.add_argument(
+        "--opt",
+        "-o",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="driver option (repeatable), e.g. com.docker.network.bridge.name=br-app or "
+        "com.docker.network.driver.mtu=1400",
+    )
     create.set_defaults(func=run_create)
 
     rm = actions.add_parser("rm", parents=[common], help="remove a Docker network")
@@ -43,11 +49,21 @@ def register(sub, common) -> None:
 
 
 def run_create(args, ctx) -> int:
-    done = create_network(ctx, args.name, driver=args.driver, subnet=args.subnet, gateway=args.gateway,
-                          ip_range=args.ip_range, internal=args.internal, attachable=args.attachable,
-                          labels=args.label, options=args.opt)
-    details = ", ".join(f"{k} {v}" for k, v in (("subnet", done.subnet), ("gateway", done.gateway),
-                                                  ("ip-range", done.ip_range)) if v)
+    done = create_network(
+        ctx,
+        args.name,
+        driver=args.driver,
+        subnet=args.subnet,
+        gateway=args.gateway,
+        ip_range=args.ip_range,
+        internal=args.internal,
+        attachable=args.attachable,
+        labels=args.label,
+        options=args.opt,
+    )
+    details = ", ".join(
+        f"{k} {v}" for k, v in (("subnet", done.subnet), ("gateway", done.gateway), ("ip-range", done.ip_range)) if v
+    )
     print(f"created network {done.name} ({done.id[:12]}, driver {done.driver}{', ' + details if details else ''})")
     if done.warning:
         print(f"WARNING: {done.warning}")

@@ -7,8 +7,8 @@ container that happens to be named ``matrix`` can still be pinged with ``--from`
 
 from __future__ import annotations
 
-import json
 import dataclasses
+import json
 
 from netcon.cli.table import render
 from netcon.core.errors import UsageError
@@ -23,17 +23,23 @@ USAGE = """netcon ping --from SRC TARGET [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("ping", parents=[common], usage=USAGE, help="ICMP echo from a container, the host or a "
-                       "lab netns (no docker exec); 'ping matrix' for all pairs",
-                       description="SRC: a container name or id, 'host', or netns:NAME|PATH (a lab host). "
-                                   "TARGET: an IP, a container or host name, resolved the way SRC resolves it.")
+    p = sub.add_parser(
+        "ping",
+        parents=[common],
+        usage=USAGE,
+        help="ICMP echo from a container, the host or a lab netns (no docker exec); 'ping matrix' for all pairs",
+        description="SRC: a container name or id, 'host', or netns:NAME|PATH (a lab host). "
+        "TARGET: an IP, a container or host name, resolved the way SRC resolves it.",
+    )
     p.add_argument("target", nargs="?", metavar="TARGET", help="what to ping, or 'matrix'")
     p.add_argument("--from", dest="source", metavar="SRC", help="where the echoes leave from")
-    p.add_argument("-c", dest="count", type=int, default=None, help="stop after COUNT echoes (default: until ^C; "
-                   "matrix: 3)")
+    p.add_argument(
+        "-c", dest="count", type=int, default=None, help="stop after COUNT echoes (default: until ^C; matrix: 3)"
+    )
     p.add_argument("-i", dest="interval", type=float, default=1.0, help="seconds between echoes (>= 0.2)")
-    p.add_argument("-W", dest="timeout", type=float, default=None, help="seconds to wait for each reply "
-                   "(default 2; matrix: 1)")
+    p.add_argument(
+        "-W", dest="timeout", type=float, default=None, help="seconds to wait for each reply (default 2; matrix: 1)"
+    )
     p.add_argument("-s", dest="size", type=int, default=56, help="payload bytes (default 56)")
     p.add_argument("-t", dest="ttl", type=int, default=None, help="IP time to live of the echoes")
     p.add_argument("--flood-ok", action="store_true", help="allow intervals under 0.2 s (root only)")
@@ -51,9 +57,17 @@ def run_ping(args, ctx) -> int:
     if args.source is None or args.target is None:
         raise UsageError("Give a source and a target: netcon ping --from SRC TARGET.")
     source = find_source(ctx, args.source)
-    spec = ProbeSpec(source, args.target, count=args.count, interval=args.interval,
-                     timeout=2.0 if args.timeout is None else args.timeout, size=args.size, ttl=args.ttl,
-                     label=args.target, flood_ok=args.flood_ok)
+    spec = ProbeSpec(
+        source,
+        args.target,
+        count=args.count,
+        interval=args.interval,
+        timeout=2.0 if args.timeout is None else args.timeout,
+        size=args.size,
+        ttl=args.ttl,
+        label=args.target,
+        flood_ok=args.flood_ok,
+    )
     validate(spec)  # before any name lookup: bad values send nothing
     resolution = resolve(source, args.target)
     spec = dataclasses.replace(spec, target=resolution.ip)
@@ -76,17 +90,31 @@ def run_ping(args, ctx) -> int:
         except KeyboardInterrupt:
             summary = engine.stop(probe)
     if args.json:
-        print(json.dumps({"source": source.label, "target": args.target, "ip": resolution.ip,
-                          "resolved_via": resolution.via, "replies": to_json(replies), "summary": to_json(summary)},
-                         indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": source.label,
+                    "target": args.target,
+                    "ip": resolution.ip,
+                    "resolved_via": resolution.via,
+                    "replies": to_json(replies),
+                    "summary": to_json(summary),
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"\n--- {args.target} ping statistics ---")
         errors = f", +{summary.errors} errors" if summary.errors else ""
-        print(f"{summary.transmitted} packets transmitted, {summary.received} received{errors}, "
-              f"{summary.loss_pct:g}% packet loss, time {summary.elapsed_s * 1000:.0f}ms")
+        print(
+            f"{summary.transmitted} packets transmitted, {summary.received} received{errors}, "
+            f"{summary.loss_pct:g}% packet loss, time {summary.elapsed_s * 1000:.0f}ms"
+        )
         if summary.received:
-            print(f"rtt min/avg/max/mdev = {summary.rtt_min_ms:.3f}/{summary.rtt_avg_ms:.3f}/"
-                  f"{summary.rtt_max_ms:.3f}/{summary.rtt_mdev_ms:.3f} ms")
+            print(
+                f"rtt min/avg/max/mdev = {summary.rtt_min_ms:.3f}/{summary.rtt_avg_ms:.3f}/"
+                f"{summary.rtt_max_ms:.3f}/{summary.rtt_mdev_ms:.3f} ms"
+            )
     return 0 if summary.received else 1
 
 
@@ -110,15 +138,32 @@ def run_matrix(args, ctx) -> int:
         raise UsageError("'netcon ping matrix' probes from every member; leave out --from.")
     if bool(args.network) == bool(args.containers):
         raise UsageError("Give exactly one of --network NAME or --containers a,b,c.")
-    options = {"count": 3 if args.count is None else args.count,
-               "timeout": 1.0 if args.timeout is None else args.timeout}
+    options = {
+        "count": 3 if args.count is None else args.count,
+        "timeout": 1.0 if args.timeout is None else args.timeout,
+    }
     if args.network:
         matrix = network_matrix(ctx, args.network, **options)
     else:
         matrix = containers_matrix(ctx, [n.strip() for n in args.containers.split(",") if n.strip()], **options)
     if args.json:
-        print(json.dumps([{"src": p.src, "dst": p.dst, "dst_ip": p.dst_ip, "sent": p.sent, "received": p.received,
-                           "rtt_ms_median": p.rtt_ms_median, "ttl": p.ttl} for p in matrix.pairs], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "src": p.src,
+                        "dst": p.dst,
+                        "dst_ip": p.dst_ip,
+                        "sent": p.sent,
+                        "received": p.received,
+                        "rtt_ms_median": p.rtt_ms_median,
+                        "ttl": p.ttl,
+                    }
+                    for p in matrix.pairs
+                ],
+                indent=2,
+            )
+        )
     else:
         print(matrix_table(matrix))
     return 0 if all(p.reachable for p in matrix.pairs) else 1
@@ -126,6 +171,7 @@ def run_matrix(args, ctx) -> int:
 
 def matrix_table(m: Matrix) -> str:
     """Rows are sources, columns destinations; a cell is median RTT and TTL, or how many echoes were lost."""
+
     def cell(src: str, dst: str) -> str:
         if src == dst:
             return "-"
@@ -133,10 +179,12 @@ def matrix_table(m: Matrix) -> str:
         if p.reachable:
             return f"{_ms(p.rtt_ms_median)}ms ttl={p.ttl}" + (f" {p.received}/{p.sent}" if p.received < p.sent else "")
         return f"UNREACHABLE 0/{p.sent}"
+
     reachable = sum(p.reachable for p in m.pairs)
-    lines = [f"{m.title}: {len(m.members)} containers, {reachable}/{len(m.pairs)} ordered pairs reachable "
-             f"({m.count} echoes each, {m.elapsed_s:.1f} s)",
-             render(("FROM \\ TO", *m.members), [(src, *(cell(src, dst) for dst in m.members)) for src in m.members])]
+    lines = [
+        f"{m.title}: {len(m.members)} containers, {reachable}/{len(m.pairs)} ordered pairs reachable "
+        f"({m.count} echoes each, {m.elapsed_s:.1f} s)",
+        render(("FROM \\ TO", *m.members), [(src, *(cell(src, dst) for dst in m.members)) for src in m.members]),
+    ]
     lines += [f"unreachable: {p.src} -> {p.dst} ({p.dst_ip})" for p in m.pairs if not p.reachable]
     return "\n".join(lines)
-

@@ -39,34 +39,81 @@ def port_rows(view: PortsView) -> list[dict]:
     rows = []
     for s in view.sockets:
         p = s.process
-        rows.append({
-            "proto": s.proto, "address": s.address, "port": s.port, "state": s.state, "pid": s.pid,
-            "process": p.name if p else None, "cmdline": p.cmdline if p else None, "user": p.user if p else None,
-            "holders": [h.pid for h in s.holders], "container": s.container, "container_id": s.container_id,
-            "attributed_by": s.attributed_by, "netns": s.netns_inode, "host_netns": s.host_netns,
-            "inode": s.inode, "v6only": s.v6only, "published_from": s.published.target if s.published else None,
-            "note": None,
-            "conflicts_with": clash.get((s.proto, s.port, s.address, s.container_id or s.pid), []) if s.host_netns
-            else [],
-        })
+        rows.append(
+            {
+                "proto": s.proto,
+                "address": s.address,
+                "port": s.port,
+                "state": s.state,
+                "pid": s.pid,
+                "process": p.name if p else None,
+                "cmdline": p.cmdline if p else None,
+                "user": p.user if p else None,
+                "holders": [h.pid for h in s.holders],
+                "container": s.container,
+                "container_id": s.container_id,
+                "attributed_by": s.attributed_by,
+                "netns": s.netns_inode,
+                "host_netns": s.host_netns,
+                "inode": s.inode,
+                "v6only": s.v6only,
+                "published_from": s.published.target if s.published else None,
+                "note": None,
+                "conflicts_with": clash.get((s.proto, s.port, s.address, s.container_id or s.pid), [])
+                if s.host_netns
+                else [],
+            }
+        )
     for pub in view.published:
         if pub.served_by == "nat":
-            rows.append(_docker_row(pub, "NAT", view.host_netns_inode, "served by the DNAT rule (no docker-proxy)",
-                                    clash.get((pub.proto, pub.host_port, pub.host_ip, pub.container_id), [])))
+            rows.append(
+                _docker_row(
+                    pub,
+                    "NAT",
+                    view.host_netns_inode,
+                    "served by the DNAT rule (no docker-proxy)",
+                    clash.get((pub.proto, pub.host_port, pub.host_ip, pub.container_id), []),
+                )
+            )
     for w in view.wanted:
-        rows.append(_docker_row(w, "WANTED", None, w.reason,
-                                sorted({o for ip in ([w.host_ip] if w.host_ip else ["0.0.0.0", "::"])
-                                        for o in clash.get((w.proto, w.host_port, ip, w.container_id), [])})))
+        rows.append(
+            _docker_row(
+                w,
+                "WANTED",
+                None,
+                w.reason,
+                sorted(
+                    {
+                        o
+                        for ip in ([w.host_ip] if w.host_ip else ["0.0.0.0", "::"])
+                        for o in clash.get((w.proto, w.host_port, ip, w.container_id), [])
+                    }
+                ),
+            )
+        )
     return rows
 
 
 def _docker_row(port, state: str, netns: int | None, note: str, conflicts_with: list[str]) -> dict:
     return {
-        "proto": port.proto, "address": port.host_ip, "port": port.host_port, "state": state, "pid": None,
-        "process": None, "cmdline": None, "user": None, "holders": [], "container": port.container,
-        "container_id": port.container_id, "attributed_by": "docker", "netns": netns,
-        "host_netns": netns is not None, "inode": None, "v6only": None,
-        "published_from": f"{port.container}:{port.container_port}/{port.proto}", "note": note,
+        "proto": port.proto,
+        "address": port.host_ip,
+        "port": port.host_port,
+        "state": state,
+        "pid": None,
+        "process": None,
+        "cmdline": None,
+        "user": None,
+        "holders": [],
+        "container": port.container,
+        "container_id": port.container_id,
+        "attributed_by": "docker",
+        "netns": netns,
+        "host_netns": netns is not None,
+        "inode": None,
+        "v6only": None,
+        "published_from": f"{port.container}:{port.container_port}/{port.proto}",
+        "note": note,
         "conflicts_with": conflicts_with,
     }
 
@@ -82,23 +129,32 @@ def ports_table(view: PortsView) -> str:
             owners.setdefault(s.netns_inode, s.container)
     table = render(
         ("PROTO", "LOCAL ADDRESS", "STATE", "PID/PROGRAM", "CONTAINER", "NETNS", "PUBLISHED FROM"),
-        [(row["proto"], _endpoint(row["address"], row["port"]), row["state"],
-          f"{row['pid']}/{row['process']}" if row["pid"] else "-",
-          f"{row['container']} (by {row['attributed_by']})" if row["container"] else "",
-          "host" if row["host_netns"] else (owners.get(row["netns"], row["netns"]) if row["netns"] else ""),
-          row["published_from"] or "")
-         for row in port_rows(view)])
+        [
+            (
+                row["proto"],
+                _endpoint(row["address"], row["port"]),
+                row["state"],
+                f"{row['pid']}/{row['process']}" if row["pid"] else "-",
+                f"{row['container']} (by {row['attributed_by']})" if row["container"] else "",
+                "host" if row["host_netns"] else (owners.get(row["netns"], row["netns"]) if row["netns"] else ""),
+                row["published_from"] or "",
+            )
+            for row in port_rows(view)
+        ],
+    )
     notes = [table]
     for w in view.wanted:
         if w.discarded:
-            notes.append(f"WARNING: {w.container} runs with --network host and asked to publish "
-                         f"{_endpoint(w.host_ip, w.host_port)}->{w.container_port}/{w.proto}: Docker discarded it.")
+            notes.append(
+                f"WARNING: {w.container} runs with --network host and asked to publish "
+                f"{_endpoint(w.host_ip, w.host_port)}->{w.container_port}/{w.proto}: Docker discarded it."
+            )
     for c in view.conflicts:
-        who = "; ".join(f"{claim.owner} on {_endpoint(claim.address, claim.port)} ({claim.how})"
-                        for claim in c.claims)
+        who = "; ".join(f"{claim.owner} on {_endpoint(claim.address, claim.port)} ({claim.how})" for claim in c.claims)
         notes.append(f"CONFLICT {c.proto} port {c.port}: {who}")
     if view.skipped_vanished or view.skipped_unreadable:
-        notes.append(f"(skipped {view.skipped_vanished} vanished and {view.skipped_unreadable} unreadable "
-                     f"/proc entries)")
+        notes.append(
+            f"(skipped {view.skipped_vanished} vanished and {view.skipped_unreadable} unreadable /proc entries)"
+        )
     notes.extend(f"(problem: {p})" for p in view.problems)
     return "\n".join(notes)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from netcon.cli.table import render
 from netcon.cli.main import SNAPSHOT_VIEWS
+from netcon.cli.table import render
 from netcon.core.errors import DockerUnavailable
 from netcon.core.model import Snapshot
 from netcon.core.snapshot import collect
-
 
 
 def register(sub, common) -> None:
@@ -37,53 +36,124 @@ def run_show(args, ctx) -> int:
 
 
 def network_rows(snap: Snapshot) -> list[dict]:
-    return [{
-        "id": n.id, "name": n.name, "driver": n.driver, "scope": n.scope, "subnets": list(n.subnets),
-        "gateways": list(n.gateways), "ip_ranges": list(n.ip_ranges), "internal": n.internal,
-        "attachable": n.attachable, "options": dict(n.options), "labels": dict(n.labels), "bridge": n.bridge,
-        "containers": [{"name": a.container_name, "id": a.container_id, "ipv4": a.ipv4, "mac": a.mac,
-                        "aliases": list(a.aliases)} for a in n.attachments],
-    } for n in snap.networks]
+    return [
+        {
+            "id": n.id,
+            "name": n.name,
+            "driver": n.driver,
+            "scope": n.scope,
+            "subnets": list(n.subnets),
+            "gateways": list(n.gateways),
+            "ip_ranges": list(n.ip_ranges),
+            "internal": n.internal,
+            "attachable": n.attachable,
+            "options": dict(n.options),
+            "labels": dict(n.labels),
+            "bridge": n.bridge,
+            "containers": [
+                {
+                    "name": a.container_name,
+                    "id": a.container_id,
+                    "ipv4": a.ipv4,
+                    "mac": a.mac,
+                    "aliases": list(a.aliases),
+                }
+                for a in n.attachments
+            ],
+        }
+        for n in snap.networks
+    ]
 
 
 def container_rows(snap: Snapshot) -> list[dict]:
-    return [{
-        "id": c.id, "name": c.name, "state": c.state, "image": c.image, "network_mode": c.network_mode,
-        "pid": c.pid, "netns_inode": c.netns_inode, "shares_netns_with": list(c.shares_netns_with),
-        "netns_owner": c.netns_owner, "ipv4": list(c.ipv4), "ipv4_shared": c.ipv4_shared,
-        "networks": list(c.networks), "interfaces": [i.ifname for i in c.interfaces], "problem": c.problem,
-    } for c in snap.containers]
+    return [
+        {
+            "id": c.id,
+            "name": c.name,
+            "state": c.state,
+            "image": c.image,
+            "network_mode": c.network_mode,
+            "pid": c.pid,
+            "netns_inode": c.netns_inode,
+            "shares_netns_with": list(c.shares_netns_with),
+            "netns_owner": c.netns_owner,
+            "ipv4": list(c.ipv4),
+            "ipv4_shared": c.ipv4_shared,
+            "networks": list(c.networks),
+            "interfaces": [i.ifname for i in c.interfaces],
+            "problem": c.problem,
+        }
+        for c in snap.containers
+    ]
 
 
 def bridge_rows(snap: Snapshot) -> list[dict]:
-    return [{"name": b.name, "bridge_id": b.bridge_id, "stp": b.stp, "interfaces": list(b.interfaces),
-             "network": b.network, "mtu": b.mtu, "state": b.state} for b in snap.bridges]
+    return [
+        {
+            "name": b.name,
+            "bridge_id": b.bridge_id,
+            "stp": b.stp,
+            "interfaces": list(b.interfaces),
+            "network": b.network,
+            "mtu": b.mtu,
+            "state": b.state,
+        }
+        for b in snap.bridges
+    ]
 
 
 def veth_rows(snap: Snapshot) -> list[dict]:
-    return [{
-        "ifname": v.ifname, "ifindex": v.ifindex, "mtu": v.mtu, "state": v.state, "mac": v.mac,
-        "bridge": v.bridge, "peer_ifindex": v.peer_ifindex, "peer_netnsid": v.peer_netnsid,
-        "peer_ifname": v.peer_ifname, "peer_netns": v.peer_netns, "container": v.container, "container_id": v.container_id,
-        "rx_bytes": v.counters.rx_bytes, "tx_bytes": v.counters.tx_bytes,
-    } for v in snap.veths]
+    return [
+        {
+            "ifname": v.ifname,
+            "ifindex": v.ifindex,
+            "mtu": v.mtu,
+            "state": v.state,
+            "mac": v.mac,
+            "bridge": v.bridge,
+            "peer_ifindex": v.peer_ifindex,
+            "peer_netnsid": v.peer_netnsid,
+            "peer_ifname": v.peer_ifname,
+            "peer_netns": v.peer_netns,
+            "container": v.container,
+            "container_id": v.container_id,
+            "rx_bytes": v.counters.rx_bytes,
+            "tx_bytes": v.counters.tx_bytes,
+        }
+        for v in snap.veths
+    ]
 
 
 def networks_table(snap: Snapshot) -> str:
     return render(
         ("NETWORK ID", "NAME", "DRIVER", "SCOPE", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS"),
-        [(n.short_id, n.name, n.driver, n.scope, n.subnets, n.gateways, n.bridge or "",
-          [f"{a.container_name} ({a.ipv4})" if a.ipv4 else a.container_name for a in n.attachments])
-         for n in snap.networks])
+        [
+            (
+                n.short_id,
+                n.name,
+                n.driver,
+                n.scope,
+                n.subnets,
+                n.gateways,
+                n.bridge or "",
+                [f"{a.container_name} ({a.ipv4})" if a.ipv4 else a.container_name for a in n.attachments],
+            )
+            for n in snap.networks
+        ],
+    )
 
 
 def containers_table(snap: Snapshot) -> str:
     def ips(c):
         return [f"{ip} (shared with {c.netns_owner})" for ip in c.ipv4] if c.ipv4_shared else list(c.ipv4)
+
     return render(
         ("CONTAINER ID", "NAME", "STATE", "NETWORK MODE", "IPV4", "NETNS", "SHARES NETNS WITH"),
-        [(c.short_id, c.name, c.state, c.network_mode, ips(c), c.netns_inode or "", ", ".join(c.shares_netns_with))
-         for c in snap.containers])
+        [
+            (c.short_id, c.name, c.state, c.network_mode, ips(c), c.netns_inode or "", ", ".join(c.shares_netns_with))
+            for c in snap.containers
+        ],
+    )
 
 
 def bridges_table(snap: Snapshot) -> str:
@@ -99,12 +169,20 @@ def bridges_table(snap: Snapshot) -> str:
 def veths_table(snap: Snapshot) -> str:
     return render(
         ("VETH", "IFINDEX", "MTU", "STATE", "BRIDGE", "PEER", "CONTAINER"),
-        [(v.ifname, v.ifindex, v.mtu, v.state, v.bridge or "",
-          f"{v.peer_ifname or '?'}@{v.peer_ifindex}" if v.peer_ifindex else "",
-          v.container or (f"(netns {v.peer_netns})" if v.peer_netns else ""))
-         for v in snap.veths])
+        [
+            (
+                v.ifname,
+                v.ifindex,
+                v.mtu,
+                v.state,
+                v.bridge or "",
+                f"{v.peer_ifname or '?'}@{v.peer_ifindex}" if v.peer_ifindex else "",
+                v.container or (f"(netns {v.peer_netns})" if v.peer_netns else ""),
+            )
+            for v in snap.veths
+        ],
+    )
 
 
 JSON_ROWS = {"networks": network_rows, "containers": container_rows, "bridges": bridge_rows, "veths": veth_rows}
-TABLES = {"networks": networks_table, "containers": containers_table, "bridges": bridges_table,
-          "veths": veths_table}
+TABLES = {"networks": networks_table, "containers": containers_table, "bridges": bridges_table, "veths": veths_table}

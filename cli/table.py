@@ -17,8 +17,9 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[object]], gap: str = 
     for row in cells:
         height = max(len(lines) for lines in row)
         for n in range(height):
-            out.append(gap.join((lines[n] if n < len(lines) else "").ljust(w)
-                                for lines, w in zip(row, widths)).rstrip())
+            out.append(
+                gap.join((lines[n] if n < len(lines) else "").ljust(w) for lines, w in zip(row, widths)).rstrip()
+            )
     return "\n".join(out)
 
 

@@ -84,20 +84,24 @@ def _open_log() -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         return open(path, "a", encoding="utf-8")
     except OSError as error:
-        raise NetconError(f"Cannot write the audit log {path}: {error.strerror or error}; nothing was changed.",
-                          target=str(path)) from error
+        raise NetconError(
+            f"Cannot write the audit log {path}: {error.strerror or error}; nothing was changed.", target=str(path)
+        ) from error
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, HostContext):
         return None
-    if value is None or isinstance(value, (str, int, float, bool, list, tuple, dict)) or dataclasses.is_dataclass(value):
+    if (
+        value is None
+        or isinstance(value, (str, int, float, bool, list, tuple, dict))
+        or dataclasses.is_dataclass(value)
+    ):
         return to_json(value)
     return str(value)  # e.g. the etcd store an operation used
 
 
-def _line(operation: str, arguments: dict[str, Any], ctx: HostContext, error: BaseException | None,
-          result: Any) -> str:
+def _line(operation: str, arguments: dict[str, Any], ctx: HostContext, error: BaseException | None, result: Any) -> str:
     record = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "user": current_user(),
@@ -120,6 +124,7 @@ def mutation(operation: str, describe: str) -> Callable[[F], F]:
     (e.g. "network create {name}"). The log file is opened before anything is done, so an unwritable log
     refuses the change instead of leaving it unrecorded.
     """
+
     def wrap(fn: F) -> F:
         signature = inspect.signature(fn)
 
@@ -149,10 +154,17 @@ def mutation(operation: str, describe: str) -> Callable[[F], F]:
 def _entry(record: dict) -> AuditEntry:
     arguments = tuple(
         (str(k), v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
-        for k, v in (record.get("arguments") or {}).items())
-    return AuditEntry(time=str(record.get("time", "")), user=str(record.get("user", "")),
-                      host=str(record.get("host", "")), operation=str(record.get("operation", "")),
-                      arguments=arguments, outcome=str(record.get("outcome", "")), error=record.get("error"))
+        for k, v in (record.get("arguments") or {}).items()
+    )
+    return AuditEntry(
+        time=str(record.get("time", "")),
+        user=str(record.get("user", "")),
+        host=str(record.get("host", "")),
+        operation=str(record.get("operation", "")),
+        arguments=arguments,
+        outcome=str(record.get("outcome", "")),
+        error=record.get("error"),
+    )
 
 
 def last_entries(count: int = 50, path: Path | None = None) -> tuple[AuditEntry, ...]:

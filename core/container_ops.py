@@ -45,38 +45,66 @@ def _ipv4(inspected: dict) -> tuple[str, ...]:
 
 
 @mutation("container.run", "container run {name}")
-def run_container(ctx: HostContext, name: str, network: str = "bridge", image: str = BUSYBOX_IMAGE,
-                  publish: Sequence[str] = (), command: Sequence[str] = (),
-                  labels: Mapping[str, str] | Sequence[str] = ()) -> ContainerRun:
+def run_container(
+    ctx: HostContext,
+    name: str,
+    network: str = "bridge",
+    image: str = BUSYBOX_IMAGE,
+    publish: Sequence[str] = (),
+    command: Sequence[str] = (),
+    labels: Mapping[str, str] | Sequence[str] = (),
+) -> ContainerRun:
     """``docker container run -itd --name NAME --network MODE [-p H:C] IMAGE [CMD]``."""
     facts = host_facts.gather(ctx)
-    v = check_form("container.run", {"name": name, "network": network, "image": image, "publish": publish,
-                                     "command": command, "labels": labels}, facts)
+    v = check_form(
+        "container.run",
+        {"name": name, "network": network, "image": image, "publish": publish, "command": command, "labels": labels},
+        facts,
+    )
     mode = v["network"]
     # Built by hand: docker-py refuses port bindings with host mode, where Docker itself only warns.
     host_config: dict = {"NetworkMode": mode}
     if v["publish"]:
         host_config["PortBindings"] = {
-            f"{cport}/{proto}": [{"HostIp": "", "HostPort": str(hport)}] for hport, cport, proto in v["publish"]}
-    created = docker_call(ctx, f"create container {v['name']}", lambda a: a.create_container(
-        v["image"], command=list(v["command"]) or None, name=v["name"], detach=True, tty=True, stdin_open=True,
-        labels=v["labels"] or None, host_config=host_config,
-        ports=[(cport, proto) for _, cport, proto in v["publish"]] or None))
+            f"{cport}/{proto}": [{"HostIp": "", "HostPort": str(hport)}] for hport, cport, proto in v["publish"]
+        }
+    created = docker_call(
+        ctx,
+        f"create container {v['name']}",
+        lambda a: a.create_container(
+            v["image"],
+            command=list(v["command"]) or None,
+            name=v["name"],
+            detach=True,
+            tty=True,
+            stdin_open=True,
+            labels=v["labels"] or None,
+            host_config=host_config,
+            ports=[(cport, proto) for _, cport, proto in v["publish"]] or None,
+        ),
+    )
     cid = created["Id"]
     try:
         docker_call(ctx, f"start container {v['name']}", lambda a: a.start(cid))
         inspected = docker_call(ctx, f"inspect container {v['name']}", lambda a: a.inspect_container(cid))
     except NetconError:
-        docker_call(ctx, f"remove container {v['name']} after its failed start",
-                    lambda a: a.remove_container(cid, force=True))
+        docker_call(
+            ctx, f"remove container {v['name']} after its failed start", lambda a: a.remove_container(cid, force=True)
+        )
         raise
     warnings = list(created.get("Warnings") or ())
     if mode == "host" and v["publish"] and HOST_PUBLISH_WARNING not in warnings:
         warnings.append(HOST_PUBLISH_WARNING)
     return ContainerRun(
-        id=cid, name=v["name"], image=v["image"], network_mode=str(network or "bridge").strip(),
-        command=v["command"], published=tuple(f"{h}:{c}/{p}" for h, c, p in v["publish"]),
-        warnings=tuple(warnings), ipv4=_ipv4(inspected))
+        id=cid,
+        name=v["name"],
+        image=v["image"],
+        network_mode=str(network or "bridge").strip(),
+        command=v["command"],
+        published=tuple(f"{h}:{c}/{p}" for h, c, p in v["publish"]),
+        warnings=tuple(warnings),
+        ipv4=_ipv4(inspected),
+    )
 
 
 @mutation("container.rm", "container rm {container}")

@@ -1,8 +1,8 @@
 """What validation needs to know about the host before a change: Docker's networks, containers and images,
 and the host's IPv4 routes.
 
-Gathered in four Docker calls (three lists and the engine info) and one netlink route dump, so an operation (or a console form, once when
-it opens) can check every field without asking Docker per keystroke.
+Gathered in four Docker calls (three lists and the engine info) and one netlink route dump, so an operation
+(or a console form, once when it opens) can check every field without asking Docker per keystroke.
 """
 
 from __future__ import annotations
@@ -82,9 +82,12 @@ class HostFacts:
     def attached(self, network: NetworkFact) -> tuple[ContainerFact, ...]:
         """Running containers with an endpoint on ``network``, by name (Docker refuses to remove it while they
         exist)."""
-        return tuple(sorted((c for c in self.containers if c.running and any(e.network_id == network.id
-                                                                             for e in c.endpoints)),
-                            key=lambda c: c.name))
+        return tuple(
+            sorted(
+                (c for c in self.containers if c.running and any(e.network_id == network.id for e in c.endpoints)),
+                key=lambda c: c.name,
+            )
+        )
 
 
 def _by_id(items, ref: str):
@@ -98,9 +101,13 @@ def _network(raw: dict) -> NetworkFact:
     configs = (raw.get("IPAM") or {}).get("Config") or []
     v4 = [c for c in configs if c.get("Subnet") and ":" not in c["Subnet"]]
     return NetworkFact(
-        id=raw["Id"], name=raw["Name"], driver=raw.get("Driver") or "",
-        subnets=tuple(c["Subnet"] for c in v4), gateways=tuple(_gateway(c) for c in v4),
-        bridge_name=(raw.get("Options") or {}).get("com.docker.network.bridge.name"))
+        id=raw["Id"],
+        name=raw["Name"],
+        driver=raw.get("Driver") or "",
+        subnets=tuple(c["Subnet"] for c in v4),
+        gateways=tuple(_gateway(c) for c in v4),
+        bridge_name=(raw.get("Options") or {}).get("com.docker.network.bridge.name"),
+    )
 
 
 def _gateway(config: dict) -> str:
@@ -115,13 +122,22 @@ def _gateway(config: dict) -> str:
 def _container(raw: dict) -> ContainerFact:
     networks = ((raw.get("NetworkSettings") or {}).get("Networks")) or {}
     endpoints = tuple(
-        EndpointFact(network_id=ep.get("NetworkID") or "", network_name=name, ipv4=ep.get("IPAddress") or None,
-                     aliases=tuple(ep.get("Aliases") or ()))
-        for name, ep in networks.items())
+        EndpointFact(
+            network_id=ep.get("NetworkID") or "",
+            network_name=name,
+            ipv4=ep.get("IPAddress") or None,
+            aliases=tuple(ep.get("Aliases") or ()),
+        )
+        for name, ep in networks.items()
+    )
     names = raw.get("Names") or [raw["Id"][:12]]
-    return ContainerFact(id=raw["Id"], name=names[0].lstrip("/"), state=raw.get("State") or "",
-                         network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "default",
-                         endpoints=endpoints)
+    return ContainerFact(
+        id=raw["Id"],
+        name=names[0].lstrip("/"),
+        state=raw.get("State") or "",
+        network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "default",
+        endpoints=endpoints,
+    )
 
 
 def host_routes(ctx: HostContext) -> tuple[RouteFact, ...]:
@@ -131,7 +147,9 @@ def host_routes(ctx: HostContext) -> tuple[RouteFact, ...]:
         routes = nl.call("read routes", "get_routes", family=socket.AF_INET, table=254)
     return tuple(
         RouteFact(f"{r.get_attr('RTA_DST')}/{r['dst_len']}", names.get(r.get_attr("RTA_OIF")))
-        for r in routes if r["dst_len"] > 0 and r.get_attr("RTA_DST"))
+        for r in routes
+        if r["dst_len"] > 0 and r.get_attr("RTA_DST")
+    )
 
 
 def gather(ctx: HostContext) -> HostFacts:

@@ -14,8 +14,32 @@ from netcon.core.errors import NetconError, UsageError
 BUSYBOX_IMAGE = "netcon/busybox:latest"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 # Applets the lab, the tests and a user's shell inside the container need; all point at one binary.
-APPLETS = ("sh", "ash", "ls", "cat", "echo", "sleep", "ping", "ip", "ifconfig", "httpd", "nc", "nslookup",
-           "hostname", "ps", "top", "wget", "route", "netstat", "mkdir", "true", "false", "env", "id", "date")
+APPLETS = (
+    "sh",
+    "ash",
+    "ls",
+    "cat",
+    "echo",
+    "sleep",
+    "ping",
+    "ip",
+    "ifconfig",
+    "httpd",
+    "nc",
+    "nslookup",
+    "hostname",
+    "ps",
+    "top",
+    "wget",
+    "route",
+    "netstat",
+    "mkdir",
+    "true",
+    "false",
+    "env",
+    "id",
+    "date",
+)
 
 
 def find_static_busybox() -> str:
@@ -46,8 +70,11 @@ def rootfs_tar(busybox: str) -> bytes:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
-        for name, text in (("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"), ("etc/group", "root:x:0:\n"),
-                           ("var/www/index.html", "netcon busybox httpd\n")):
+        for name, text in (
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+            ("etc/group", "root:x:0:\n"),
+            ("var/www/index.html", "netcon busybox httpd\n"),
+        ):
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644
@@ -73,7 +100,10 @@ def ensure_busybox(ctx: HostContext, image: str = BUSYBOX_IMAGE) -> bool:
 def import_busybox(ctx: HostContext, image: str = BUSYBOX_IMAGE) -> None:
     data = rootfs_tar(find_static_busybox())
     repo, tag = image.rsplit(":", 1)
-    docker_call(ctx, f"import image {image}", lambda a: a.import_image_from_data(
-        data, repository=repo, tag=tag, changes=['CMD ["sh"]']))
+    docker_call(
+        ctx,
+        f"import image {image}",
+        lambda a: a.import_image_from_data(data, repository=repo, tag=tag, changes=['CMD ["sh"]']),
+    )
     if not has_image(ctx, image):
         raise NetconError(f"Docker accepted the import of {image} but does not list it.")

@@ -28,8 +28,9 @@ class Netlink:
         self.ctx = ctx
         self._jobs: queue.Queue = queue.Queue()
         started: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._serve, args=(ctx.netns, started), daemon=True,
-                                        name=f"netlink {ctx.netns or 'host'}")
+        self._thread = threading.Thread(
+            target=self._serve, args=(ctx.netns, started), daemon=True, name=f"netlink {ctx.netns or 'host'}"
+        )
         self._thread.start()
         error = started.get()
         if error is not None:

@@ -69,7 +69,7 @@ def _attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
         length, kind = _RTA.unpack_from(data, offset)
         if length < 4:
             break
-        out[kind & 0x3FFF] = data[offset + 4:offset + length]  # strip NLA_F_NESTED / NLA_F_NET_BYTEORDER
+        out[kind & 0x3FFF] = data[offset + 4 : offset + length]  # strip NLA_F_NESTED / NLA_F_NET_BYTEORDER
         offset += (length + 3) & ~3
     return out
 
@@ -103,12 +103,19 @@ def _link(data: bytes, offset: int, end: int) -> Link:
     operstate = attrs.get(IFLA_OPERSTATE)
     netnsid = attrs.get(IFLA_LINK_NETNSID)
     return Link(
-        index=index, ifname=attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace"), kind=kind,
+        index=index,
+        ifname=attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace"),
+        kind=kind,
         mtu=_u32(attrs.get(IFLA_MTU)) or 0,
         state=OPERSTATES[operstate[0]] if operstate and operstate[0] < len(OPERSTATES) else "UNKNOWN",
-        mac=_mac(attrs.get(IFLA_ADDRESS)), link=_u32(attrs.get(IFLA_LINK)),
+        mac=_mac(attrs.get(IFLA_ADDRESS)),
+        link=_u32(attrs.get(IFLA_LINK)),
         link_netnsid=struct.unpack("=i", netnsid[:4])[0] if netnsid else None,
-        master=_u32(attrs.get(IFLA_MASTER)), stats=stats, bridge_id=bridge_id, stp=stp)
+        master=_u32(attrs.get(IFLA_MASTER)),
+        stats=stats,
+        bridge_id=bridge_id,
+        stp=stp,
+    )
 
 
 def _address(data: bytes, offset: int, end: int) -> Address | None:
@@ -182,13 +189,19 @@ class Rtnl:
 
     def links(self) -> list[Link]:
         body = _IFINFO.pack(0, 0, 0, 0, 0) + _rta(IFLA_EXT_MASK, struct.pack("=I", RTEXT_FILTER_VF))
-        return [_link(data, start, end) for kind, data, start, end
-                in self._request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, body, "link dump") if kind == RTM_NEWLINK]
+        return [
+            _link(data, start, end)
+            for kind, data, start, end in self._request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, body, "link dump")
+            if kind == RTM_NEWLINK
+        ]
 
     def addresses(self) -> list[Address]:
         body = _IFADDR.pack(0, 0, 0, 0, 0)
-        found = (_address(data, start, end) for kind, data, start, end
-                 in self._request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, body, "address dump") if kind == RTM_NEWADDR)
+        found = (
+            _address(data, start, end)
+            for kind, data, start, end in self._request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, body, "address dump")
+            if kind == RTM_NEWADDR
+        )
         return [a for a in found if a]
 
     def netnsid_of(self, path: str) -> int | None:
@@ -199,7 +212,9 @@ class Rtnl:
             try:
                 for kind, data, start, end in self._request(RTM_GETNSID, NLM_F_REQUEST, body, "netnsid lookup"):
                     if kind == RTM_NEWNSID:
-                        nsid = struct.unpack("=i", _attrs(data, start + 4, end).get(NETNSA_NSID, b"\xff\xff\xff\xff")[:4])[0]
+                        nsid = struct.unpack(
+                            "=i", _attrs(data, start + 4, end).get(NETNSA_NSID, b"\xff\xff\xff\xff")[:4]
+                        )[0]
                         return nsid if nsid >= 0 else None
             except NetlinkFailure as error:
                 if error.code in (errno.ENOENT, errno.EINVAL):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -84,10 +85,8 @@ def remove_named(name: str) -> None:
     """``ip netns del NAME``: unmount and unlink; the namespace goes when nothing else holds it."""
     path = os.path.join(NETNS_RUN_DIR, name)
     _libc.umount2(path.encode(), MNT_DETACH)
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _translate(path: str, error: BaseException) -> BaseException:

@@ -55,41 +55,88 @@ class Disconnected:
     container: str
 
 
-SWARM_HINT = ("overlay networks span hosts and need swarm mode, and this engine is not a swarm manager "
-              "(docker swarm init makes it one)")
+SWARM_HINT = (
+    "overlay networks span hosts and need swarm mode, and this engine is not a swarm manager "
+    "(docker swarm init makes it one)"
+)
 
 
 @mutation("network.create", "network create {name}")
-def create_network(ctx: HostContext, name: str, driver: str = "bridge", subnet: str | None = None,
-                   gateway: str | None = None, ip_range: str | None = None, internal: bool = False,
-                   attachable: bool = False, labels: KeyValues = (), options: KeyValues = ()) -> NetworkCreated:
+def create_network(
+    ctx: HostContext,
+    name: str,
+    driver: str = "bridge",
+    subnet: str | None = None,
+    gateway: str | None = None,
+    ip_range: str | None = None,
+    internal: bool = False,
+    attachable: bool = False,
+    labels: KeyValues = (),
+    options: KeyValues = (),
+) -> NetworkCreated:
     """``docker network create``: Docker creates the network atomically, so a refusal leaves none behind."""
     facts = host_facts.gather(ctx)
-    v = check_form("network.create", {"name": name, "driver": driver, "subnet": subnet, "gateway": gateway,
-                                      "ip_range": ip_range, "labels": labels, "options": options}, facts)
+    v = check_form(
+        "network.create",
+        {
+            "name": name,
+            "driver": driver,
+            "subnet": subnet,
+            "gateway": gateway,
+            "ip_range": ip_range,
+            "labels": labels,
+            "options": options,
+        },
+        facts,
+    )
     ipam = None
     if v["subnet"] is not None:
-        pool = docker.types.IPAMPool(subnet=str(v["subnet"]), gateway=str(v["gateway"]) if v["gateway"] else None,
-                                     iprange=str(v["ip_range"]) if v["ip_range"] else None)
+        pool = docker.types.IPAMPool(
+            subnet=str(v["subnet"]),
+            gateway=str(v["gateway"]) if v["gateway"] else None,
+            iprange=str(v["ip_range"]) if v["ip_range"] else None,
+        )
         ipam = docker.types.IPAMConfig(pool_configs=[pool])
     what = f"create network {v['name']}"
     try:
-        created = docker_call(ctx, what, lambda a: a.create_network(
-            v["name"], driver=v["driver"], options=v["options"] or None, ipam=ipam, check_duplicate=True,
-            internal=internal, labels=v["labels"] or None, attachable=attachable))
+        created = docker_call(
+            ctx,
+            what,
+            lambda a: a.create_network(
+                v["name"],
+                driver=v["driver"],
+                options=v["options"] or None,
+                ipam=ipam,
+                check_duplicate=True,
+                internal=internal,
+                labels=v["labels"] or None,
+                attachable=attachable,
+            ),
+        )
     except DockerRefused as error:
         if v["driver"] == "overlay" and "swarm" in str(error):
-            raise DockerRefused(f"Docker refused to create overlay network {v['name']} ({_docker_reason(error)}): "
-                                f"{SWARM_HINT}.", target=what) from error
+            raise DockerRefused(
+                f"Docker refused to create overlay network {v['name']} ({_docker_reason(error)}): {SWARM_HINT}.",
+                target=what,
+            ) from error
         raise
     except NotFound as error:
-        raise UsageError(f"Driver {v['driver']} is not available on this engine ({_docker_reason(error)}).",
-                         target="driver") from error
+        raise UsageError(
+            f"Driver {v['driver']} is not available on this engine ({_docker_reason(error)}).", target="driver"
+        ) from error
     return NetworkCreated(
-        id=created["Id"], name=v["name"], driver=v["driver"], subnet=_str(v["subnet"]), gateway=_str(v["gateway"]),
-        ip_range=_str(v["ip_range"]), internal=internal, attachable=attachable,
-        labels=tuple(sorted(v["labels"].items())), options=tuple(sorted(v["options"].items())),
-        warning=created.get("Warning") or None)
+        id=created["Id"],
+        name=v["name"],
+        driver=v["driver"],
+        subnet=_str(v["subnet"]),
+        gateway=_str(v["gateway"]),
+        ip_range=_str(v["ip_range"]),
+        internal=internal,
+        attachable=attachable,
+        labels=tuple(sorted(v["labels"].items())),
+        options=tuple(sorted(v["options"].items())),
+        warning=created.get("Warning") or None,
+    )
 
 
 def _docker_reason(error: NetconError) -> str:
@@ -116,21 +163,30 @@ def remove_network(ctx: HostContext, network: str, force: bool = False) -> Netwo
     attached = facts.attached(net)
     if attached and not force:
         names = ", ".join(c.name for c in attached)
-        raise UsageError(f"Network {net.name} still has containers attached ({names}); disconnect them or use "
-                         "--force to disconnect them first.", target="network")
+        raise UsageError(
+            f"Network {net.name} still has containers attached ({names}); disconnect them or use "
+            "--force to disconnect them first.",
+            target="network",
+        )
     done: list[tuple[ContainerFact, dict]] = []
     try:
         for container in attached:
             endpoint = _endpoint(ctx, container.id, net.id)
-            docker_call(ctx, f"disconnect {container.name} from {net.name}",
-                        lambda a, c=container: a.disconnect_container_from_network(c.id, net.id, force=True))
+            docker_call(
+                ctx,
+                f"disconnect {container.name} from {net.name}",
+                lambda a, c=container: a.disconnect_container_from_network(c.id, net.id, force=True),
+            )
             done.append((container, endpoint))
         docker_call(ctx, f"remove network {net.name}", lambda a: a.remove_network(net.id))
     except NetconError as error:
         restored = _reconnect(ctx, net.id, done)
         if done:
-            raise type(error)(f"{error} Reconnected {', '.join(restored) or 'none'} of the "
-                              f"{len(done)} containers disconnected before.", target=error.target) from error
+            raise type(error)(
+                f"{error} Reconnected {', '.join(restored) or 'none'} of the "
+                f"{len(done)} containers disconnected before.",
+                target=error.target,
+            ) from error
         raise
     return NetworkRemoved(id=net.id, name=net.name, disconnected=tuple(c.name for c, _ in done))
 
@@ -149,10 +205,16 @@ def _reconnect(ctx: HostContext, network_id: str, done: list[tuple[ContainerFact
     for container, endpoint in done:
         config = endpoint.get("IPAMConfig") or {}
         # Docker adds the short id as an alias by itself; pass only the user's.
-        aliases = [a for a in endpoint.get("Aliases") or () if not container.id.startswith(a)]
+        aliases = [a for a in endpoint.get("Aliases") or () if not container.id.startswith(a)] or None
+        ip = config.get("IPv4Address") or None
         try:
-            docker_call(ctx, f"reconnect {container.name}", lambda a, c=container: a.connect_container_to_network(
-                c.id, network_id, ipv4_address=config.get("IPv4Address") or None, aliases=aliases or None))
+            docker_call(
+                ctx,
+                f"reconnect {container.name}",
+                lambda a, c=container, ip=ip, names=aliases: a.connect_container_to_network(
+                    c.id, network_id, ipv4_address=ip, aliases=names
+                ),
+            )
             restored.append(container.name)
         except NetconError:
             continue
@@ -160,19 +222,25 @@ def _reconnect(ctx: HostContext, network_id: str, done: list[tuple[ContainerFact
 
 
 @mutation("network.connect", "network connect {container} to {network}")
-def connect(ctx: HostContext, network: str, container: str, ip: str | None = None,
-            aliases: Sequence[str] = ()) -> Connected:
+def connect(
+    ctx: HostContext, network: str, container: str, ip: str | None = None, aliases: Sequence[str] = ()
+) -> Connected:
     """``docker network connect``: refused up front for host/none/container: mode containers, for the host
     and none networks, and for an address outside the subnet or already in use."""
     facts = host_facts.gather(ctx)
-    v = check_form("network.connect", {"network": network, "container": container, "ip": ip,
-                                       "aliases": aliases}, facts)
+    v = check_form("network.connect", {"network": network, "container": container, "ip": ip, "aliases": aliases}, facts)
     net, target = v["network"], v["container"]
-    docker_call(ctx, f"connect {target.name} to {net.name}", lambda a: a.connect_container_to_network(
-        target.id, net.id, ipv4_address=str(v["ip"]) if v["ip"] else None, aliases=list(v["aliases"]) or None))
+    docker_call(
+        ctx,
+        f"connect {target.name} to {net.name}",
+        lambda a: a.connect_container_to_network(
+            target.id, net.id, ipv4_address=str(v["ip"]) if v["ip"] else None, aliases=list(v["aliases"]) or None
+        ),
+    )
     endpoint = _endpoint(ctx, target.id, net.id)
-    return Connected(network=net.name, container=target.name, ip=endpoint.get("IPAddress") or _str(v["ip"]),
-                     aliases=v["aliases"])
+    return Connected(
+        network=net.name, container=target.name, ip=endpoint.get("IPAddress") or _str(v["ip"]), aliases=v["aliases"]
+    )
 
 
 @mutation("network.disconnect", "network disconnect {container} from {network}")
@@ -181,6 +249,9 @@ def disconnect(ctx: HostContext, network: str, container: str, force: bool = Fal
     facts = host_facts.gather(ctx)
     v = check_form("network.disconnect", {"network": network, "container": container}, facts)
     net, target = v["network"], v["container"]
-    docker_call(ctx, f"disconnect {target.name} from {net.name}",
-                lambda a: a.disconnect_container_from_network(target.id, net.id, force=force))
+    docker_call(
+        ctx,
+        f"disconnect {target.name} from {net.name}",
+        lambda a: a.disconnect_container_from_network(target.id, net.id, force=force),
+    )
     return Disconnected(network=net.name, container=target.name)

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from netcon.core import container_ops, image, network_ops
+from netcon.core.audit import REGISTRY
 from netcon.core.flannel import docker_opts, lease, registry
 from netcon.core.lab import lab
-from netcon.core.audit import REGISTRY
 
 MODULES = (network_ops, container_ops, image, lab, registry, lease, docker_opts)
 

@@ -24,11 +24,19 @@ from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NotFound
 from netcon.core.model import Snapshot
 from netcon.core.netns import netns_inode, proc_netns, run_in_each_netns, run_in_netns
-from netcon.core.procfs import (ProcessInfo, RawSocket, Skipped, ancestry, cgroup_container_ids, process_info,
-                         shim_container_id, socket_owners)
+from netcon.core.procfs import (
+    ProcessInfo,
+    RawSocket,
+    Skipped,
+    ancestry,
+    cgroup_container_ids,
+    process_info,
+    shim_container_id,
+    socket_owners,
+)
 from netcon.core.procfs import listening_sockets as proc_listening_sockets
-from netcon.core.sockdiag import listening_sockets
 from netcon.core.snapshot import SnapshotCollector
+from netcon.core.sockdiag import listening_sockets
 
 DOCKER_PROXY = "docker-proxy"
 
@@ -220,8 +228,9 @@ class PortsCollector:
         except NetconError as error:
             return error
 
-    def _docker_ports(self, snap: Snapshot, summaries: list[dict] | NetconError,
-                      problems: list[str]) -> tuple[list, list[WantedPort]]:
+    def _docker_ports(
+        self, snap: Snapshot, summaries: list[dict] | NetconError, problems: list[str]
+    ) -> tuple[list, list[WantedPort]]:
         """(published as (proto, ip, port, cid, name, cport) from the list, wanted ports from bindings)."""
         if snap.docker_error:
             return [], []
@@ -236,8 +245,9 @@ class PortsCollector:
             live.add(cid)
             for p in c.get("Ports") or ():
                 if p.get("PublicPort"):
-                    published.append((p.get("Type") or "tcp", p.get("IP") or "0.0.0.0", p["PublicPort"], cid,
-                                      name, p["PrivatePort"]))
+                    published.append(
+                        (p.get("Type") or "tcp", p.get("IP") or "0.0.0.0", p["PublicPort"], cid, name, p["PrivatePort"])
+                    )
             host_mode = mode.get(cid) == "host" or (c.get("HostConfig") or {}).get("NetworkMode") == "host"
             if state == "running" and not host_mode:
                 continue
@@ -249,15 +259,17 @@ class PortsCollector:
                 problems.append(str(error))
                 continue
             reason = "host network: Docker discarded it" if host_mode else f"container is {state}"
-            wanted.extend(WantedPort(proto, ip, port, cid, name, cport, reason, host_mode)
-                          for proto, ip, port, cport in bindings)
+            wanted.extend(
+                WantedPort(proto, ip, port, cid, name, cport, reason, host_mode) for proto, ip, port, cport in bindings
+            )
         self._bindings = {k: v for k, v in self._bindings.items() if k in live}
         return published, wanted
 
     # -- kernel -------------------------------------------------------------------------------------------
 
-    def _namespaces(self, snap: Snapshot, host_inode: int, skipped: Skipped,
-                    problems: list[str]) -> dict[int, list[RawSocket]]:
+    def _namespaces(
+        self, snap: Snapshot, host_inode: int, skipped: Skipped, problems: list[str]
+    ) -> dict[int, list[RawSocket]]:
         """Listening sockets per netns inode: the host's, and each distinct container namespace's."""
         found: dict[int, list[RawSocket]] = {}
         pending: dict[int, list[str]] = {}  # netns inode -> paths into it, tried in turn
@@ -300,8 +312,14 @@ class PortsCollector:
                 problems.append(f"the sockets of {c.name}'s netns could not be read (its processes are gone)")
         return found
 
-    def _collect(self, snap: Snapshot, started: float, summaries: list[dict] | NetconError,
-                 owners: dict[int, list[int]], skipped: Skipped) -> PortsView:
+    def _collect(
+        self,
+        snap: Snapshot,
+        started: float,
+        summaries: list[dict] | NetconError,
+        owners: dict[int, list[int]],
+        skipped: Skipped,
+    ) -> PortsView:
         problems: list[str] = []
         host_inode = netns_inode(self.ctx.netns or "/proc/self/ns/net")
         by_netns = self._namespaces(snap, host_inode, skipped, problems)
@@ -346,34 +364,71 @@ class PortsCollector:
                     cid, how = ns_owner[inode], "netns"
                 sockets_raw.append((s, inode, holders, cid, how))
 
-        proxies = {(s.proto, _ip(s.address), s.port): h[0].pid for s, inode, h, _, _ in sockets_raw
-                   if inode == host_inode and h and h[0].name == DOCKER_PROXY}
-        published = tuple(sorted(
-            (Published(proto, ip, port, cid, name, cport,
-                       "docker-proxy" if (proto, _ip(ip), port) in proxies else "nat",
-                       proxies.get((proto, _ip(ip), port)))
-             for proto, ip, port, cid, name, cport in published_raw),
-            key=lambda p: (p.host_port, p.proto, p.host_ip)))
+        proxies = {
+            (s.proto, _ip(s.address), s.port): h[0].pid
+            for s, inode, h, _, _ in sockets_raw
+            if inode == host_inode and h and h[0].name == DOCKER_PROXY
+        }
+        published = tuple(
+            sorted(
+                (
+                    Published(
+                        proto,
+                        ip,
+                        port,
+                        cid,
+                        name,
+                        cport,
+                        "docker-proxy" if (proto, _ip(ip), port) in proxies else "nat",
+                        proxies.get((proto, _ip(ip), port)),
+                    )
+                    for proto, ip, port, cid, name, cport in published_raw
+                ),
+                key=lambda p: (p.host_port, p.proto, p.host_ip),
+            )
+        )
         by_key = {(p.proto, _ip(p.host_ip), p.host_port): p for p in published}
 
         sockets = []
         for s, inode, holders, cid, how in sockets_raw:
-            pub = by_key.get((s.proto, _ip(s.address), s.port)) if holders and holders[0].name == DOCKER_PROXY \
-                and inode == host_inode else None
+            pub = (
+                by_key.get((s.proto, _ip(s.address), s.port))
+                if holders and holders[0].name == DOCKER_PROXY and inode == host_inode
+                else None
+            )
             if pub:
                 cid, how = pub.container_id, "docker-proxy"
-            sockets.append(PortSocket(
-                proto=s.proto, version=s.version, address=s.address, port=s.port, state=s.state, inode=s.inode,
-                v6only=s.v6only,
-                netns_inode=inode, host_netns=inode == host_inode, holders=holders, container_id=cid,
-                container=names.get(cid) if cid else None, attributed_by=how, published=pub))
+            sockets.append(
+                PortSocket(
+                    proto=s.proto,
+                    version=s.version,
+                    address=s.address,
+                    port=s.port,
+                    state=s.state,
+                    inode=s.inode,
+                    v6only=s.v6only,
+                    netns_inode=inode,
+                    host_netns=inode == host_inode,
+                    holders=holders,
+                    container_id=cid,
+                    container=names.get(cid) if cid else None,
+                    attributed_by=how,
+                    published=pub,
+                )
+            )
         sockets.sort(key=lambda s: (s.port, s.proto, s.version, s.address, s.netns_inode))
         wanted.sort(key=lambda w: (w.host_port, w.proto, w.container))
         return PortsView(
-            taken_at=started, host_netns_inode=host_inode, sockets=tuple(sockets), published=published,
-            wanted=tuple(wanted), conflicts=conflicts(sockets, published, wanted),
-            skipped_vanished=skipped.vanished, skipped_unreadable=skipped.unreadable,
-            problems=tuple(problems) + tuple(snap.problems))
+            taken_at=started,
+            host_netns_inode=host_inode,
+            sockets=tuple(sockets),
+            published=published,
+            wanted=tuple(wanted),
+            conflicts=conflicts(sockets, published, wanted),
+            skipped_vanished=skipped.vanished,
+            skipped_unreadable=skipped.unreadable,
+            problems=tuple(problems) + tuple(snap.problems),
+        )
 
 
 def conflicts(sockets, published, wanted) -> tuple[Conflict, ...]:
@@ -387,20 +442,25 @@ def conflicts(sockets, published, wanted) -> tuple[Conflict, ...]:
         owner = s.container or (f"pid {pid} ({s.process.name})" if s.process else f"socket {s.inode}")
         claims.append(Claim(s.proto, s.address, s.port, owner, s.container_id, pid, "listening", s.v6only))
     # Docker's "::" is IPv6 only: it claims IPv4 with a binding (or docker-proxy) of its own
-    claims += [Claim(p.proto, p.host_ip, p.host_port, p.container, p.container_id, None, "published (nat)", True)
-               for p in published if p.served_by == "nat"]
+    claims += [
+        Claim(p.proto, p.host_ip, p.host_port, p.container, p.container_id, None, "published (nat)", True)
+        for p in published
+        if p.served_by == "nat"
+    ]
     for w in wanted:
         if w.host_port:  # port 0: Docker picks a free one, nobody wants a particular port
-            for ip in ([w.host_ip] if w.host_ip else ["0.0.0.0", "::"]):
+            for ip in [w.host_ip] if w.host_ip else ["0.0.0.0", "::"]:
                 claims.append(Claim(w.proto, ip, w.host_port, w.container, w.container_id, None, w.reason, True))
     groups: dict[tuple[str, int], list[Claim]] = {}
     for claim in claims:
         groups.setdefault((claim.proto, claim.port), []).append(claim)
     out = []
     for (proto, port), group in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        involved = [a for a in group if any(_who(a) != _who(b)
-                                            and addresses_overlap(a.address, b.address, a.v6only, b.v6only)
-                                            for b in group)]
+        involved = [
+            a
+            for a in group
+            if any(_who(a) != _who(b) and addresses_overlap(a.address, b.address, a.v6only, b.v6only) for b in group)
+        ]
         if involved:
             out.append(Conflict(proto, port, tuple(involved)))
     return tuple(out)

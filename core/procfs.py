@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import itertools
 import os
 import pwd
 import re
@@ -20,8 +21,12 @@ from netcon.core.errors import NotFound
 
 # /proc/net/{tcp,udp}[6] "st" column (kernel TCP states); ``ss -l`` shows TCP LISTEN and unconnected UDP
 TCP_LISTEN, UDP_UNCONN = 0x0A, 0x07
-TABLES = (("tcp", 4, "tcp", TCP_LISTEN), ("tcp", 6, "tcp6", TCP_LISTEN),
-          ("udp", 4, "udp", UDP_UNCONN), ("udp", 6, "udp6", UDP_UNCONN))
+TABLES = (
+    ("tcp", 4, "tcp", TCP_LISTEN),
+    ("tcp", 6, "tcp6", TCP_LISTEN),
+    ("udp", 4, "udp", UDP_UNCONN),
+    ("udp", 6, "udp6", UDP_UNCONN),
+)
 STATE_NAMES = {TCP_LISTEN: "LISTEN", UDP_UNCONN: "UNCONN"}
 _CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?![0-9a-f])")
 SHIM_PREFIX = "containerd-shim"
@@ -35,8 +40,10 @@ class Skipped:
     unreadable: int = 0
 
     def count(self, error: BaseException) -> None:
-        if isinstance(error, (FileNotFoundError, ProcessLookupError, NotFound)) \
-                or getattr(error, "errno", None) == errno.ESRCH:
+        if (
+            isinstance(error, (FileNotFoundError, ProcessLookupError, NotFound))
+            or getattr(error, "errno", None) == errno.ESRCH
+        ):
             self.vanished += 1
         else:
             self.unreadable += 1
@@ -72,7 +79,7 @@ def _address(hex_addr: str, version: int) -> str:
     raw = bytes.fromhex(hex_addr)
     if version == 4:
         return ".".join(str(b) for b in raw[::-1])
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
     return str(ipaddress.IPv6Address(words))
 
 
@@ -83,8 +90,7 @@ def parse_socket_table(text: str, proto: str, version: int, state: int) -> list[
         if len(parts) < 10 or int(parts[3], 16) != state:
             continue
         addr, port = parts[1].split(":")
-        out.append(RawSocket(proto, version, _address(addr, version), int(port, 16), STATE_NAMES[state],
-                             int(parts[9])))
+        out.append(RawSocket(proto, version, _address(addr, version), int(port, 16), STATE_NAMES[state], int(parts[9])))
     return out
 
 
@@ -152,8 +158,9 @@ def process_info(pid: int) -> ProcessInfo:
         cmdline = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     uid = int(fields["Uid"].split()[1])  # effective uid, as ps shows USER
-    return ProcessInfo(pid=pid, ppid=int(fields["PPid"]), name=fields["Name"].strip(), cmdline=cmdline,
-                       user=_user(uid), uid=uid)
+    return ProcessInfo(
+        pid=pid, ppid=int(fields["PPid"]), name=fields["Name"].strip(), cmdline=cmdline, user=_user(uid), uid=uid
+    )
 
 
 def ancestry(pid: int, known: dict[int, ProcessInfo] | None = None) -> tuple[ProcessInfo, ...]:
@@ -194,4 +201,4 @@ def shim_container_id(chain: tuple[ProcessInfo, ...]) -> str | None:
 def flag_values(cmdline: str) -> dict[str, str]:
     """``-name value`` pairs of a Go-style command line (docker-proxy's)."""
     args = cmdline.split()
-    return {a.lstrip("-"): b for a, b in zip(args, args[1:]) if a.startswith("-") and not b.startswith("-")}
+    return {a.lstrip("-"): b for a, b in itertools.pairwise(args) if a.startswith("-") and not b.startswith("-")}

@@ -19,8 +19,17 @@ from dataclasses import dataclass
 from netcon.core.context import NETNS_RUN_DIR, HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NotFound
-from netcon.core.model import (Attachment, Bridge, Container, ContainerInterface, Counters, Interface, Network,
-                        Snapshot, Veth)
+from netcon.core.model import (
+    Attachment,
+    Bridge,
+    Container,
+    ContainerInterface,
+    Counters,
+    Interface,
+    Network,
+    Snapshot,
+    Veth,
+)
 from netcon.core.netlink import Address, Link, Rtnl
 from netcon.core.netns import netns_inode, proc_netns
 
@@ -73,8 +82,11 @@ def _counters(link: Link) -> Counters:
 def _bridge_gateways(bridge: str | None, ipam: list[dict], addrs_by_name: dict) -> tuple[str, ...]:
     """The default bridge's IPAM omits its gateway; the kernel knows it: the bridge's address in the subnet."""
     subnets = [ipaddress.ip_network(c["Subnet"], strict=False) for c in ipam if c.get("Subnet")]
-    return tuple(addr.split("/")[0] for addr in addrs_by_name.get(bridge, ())
-                 if any(ipaddress.ip_interface(addr).ip in net for net in subnets))
+    return tuple(
+        addr.split("/")[0]
+        for addr in addrs_by_name.get(bridge, ())
+        if any(ipaddress.ip_interface(addr).ip in net for net in subnets)
+    )
 
 
 def network_bridge(net: dict) -> str | None:
@@ -105,8 +117,9 @@ class SnapshotCollector:
     def _docker_lists(self) -> tuple[list, list, str | None]:
         try:
             if self._docker_version is None:
-                self._docker_version = docker_call(self.ctx, "read the engine version",
-                                                   lambda a: a.version().get("Version"))
+                self._docker_version = docker_call(
+                    self.ctx, "read the engine version", lambda a: a.version().get("Version")
+                )
             networks = docker_call(self.ctx, "list networks", lambda a: a.networks())
             containers = docker_call(self.ctx, "list containers", lambda a: a.containers(all=True))
             return networks, containers, None
@@ -116,21 +129,28 @@ class SnapshotCollector:
             return [], [], str(error)
 
     def _inspect(self, summary: dict, problems: list[str]) -> _Inspected | None:
-        endpoints = tuple(sorted((n.get("EndpointID") or "") for n in
-                                 ((summary.get("NetworkSettings") or {}).get("Networks") or {}).values()))
+        endpoints = tuple(
+            sorted(
+                (n.get("EndpointID") or "")
+                for n in ((summary.get("NetworkSettings") or {}).get("Networks") or {}).values()
+            )
+        )
         key = (summary["Id"], summary.get("State"), endpoints)
         cached = self._inspected.get(key)
         if cached and (not cached.pid or _starttime(cached.pid) == cached.starttime):
             return cached
         try:
-            info = docker_call(self.ctx, f"inspect container {summary['Id'][:12]}",
-                               lambda a: a.inspect_container(summary["Id"]))
+            info = docker_call(
+                self.ctx, f"inspect container {summary['Id'][:12]}", lambda a: a.inspect_container(summary["Id"])
+            )
         except NotFound:
             problems.append(f"container {_name(summary)} disappeared while the snapshot was taken")
             return None
         pid = (info.get("State") or {}).get("Pid") or None
-        aliases = {name: tuple(ep.get("Aliases") or ())
-                   for name, ep in ((info.get("NetworkSettings") or {}).get("Networks") or {}).items()}
+        aliases = {
+            name: tuple(ep.get("Aliases") or ())
+            for name, ep in ((info.get("NetworkSettings") or {}).get("Networks") or {}).items()
+        }
         result = _Inspected(pid, _starttime(pid) if pid else None, aliases)
         self._inspected = {k: v for k, v in self._inspected.items() if k[0] != summary["Id"]}
         self._inspected[key] = result
@@ -144,14 +164,22 @@ class SnapshotCollector:
             links, addrs = rtnl.links(), _addresses(rtnl.addresses())
         interfaces = tuple(
             ContainerInterface(
-                ifindex=link.index, ifname=link.ifname, kind=link.kind, mtu=link.mtu, state=link.state,
-                mac=link.mac, addresses=addrs.get(link.index, ()),
-                peer_ifindex=link.link if link.kind == "veth" else None)
-            for link in links)
+                ifindex=link.index,
+                ifname=link.ifname,
+                kind=link.kind,
+                mtu=link.mtu,
+                state=link.state,
+                mac=link.mac,
+                addresses=addrs.get(link.index, ()),
+                peer_ifindex=link.link if link.kind == "veth" else None,
+            )
+            for link in links
+        )
         return _Namespace(inode, nsid, interfaces)
 
-    def _named_namespaces(self, host: Rtnl, nsids: set[int], host_inode: int,
-                          container_inodes: set[int]) -> dict[int, tuple[str, _Namespace]]:
+    def _named_namespaces(
+        self, host: Rtnl, nsids: set[int], host_inode: int, container_inodes: set[int]
+    ) -> dict[int, tuple[str, _Namespace]]:
         """Peers of veths that lead to no container: the root netns or one of /var/run/netns (a lab host's
         underlay link, a hand-made pair), found by the id this netns gives them."""
         candidates = {"root": "/proc/self/ns/net"}  # netcon itself runs in the root netns
@@ -217,8 +245,9 @@ class SnapshotCollector:
                 except (OSError, NetconError) as error:
                     problems.append(f"netns {path} could not be read: {error}")
             known = {ns.nsid for ns in ns_by_inode.values()}
-            unmatched = {link.link_netnsid for link in links
-                         if link.kind == "veth" and link.link_netnsid is not None} - known
+            unmatched = {
+                link.link_netnsid for link in links if link.kind == "veth" and link.link_netnsid is not None
+            } - known
             named = self._named_namespaces(host, unmatched, host_inode, set(ns_by_inode)) if unmatched else {}
 
         names = {c["Id"]: _name(c) for c in containers_raw}
@@ -236,8 +265,9 @@ class SnapshotCollector:
                 owners = [c for c in cids if not modes[c].startswith("container:")] or cids
                 owner_by_nsid[ns.nsid] = owners[0]
 
-        containers = tuple(self._container(c, names, inspected, inode_of, members, ns_by_inode, host_inode)
-                           for c in containers_raw)
+        containers = tuple(
+            self._container(c, names, inspected, inode_of, members, ns_by_inode, host_inode) for c in containers_raw
+        )
 
         addrs_by_name = {link.ifname: addrs.get(link.index, ()) for link in links}
         networks = []
@@ -248,22 +278,36 @@ class SnapshotCollector:
                 if not ep or ep.get("NetworkID") != net["Id"] or not ep.get("EndpointID"):
                     continue
                 info = inspected.get(c["Id"])
-                attachments.append(Attachment(
-                    container_id=c["Id"], container_name=names[c["Id"]], ipv4=ep.get("IPAddress") or None,
-                    prefixlen=ep.get("IPPrefixLen") or None, mac=ep.get("MacAddress") or None,
-                    aliases=info.aliases.get(net["Name"], ()) if info else (), endpoint_id=ep["EndpointID"]))
+                attachments.append(
+                    Attachment(
+                        container_id=c["Id"],
+                        container_name=names[c["Id"]],
+                        ipv4=ep.get("IPAddress") or None,
+                        prefixlen=ep.get("IPPrefixLen") or None,
+                        mac=ep.get("MacAddress") or None,
+                        aliases=info.aliases.get(net["Name"], ()) if info else (),
+                        endpoint_id=ep["EndpointID"],
+                    )
+                )
             ipam = (net.get("IPAM") or {}).get("Config") or []
-            networks.append(Network(
-                id=net["Id"], name=net["Name"], driver=net.get("Driver") or "", scope=net.get("Scope") or "",
-                subnets=tuple(c["Subnet"] for c in ipam if c.get("Subnet")),
-                gateways=tuple(c["Gateway"] for c in ipam if c.get("Gateway"))
-                or _bridge_gateways(network_bridge(net), ipam, addrs_by_name),
-                ip_ranges=tuple(c["IPRange"] for c in ipam if c.get("IPRange")),
-                internal=bool(net.get("Internal")), attachable=bool(net.get("Attachable")),
-                options=tuple(sorted((net.get("Options") or {}).items())),
-                labels=tuple(sorted((net.get("Labels") or {}).items())),
-                bridge=network_bridge(net),
-                attachments=tuple(sorted(attachments, key=lambda a: a.container_name))))
+            networks.append(
+                Network(
+                    id=net["Id"],
+                    name=net["Name"],
+                    driver=net.get("Driver") or "",
+                    scope=net.get("Scope") or "",
+                    subnets=tuple(c["Subnet"] for c in ipam if c.get("Subnet")),
+                    gateways=tuple(c["Gateway"] for c in ipam if c.get("Gateway"))
+                    or _bridge_gateways(network_bridge(net), ipam, addrs_by_name),
+                    ip_ranges=tuple(c["IPRange"] for c in ipam if c.get("IPRange")),
+                    internal=bool(net.get("Internal")),
+                    attachable=bool(net.get("Attachable")),
+                    options=tuple(sorted((net.get("Options") or {}).items())),
+                    labels=tuple(sorted((net.get("Labels") or {}).items())),
+                    bridge=network_bridge(net),
+                    attachments=tuple(sorted(attachments, key=lambda a: a.container_name)),
+                )
+            )
         networks.sort(key=lambda n: n.name)
         network_of_bridge = {n.bridge: n.name for n in networks if n.bridge}
 
@@ -271,23 +315,46 @@ class SnapshotCollector:
         for link in links:
             master = by_ifindex.get(link.master) if link.master else None
             master_name = master.ifname if master else None
-            interfaces.append(Interface(
-                ifindex=link.index, ifname=link.ifname, kind=link.kind, mtu=link.mtu, state=link.state,
-                mac=link.mac, addresses=addrs.get(link.index, ()), master=master_name))
+            interfaces.append(
+                Interface(
+                    ifindex=link.index,
+                    ifname=link.ifname,
+                    kind=link.kind,
+                    mtu=link.mtu,
+                    state=link.state,
+                    mac=link.mac,
+                    addresses=addrs.get(link.index, ()),
+                    master=master_name,
+                )
+            )
             if link.kind == "bridge":
                 ports = sorted(port.ifname for port in links if port.master == link.index)
-                bridges.append(Bridge(
-                    name=link.ifname, ifindex=link.index, bridge_id=link.bridge_id or "", stp=link.stp,
-                    interfaces=tuple(ports), network=network_of_bridge.get(link.ifname), mtu=link.mtu,
-                    state=link.state))
+                bridges.append(
+                    Bridge(
+                        name=link.ifname,
+                        ifindex=link.index,
+                        bridge_id=link.bridge_id or "",
+                        stp=link.stp,
+                        interfaces=tuple(ports),
+                        network=network_of_bridge.get(link.ifname),
+                        mtu=link.mtu,
+                        state=link.state,
+                    )
+                )
             elif link.kind == "veth":
                 veths.append(self._veth(link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names, named))
         return Snapshot(
             host=socket.gethostname() + (f" [{os.path.basename(self.ctx.netns)}]" if self.ctx.netns else ""),
-            docker_version=self._docker_version, docker_error=docker_error, taken_at=started,
-            networks=tuple(networks), containers=tuple(sorted(containers, key=lambda c: c.name)),
-            bridges=tuple(sorted(bridges, key=lambda b: b.name)), veths=tuple(sorted(veths, key=lambda v: v.ifname)),
-            interfaces=tuple(interfaces), problems=tuple(problems))
+            docker_version=self._docker_version,
+            docker_error=docker_error,
+            taken_at=started,
+            networks=tuple(networks),
+            containers=tuple(sorted(containers, key=lambda c: c.name)),
+            bridges=tuple(sorted(bridges, key=lambda b: b.name)),
+            veths=tuple(sorted(veths, key=lambda v: v.ifname)),
+            interfaces=tuple(interfaces),
+            problems=tuple(problems),
+        )
 
     def _container(self, c, names, inspected, inode_of, members, ns_by_inode, host_inode) -> Container:
         cid = c["Id"]
@@ -307,8 +374,9 @@ class SnapshotCollector:
         own_ips = tuple(ep["IPAddress"] for ep in eps.values() if ep.get("IPAddress"))
         ipv4, ipv4_shared = own_ips, False
         if owner and not own_ips and ns:
-            ipv4 = tuple(a.split("/")[0] for i in ns.interfaces if i.kind != "loopback" for a in i.addresses
-                         if ":" not in a)
+            ipv4 = tuple(
+                a.split("/")[0] for i in ns.interfaces if i.kind != "loopback" for a in i.addresses if ":" not in a
+            )
             ipv4_shared = True
         problem = None
         if c.get("State") == "running" and info is None:
@@ -316,11 +384,22 @@ class SnapshotCollector:
         elif c.get("State") == "running" and inode is None:
             problem = "its network namespace could not be read"
         return Container(
-            id=cid, name=names[cid], state=c.get("State") or "", image=c.get("Image") or "", network_mode=mode,
-            pid=info.pid if info else None, netns_inode=inode, shares_netns_with=shared,
-            netns_owner=owner, ipv4=ipv4, ipv4_shared=ipv4_shared, networks=tuple(sorted(eps)),
-            interfaces=ns.interfaces if ns else (), labels=tuple(sorted((c.get("Labels") or {}).items())),
-            problem=problem)
+            id=cid,
+            name=names[cid],
+            state=c.get("State") or "",
+            image=c.get("Image") or "",
+            network_mode=mode,
+            pid=info.pid if info else None,
+            netns_inode=inode,
+            shares_netns_with=shared,
+            netns_owner=owner,
+            ipv4=ipv4,
+            ipv4_shared=ipv4_shared,
+            networks=tuple(sorted(eps)),
+            interfaces=ns.interfaces if ns else (),
+            labels=tuple(sorted((c.get("Labels") or {}).items())),
+            problem=problem,
+        )
 
     @staticmethod
     def _veth(link: Link, master_name, by_ifindex, ns_by_inode, owner_by_nsid, names, named) -> Veth:
@@ -337,9 +416,20 @@ class SnapshotCollector:
             container_id = owner_by_nsid.get(link.link_netnsid)
             container = names.get(container_id) if container_id else None
         return Veth(
-            ifname=link.ifname, ifindex=link.index, mtu=link.mtu, state=link.state, mac=link.mac,
-            bridge=master_name, counters=_counters(link), peer_ifindex=link.link, peer_netnsid=link.link_netnsid,
-            peer_ifname=peer_name, peer_netns=peer_netns, container=container, container_id=container_id)
+            ifname=link.ifname,
+            ifindex=link.index,
+            mtu=link.mtu,
+            state=link.state,
+            mac=link.mac,
+            bridge=master_name,
+            counters=_counters(link),
+            peer_ifindex=link.link,
+            peer_netnsid=link.link_netnsid,
+            peer_ifname=peer_name,
+            peer_netns=peer_netns,
+            container=container,
+            container_id=container_id,
+        )
 
 
 def collect(ctx: HostContext) -> Snapshot:

@@ -35,13 +35,14 @@ def _attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
         length, kind = struct.unpack_from("=HH", data, offset)
         if length < 4:
             break
-        out[kind & 0x3FFF] = data[offset + 4:offset + length]
+        out[kind & 0x3FFF] = data[offset + 4 : offset + length]
         offset += (length + 3) & ~3
     return out
 
 
-def _dump(sock: socket.socket, seq: int, family: int, proto: str, protocol: int, state: int, name: str,
-          out: list[RawSocket]) -> None:
+def _dump(
+    sock: socket.socket, seq: int, family: int, proto: str, protocol: int, state: int, name: str, out: list[RawSocket]
+) -> None:
     body = _REQ.pack(family, protocol, 0, 1 << state, b"", 0, b"")
     sock.send(_HDR.pack(_HDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
     addr_len, version = (4, 4) if family == socket.AF_INET else (16, 6)
@@ -67,7 +68,7 @@ def _dump(sock: socket.socket, seq: int, family: int, proto: str, protocol: int,
             if st != state:
                 continue
             port = struct.unpack_from("!H", data, start + 4)[0]
-            address = socket.inet_ntop(family, data[start + 8:start + 8 + addr_len])
+            address = socket.inet_ntop(family, data[start + 8 : start + 8 + addr_len])
             inode = struct.unpack_from("=I", data, start + 68)[0]
             v6only = None
             if version == 6:

@@ -40,6 +40,7 @@ def _given(value: Value) -> bool:
 
 # --- addresses -------------------------------------------------------------------------------------------
 
+
 def parse_subnet(value: str, field: str = "subnet", label: str = "Subnet") -> ipaddress.IPv4Network:
     """An IPv4 CIDR with an explicit prefix length and no host bits set."""
     text = str(value).strip()
@@ -82,8 +83,11 @@ def check_gateway(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Ad
     if gateway not in subnet:
         raise _fail("gateway", f"Gateway {gateway} is outside the subnet {subnet}.")
     if not usable_host(gateway, subnet):
-        raise _fail("gateway", f"Gateway {gateway} is the {'network' if gateway == subnet.network_address else 'broadcast'}"
-                               f" address of {subnet}; pick a host address inside it.")
+        raise _fail(
+            "gateway",
+            f"Gateway {gateway} is the {'network' if gateway == subnet.network_address else 'broadcast'}"
+            f" address of {subnet}; pick a host address inside it.",
+        )
     return gateway
 
 
@@ -94,8 +98,7 @@ def check_ip_range(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4N
     return ip_range
 
 
-def check_subnet_free(subnet: ipaddress.IPv4Network, networks: Iterable[NetworkFact],
-                      routes: Iterable = ()) -> None:
+def check_subnet_free(subnet: ipaddress.IPv4Network, networks: Iterable[NetworkFact], routes: Iterable = ()) -> None:
     """Refuse a subnet that overlaps a Docker network's subnet or a route of the host, naming which."""
     for net in networks:
         for cidr in net.subnets:
@@ -109,13 +112,17 @@ def check_subnet_free(subnet: ipaddress.IPv4Network, networks: Iterable[NetworkF
 
 # --- names -----------------------------------------------------------------------------------------------
 
+
 def check_network_name(value: str, facts: HostFacts | None = None) -> str:
     name = str(value).strip()
     if not name:
         raise _fail("name", "Network name is empty.")
     if not NAME_RE.fullmatch(name):
-        raise _fail("name", f"Network name {name!r} is not allowed: it must start with a letter or digit and "
-                            "hold only letters, digits, '_', '.' and '-'.")
+        raise _fail(
+            "name",
+            f"Network name {name!r} is not allowed: it must start with a letter or digit and "
+            "hold only letters, digits, '_', '.' and '-'.",
+        )
     if facts is not None:
         taken = next((n for n in facts.networks if n.name == name), None)
         if taken is not None:
@@ -128,8 +135,11 @@ def check_container_name(value: str, facts: HostFacts | None = None) -> str:
     if not name:
         raise _fail("name", "Container name is empty.")
     if len(name) < 2 or not NAME_RE.fullmatch(name):
-        raise _fail("name", f"Container name {name!r} is not allowed: Docker wants at least two characters, "
-                            "starting with a letter or digit, then only letters, digits, '_', '.' and '-'.")
+        raise _fail(
+            "name",
+            f"Container name {name!r} is not allowed: Docker wants at least two characters, "
+            "starting with a letter or digit, then only letters, digits, '_', '.' and '-'.",
+        )
     if facts is not None:
         taken = next((c for c in facts.containers if c.name == name), None)
         if taken is not None:
@@ -145,6 +155,7 @@ def check_alias(value: str) -> str:
 
 
 # --- key=value items -------------------------------------------------------------------------------------
+
 
 def split_items(value: Value) -> list[str]:
     """A form's text of several items (separated by spaces or commas), or a sequence of them, as a list."""
@@ -172,8 +183,11 @@ def check_options(value: Value, facts: HostFacts | None = None) -> dict[str, str
     bridge = options.get(BRIDGE_NAME_OPTION)
     if bridge is not None:
         if not IFNAME_RE.fullmatch(bridge) or bridge in (".", ".."):
-            raise _fail("options", f"Bridge name {bridge!r} ({BRIDGE_NAME_OPTION}) is not a valid Linux interface "
-                                   "name: 1 to 15 characters without '/', ':' or spaces.")
+            raise _fail(
+                "options",
+                f"Bridge name {bridge!r} ({BRIDGE_NAME_OPTION}) is not a valid Linux interface "
+                "name: 1 to 15 characters without '/', ':' or spaces.",
+            )
         if facts is not None:
             user = next((n for n in facts.networks if n.bridge_name == bridge), None)
             if user is not None:
@@ -189,6 +203,7 @@ def check_labels(value: Value) -> dict[str, str]:
 
 
 # --- network create --------------------------------------------------------------------------------------
+
 
 def _subnet_of_form(values: Mapping[str, Value]) -> ipaddress.IPv4Network | None:
     """The form's subnet when it parses; a bad subnet is reported on its own field, not on its dependants."""
@@ -209,8 +224,9 @@ def _create_driver(value, values, facts):
     if not NAME_RE.fullmatch(driver):
         raise _fail("driver", f"Driver {driver!r} is not a driver name.")
     if facts is not None and facts.drivers and driver not in facts.drivers:
-        raise _fail("driver", f"Driver {driver} is not available on this engine "
-                              f"(it offers {', '.join(sorted(facts.drivers))}).")
+        raise _fail(
+            "driver", f"Driver {driver} is not available on this engine (it offers {', '.join(sorted(facts.drivers))})."
+        )
     return driver
 
 
@@ -231,10 +247,12 @@ def _dependent(field: str, label: str, check: Callable) -> Callable:
             raise _fail(field, f"{label} needs a subnet to belong to: give the subnet too.")
         subnet = _subnet_of_form(values)
         return check(value, subnet) if subnet is not None else None
+
     return run
 
 
 # --- network connect / disconnect ------------------------------------------------------------------------
+
 
 def _find(value: str, lookup: Callable, field: str, label: str):
     ref = str(value).strip()
@@ -265,30 +283,40 @@ def shared_stack_reason(container: ContainerFact, facts: HostFacts | None = None
     """Why Docker will not connect ``container`` to a network, or None."""
     kind = mode_kind(container.network_mode)
     if kind == "host":
-        return f"Container {container.name} runs with --network host: it uses the host's own network stack, " \
-               "so Docker cannot connect it to any other network."
+        return (
+            f"Container {container.name} runs with --network host: it uses the host's own network stack, "
+            "so Docker cannot connect it to any other network."
+        )
     if kind == "none":
-        return f"Container {container.name} runs with --network none: Docker keeps it without networking and " \
-               "cannot connect it to any network."
+        return (
+            f"Container {container.name} runs with --network none: Docker keeps it without networking and "
+            "cannot connect it to any network."
+        )
     if kind == "container":
         ref = container.network_mode.split(":", 1)[1]
         owner = facts.container(ref) if facts is not None else None
-        return f"Container {container.name} shares the network namespace of container " \
-               f"{owner.name if owner else ref[:12]} (--network container:), so Docker cannot connect it " \
-               "to a network of its own."
+        return (
+            f"Container {container.name} shares the network namespace of container "
+            f"{owner.name if owner else ref[:12]} (--network container:), so Docker cannot connect it "
+            "to a network of its own."
+        )
     return None
 
 
 def check_attachable_network(net: NetworkFact, field: str = "network") -> NetworkFact:
     if net.driver in ("host", "null"):
         mode = "host" if net.driver == "host" else "none"
-        raise _fail(field, f"Network {net.name} is Docker's {mode} mode, not a network a container can be "
-                           f"connected to; run the container with --network {mode} instead.")
+        raise _fail(
+            field,
+            f"Network {net.name} is Docker's {mode} mode, not a network a container can be "
+            f"connected to; run the container with --network {mode} instead.",
+        )
     return net
 
 
-def check_ip_for(value: str, net: NetworkFact, facts: HostFacts | None,
-                 container: ContainerFact | None = None) -> ipaddress.IPv4Address:
+def check_ip_for(
+    value: str, net: NetworkFact, facts: HostFacts | None, container: ContainerFact | None = None
+) -> ipaddress.IPv4Address:
     """An address inside ``net``'s subnet, not its gateway and not held by another container."""
     address = parse_address(value, "ip", "IP address")
     if net.name == "bridge":
@@ -297,8 +325,9 @@ def check_ip_for(value: str, net: NetworkFact, facts: HostFacts | None,
         raise _fail("ip", f"Network {net.name} has no IPv4 subnet, so an IP address cannot be chosen on it.")
     subnets = [ipaddress.IPv4Network(s, strict=False) for s in net.subnets]
     if not any(usable_host(address, s) for s in subnets):
-        raise _fail("ip", f"IP address {address} is not a usable address of network {net.name}"
-                          f" ({', '.join(net.subnets)}).")
+        raise _fail(
+            "ip", f"IP address {address} is not a usable address of network {net.name} ({', '.join(net.subnets)})."
+        )
     if str(address) in net.gateways:
         raise _fail("ip", f"IP address {address} is the gateway of network {net.name}.")
     if facts is not None:
@@ -349,8 +378,11 @@ def _disconnect_network(value, values, facts):
         return str(value).strip() or None
     net = find_network(value, facts)
     if net.driver in ("host", "null"):
-        raise _fail("network", f"Network {net.name} is Docker's {'host' if net.driver == 'host' else 'none'} mode: "
-                               "a container cannot be disconnected from it, only removed.")
+        raise _fail(
+            "network",
+            f"Network {net.name} is Docker's {'host' if net.driver == 'host' else 'none'} mode: "
+            "a container cannot be disconnected from it, only removed.",
+        )
     return net
 
 
@@ -359,13 +391,17 @@ def _disconnect_container(value, values, facts):
         return str(value).strip() or None
     container = find_container(value, facts)
     net = facts.network(str(values.get("network") or "").strip())
-    if net is not None and net.driver not in ("host", "null") and \
-            not any(e.network_id == net.id for e in container.endpoints):
+    if (
+        net is not None
+        and net.driver not in ("host", "null")
+        and not any(e.network_id == net.id for e in container.endpoints)
+    ):
         raise _fail("container", f"Container {container.name} is not connected to network {net.name}.")
     return container
 
 
 # --- container run ---------------------------------------------------------------------------------------
+
 
 def check_network_mode(value: str, facts: HostFacts | None) -> str:
     """``bridge``, a user network, ``host``, ``none`` or ``container:<name|id>`` of a running container;
@@ -383,8 +419,11 @@ def check_network_mode(value: str, facts: HostFacts | None) -> str:
         if other is None:
             raise _fail("network", f"Network mode container:{ref} names a container that does not exist.")
         if not other.running:
-            raise _fail("network", f"Network mode container:{ref} names a container that is {other.state}, "
-                                   "not running, so it has no network namespace to share.")
+            raise _fail(
+                "network",
+                f"Network mode container:{ref} names a container that is {other.state}, "
+                "not running, so it has no network namespace to share.",
+            )
         return f"container:{other.id}"
     if facts is None:
         if not NAME_RE.fullmatch(mode):
@@ -392,8 +431,10 @@ def check_network_mode(value: str, facts: HostFacts | None) -> str:
         return mode
     net = facts.network(mode)
     if net is None:
-        raise _fail("network", f"Network {mode} does not exist (modes: bridge, host, none, container:<name>, "
-                               "or a user network).")
+        raise _fail(
+            "network",
+            f"Network {mode} does not exist (modes: bridge, host, none, container:<name>, or a user network).",
+        )
     return net.name
 
 
@@ -401,8 +442,10 @@ def parse_publish(item: str) -> tuple[int, int, str]:
     """``HOST:CONTAINER[/tcp|udp|sctp]`` as (host port, container port, protocol)."""
     match = PORT_RE.fullmatch(str(item).strip())
     if not match or not all(1 <= int(p) <= 65535 for p in match.group(1, 2)):
-        raise _fail("publish", f"Published port {item!r} must be HOST:CONTAINER with ports 1 to 65535 "
-                               "(optionally /tcp, /udp or /sctp).")
+        raise _fail(
+            "publish",
+            f"Published port {item!r} must be HOST:CONTAINER with ports 1 to 65535 (optionally /tcp, /udp or /sctp).",
+        )
     return int(match.group(1)), int(match.group(2)), match.group(3) or "tcp"
 
 
@@ -410,8 +453,11 @@ def _run_publish(value, values, facts):
     published = tuple(parse_publish(item) for item in split_items(value))
     mode = str(values.get("network") or "bridge").strip()
     if published and (mode == "none" or mode.startswith("container:")):
-        raise _fail("publish", f"Ports cannot be published with network mode {mode}: the container has no "
-                               "network of its own to publish from.")
+        raise _fail(
+            "publish",
+            f"Ports cannot be published with network mode {mode}: the container has no "
+            "network of its own to publish from.",
+        )
     return published
 
 
@@ -420,8 +466,11 @@ def _run_image(value, values, facts):
     if facts is not None:
         candidates = {image, f"{image}:latest"}
         if not candidates & set(facts.images):
-            raise _fail("image", f"Image {image} is not present locally and no registry is reachable "
-                                 f"(netcon image ensure-busybox imports {BUSYBOX_IMAGE}).")
+            raise _fail(
+                "image",
+                f"Image {image} is not present locally and no registry is reachable "
+                f"(netcon image ensure-busybox imports {BUSYBOX_IMAGE}).",
+            )
     return image
 
 

@@ -8,6 +8,7 @@ console turns it into a refresh. ``stop()`` ends every thread within a fraction 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -31,18 +32,28 @@ RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV4_ROUTE = 0x40
 RTMGRP_IPV6_IFADDR = 0x100
 RTMGRP_IPV6_ROUTE = 0x400
-GROUPS = (RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE
-          | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE)
+GROUPS = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE
 RTM_NEWLINK, RTM_DELLINK, RTM_NEWNEIGH = 16, 17, 28
 NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
 NLMSG_HEADER = struct.Struct("=IHHII")  # len, type, flags, seq, pid; then ifinfomsg/ndmsg (family first;
-                                        # ndmsg's state 8 bytes in)
+# ndmsg's state 8 bytes in)
 
 # Docker events that change what the snapshot shows (exec, health and attach events do not).
 DOCKER_EVENTS = {
     "type": ["container", "network"],
-    "event": ["create", "start", "die", "destroy", "rename", "pause", "unpause", "connect", "disconnect",
-              "remove", "update"],
+    "event": [
+        "create",
+        "start",
+        "die",
+        "destroy",
+        "rename",
+        "pause",
+        "unpause",
+        "connect",
+        "disconnect",
+        "remove",
+        "update",
+    ],
 }
 # The events stream gets its own client (docker_api keys clients by timeout) so that the long-lived
 # streaming connection never shares a session with the snapshot's requests.
@@ -88,8 +99,9 @@ def changes_view(data: bytes) -> bool:
 
 def _bind_monitor(groups: int) -> socket.socket:
     try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-                             socket.NETLINK_ROUTE)
+        sock = socket.socket(
+            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
+        )
     except OSError as error:
         raise NetlinkFailure(f"Cannot open a netlink socket: {error.strerror}.", code=error.errno) from error
     try:
@@ -108,8 +120,17 @@ class Watcher:
     seconds after the last event, or ``max_delay`` after the first when events keep coming.
     """
 
-    def __init__(self, ctx: HostContext, on_change: Callable[[Reasons], None], *, debounce: float = 0.25,
-                 max_delay: float = 1.0, fallback: float = 30.0, docker: bool = True, netlink: bool = True) -> None:
+    def __init__(
+        self,
+        ctx: HostContext,
+        on_change: Callable[[Reasons], None],
+        *,
+        debounce: float = 0.25,
+        max_delay: float = 1.0,
+        fallback: float = 30.0,
+        docker: bool = True,
+        netlink: bool = True,
+    ) -> None:
         self.ctx = ctx
         self.on_change = on_change
         self.debounce, self.max_delay, self.fallback = debounce, max_delay, fallback
@@ -134,10 +155,8 @@ class Watcher:
         os.write(self._wake_w, b"x")
         stream = self._stream
         if stream is not None:
-            try:
+            with contextlib.suppress(OSError, AttributeError):  # already closed by the daemon going away
                 stream.close()
-            except (OSError, AttributeError):
-                pass  # already closed by the daemon going away
         with self._cond:
             self._cond.notify_all()
         for thread in self._threads:
@@ -179,9 +198,12 @@ class Watcher:
         backoff, connected = 1.0, None
         while not self._stop.is_set():
             try:
-                stream = docker_call(self.ctx, "stream Docker events",
-                                     lambda a: a.events(decode=True, filters=DOCKER_EVENTS),
-                                     timeout=EVENTS_CLIENT_TIMEOUT)
+                stream = docker_call(
+                    self.ctx,
+                    "stream Docker events",
+                    lambda a: a.events(decode=True, filters=DOCKER_EVENTS),
+                    timeout=EVENTS_CLIENT_TIMEOUT,
+                )
             except NetconError:
                 if connected is not False:
                     self.poke("docker-lost")

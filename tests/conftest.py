@@ -3,18 +3,19 @@ removed afterwards even when the test fails."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import docker
 import pytest
 from hypothesis import settings
 
+from netcon.core.context import HostContext
+from netcon.core.image import BUSYBOX_IMAGE, ensure_busybox
+
 # Property tests check logic, not speed: on a loaded 2-core CI machine a per-example deadline only adds flakes.
 settings.register_profile("netcon", deadline=None)
 settings.load_profile("netcon")
-
-from netcon.core.context import HostContext
-from netcon.core.image import BUSYBOX_IMAGE, ensure_busybox
 
 TEST_LABEL = "netcon.test"
 
@@ -61,27 +62,23 @@ class DockerObjects:
     def container(self, suffix: str, network: str | None = None, command=("sleep", "3600"), **kwargs):
         labels = {TEST_LABEL: self.prefix, **kwargs.pop("labels", {})}
         container = self.client.containers.run(
-            self.image, list(command), name=self.name(suffix), detach=True, labels=labels,
-            network=network, **kwargs)
+            self.image, list(command), name=self.name(suffix), detach=True, labels=labels, network=network, **kwargs
+        )
         self.containers.append(container.id)
         return container
 
     def cleanup(self) -> None:
         for cid in reversed(self.containers):
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.client.api.remove_container(cid, force=True)
-            except docker.errors.NotFound:
-                pass
         for filters in ({"label": f"{TEST_LABEL}={self.prefix}"},):
             for c in self.client.api.containers(all=True, filters=filters):
                 self.client.api.remove_container(c["Id"], force=True)
             for n in self.client.api.networks(filters=filters):
                 self.client.api.remove_network(n["Id"])
         for nid in self.networks:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.client.api.remove_network(nid)
-            except docker.errors.NotFound:
-                pass
 
 
 @pytest.fixture

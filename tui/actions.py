@@ -35,8 +35,16 @@ class Action:
         return self.action.split("(", 1)[0]
 
     def binding(self) -> Binding:
-        return Binding(self.key, self.action, self.description, show=self.footer, key_display=self.key_display,
-                       priority=self.priority, tooltip=self.help, id=BINDING_PREFIX + self.action)
+        return Binding(
+            self.key,
+            self.action,
+            self.description,
+            show=self.footer,
+            key_display=self.key_display,
+            priority=self.priority,
+            tooltip=self.help,
+            id=BINDING_PREFIX + self.action,
+        )
 
 
 def bindings(actions: tuple[Action, ...]) -> list[Binding]:

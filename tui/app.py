@@ -28,9 +28,9 @@ from netcon.core.ping.engine import PingEngine
 from netcon.core.snapshot import SnapshotCollector
 from netcon.core.watch import Watcher
 from netcon.tui.actions import Action, Declared, bindings, is_declared
+from netcon.tui.audit_panel import AuditPanel
 from netcon.tui.doctor_feed import DoctorFeed
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
-from netcon.tui.audit_panel import AuditPanel
 from netcon.tui.messages import HostChanged, SnapshotFailed, SnapshotReady
 from netcon.tui.palette import ActionCommands
 from netcon.tui.panes import SLOTS
@@ -58,17 +58,25 @@ class NetconApp(Declared, App):
         Action("refresh", "r", "Refresh", "read the host again now"),
         Action("help", "question_mark", "Help", "list every key of this pane", key_display="?"),
         Action("toggle_audit", "l", "Log", "show or hide the last changes recorded in the audit log"),
-        *(Action(f"show_pane('{s.id}')", s.digit, f"Go to {s.title}", f"pane {s.digit}", footer=False)
-          for s in SLOTS),
+        *(Action(f"show_pane('{s.id}')", s.digit, f"Go to {s.title}", f"pane {s.digit}", footer=False) for s in SLOTS),
     )
     BINDINGS = bindings(ACTIONS)
 
-    def __init__(self, ctx: HostContext, collector: Collector | None = None, *, watch: bool = True,
-                 clock: Callable[[], float] = time.time, ping_max_probes: int = 32,
-                 ping_max_rate: float = 100.0,
-                 facts: Callable[[HostContext], HostFacts] = host_facts.gather, etcd: EtcdSettings | None = None,
-                 flannel: FlannelFeed | None = None, ports: object | None = None,
-                 doctor: object | None = None) -> None:
+    def __init__(
+        self,
+        ctx: HostContext,
+        collector: Collector | None = None,
+        *,
+        watch: bool = True,
+        clock: Callable[[], float] = time.time,
+        ping_max_probes: int = 32,
+        ping_max_rate: float = 100.0,
+        facts: Callable[[HostContext], HostFacts] = host_facts.gather,
+        etcd: EtcdSettings | None = None,
+        flannel: FlannelFeed | None = None,
+        ports: object | None = None,
+        doctor: object | None = None,
+    ) -> None:
         """``etcd``: where the Flannel pane reads (None: no etcd). Tests may hand in ``flannel`` (a feed) and
         ``ports`` (an object with ``collect(snapshot)`` and ``ancestry(pid)``) and ``doctor`` (an object with
         ``run() -> Report``) instead of the host's."""
@@ -200,7 +208,10 @@ class NetconApp(Declared, App):
 
     def key_entries(self) -> list[tuple[str, str, str]]:
         """(key, description, help) of every declared action active on the current screen."""
-        entries = [(self.get_key_display(active.binding), active.binding.description, active.binding.tooltip)
-                   for active in self.screen.active_bindings.values() if is_declared(active.binding)]
+        entries = [
+            (self.get_key_display(active.binding), active.binding.description, active.binding.tooltip)
+            for active in self.screen.active_bindings.values()
+            if is_declared(active.binding)
+        ]
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette")
         return [*entries, (self.get_key_display(palette), "Command palette", "every action and pane by name")]

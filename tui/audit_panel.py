@@ -58,8 +58,11 @@ class AuditPanel(VerticalScroll):
         except NetconError as error:
             text = Text(str(error), style="bold red")
         else:
-            text = Text("\n").join(entry_text(e) for e in entries) if entries else \
-                Text(f"No changes recorded yet in {log_path()}.", style="dim")
+            text = (
+                Text("\n").join(entry_text(e) for e in entries)
+                if entries
+                else Text(f"No changes recorded yet in {log_path()}.", style="dim")
+            )
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show, text)
 

@@ -41,13 +41,20 @@ class CreateNetworkForm(FormScreen):
         )
 
     def apply(self, values: Mapping[str, str]) -> str:
-        made = create_network(self.app.ctx, values["name"], driver=values["driver"].strip() or "bridge",
-                              subnet=_or_none(values["subnet"]), gateway=_or_none(values["gateway"]),
-                              ip_range=_or_none(values["ip_range"]), labels=split_items(values["labels"]),
-                              options=split_items(values["options"]))
+        made = create_network(
+            self.app.ctx,
+            values["name"],
+            driver=values["driver"].strip() or "bridge",
+            subnet=_or_none(values["subnet"]),
+            gateway=_or_none(values["gateway"]),
+            ip_range=_or_none(values["ip_range"]),
+            labels=split_items(values["labels"]),
+            options=split_items(values["options"]),
+        )
         subnet = f" {made.subnet}" if made.subnet else ""
-        return f"Created network {made.name}{subnet} ({made.id[:12]})." + (f" Docker: {made.warning}"
-                                                                          if made.warning else "")
+        return f"Created network {made.name}{subnet} ({made.id[:12]})." + (
+            f" Docker: {made.warning}" if made.warning else ""
+        )
 
 
 class ContainerPickerForm(FormScreen):
@@ -120,8 +127,13 @@ class ConnectForm(ContainerPickerForm):
         return options
 
     def apply(self, values: Mapping[str, str]) -> str:
-        done = connect(self.app.ctx, values["network"], values["container"], ip=_or_none(values["ip"]),
-                       aliases=split_items(values["aliases"]))
+        done = connect(
+            self.app.ctx,
+            values["network"],
+            values["container"],
+            ip=_or_none(values["ip"]),
+            aliases=split_items(values["aliases"]),
+        )
         return f"Connected {done.container} to {done.network}" + (f" as {done.ip}." if done.ip else ".")
 
 
@@ -139,10 +151,16 @@ class DisconnectForm(ContainerPickerForm):
     def choices(self, facts: HostFacts, network: NetworkFact | None) -> list[Option]:
         if network is None:
             return []
-        attached = sorted((c for c in facts.containers if any(e.network_id == network.id for e in c.endpoints)),
-                          key=lambda c: c.name)
-        return [Option(Text(f"{c.name}  ({c.state}, {ip})" if (ip := _address(c, network)) else
-                            f"{c.name}  ({c.state})"), id=c.name) for c in attached]
+        attached = sorted(
+            (c for c in facts.containers if any(e.network_id == network.id for e in c.endpoints)), key=lambda c: c.name
+        )
+        return [
+            Option(
+                Text(f"{c.name}  ({c.state}, {ip})" if (ip := _address(c, network)) else f"{c.name}  ({c.state})"),
+                id=c.name,
+            )
+            for c in attached
+        ]
 
     def apply(self, values: Mapping[str, str]) -> str:
         done = disconnect(self.app.ctx, values["network"], values["container"])
@@ -153,16 +171,25 @@ def _address(c: ContainerFact, network: NetworkFact) -> str | None:
     return next((e.ipv4 for e in c.endpoints if e.network_id == network.id and e.ipv4), None)
 
 
-BASE_MODES = [("bridge (Docker's default bridge)", "bridge"), ("host (the host's own network stack)", "host"),
-              ("none (loopback only)", "none")]
+BASE_MODES = [
+    ("bridge (Docker's default bridge)", "bridge"),
+    ("host (the host's own network stack)", "host"),
+    ("none (loopback only)", "none"),
+]
 
 
 def network_modes(facts: HostFacts) -> list[tuple[str, str]]:
     """The mode picker: bridge, each user network, host, none, container:<each running container>."""
-    user = [(f"{n.name} (user network, {n.driver})", n.name) for n in sorted(facts.networks, key=lambda n: n.name)
-            if n.name not in PREDEFINED_NETWORKS and n.driver not in ("host", "null")]
-    shared = [(f"container:{c.name} (share its network namespace)", f"container:{c.name}")
-              for c in sorted(facts.containers, key=lambda c: c.name) if c.running]
+    user = [
+        (f"{n.name} (user network, {n.driver})", n.name)
+        for n in sorted(facts.networks, key=lambda n: n.name)
+        if n.name not in PREDEFINED_NETWORKS and n.driver not in ("host", "null")
+    ]
+    shared = [
+        (f"container:{c.name} (share its network namespace)", f"container:{c.name}")
+        for c in sorted(facts.containers, key=lambda c: c.name)
+        if c.running
+    ]
     return [BASE_MODES[0], *user, *BASE_MODES[1:], *shared]
 
 
@@ -195,9 +222,15 @@ class RunContainerForm(FormScreen):
         super().facts_ready(facts)
 
     def apply(self, values: Mapping[str, str]) -> str:
-        run = run_container(self.app.ctx, values["name"], network=values["network"],
-                            image=values["image"].strip() or BUSYBOX_IMAGE, publish=split_items(values["publish"]),
-                            command=split_command(values["command"]), labels=split_items(values["labels"]))
+        run = run_container(
+            self.app.ctx,
+            values["name"],
+            network=values["network"],
+            image=values["image"].strip() or BUSYBOX_IMAGE,
+            publish=split_items(values["publish"]),
+            command=split_command(values["command"]),
+            labels=split_items(values["labels"]),
+        )
         where = f" at {', '.join(run.ipv4)}" if run.ipv4 else ""
         warned = "".join(f" Docker: {w}." for w in run.warnings)
         return f"Started container {run.name} ({run.network_mode}){where}.{warned}"
@@ -215,14 +248,18 @@ class RemoveNetwork(ConfirmScreen):
         if net is None:
             return f"Network {self.network[:12]} no longer exists. Try anyway?"
         attached = facts.attached(net)
-        then = (f"These containers will be disconnected from it first (force): {', '.join(c.name for c in attached)}."
-                if attached else "No running container is attached to it.")
+        then = (
+            f"These containers will be disconnected from it first (force): {', '.join(c.name for c in attached)}."
+            if attached
+            else "No running container is attached to it."
+        )
         return f"Remove network {net.name} ({net.driver}, id {net.id[:12]})?\n{then}"
 
     def apply(self, values: Mapping[str, str]) -> str:
         done = remove_network(self.app.ctx, self.network, force=True)
-        return f"Removed network {done.name}" + (f"; disconnected {', '.join(done.disconnected)} first."
-                                                 if done.disconnected else ".")
+        return f"Removed network {done.name}" + (
+            f"; disconnected {', '.join(done.disconnected)} first." if done.disconnected else "."
+        )
 
 
 class RemoveContainer(ConfirmScreen):

@@ -26,8 +26,9 @@ class DoctorFeed:
 
     def run(self) -> Report:
         settings = self.etcd
-        report = run([target_for(self.ctx)], settings.options if settings else None,
-                     settings.prefix if settings else None)
+        report = run(
+            [target_for(self.ctx)], settings.options if settings else None, settings.prefix if settings else None
+        )
         if settings is None or settings.given:
             return report
         # Only the default endpoint was tried (no flag, no etcdctl variable): its silence means "no etcd
@@ -35,6 +36,8 @@ class DoctorFeed:
         host_only = tuple(h for h in report.hosts if not set(h.checks) <= ETCD_CHECKS)
         if len(host_only) == len(report.hosts):
             return report
-        note = (f"flannel not checked: no etcd configured (no --etcd-endpoints or ETCDCTL_ENDPOINTS), and no "
-                f"flannel store answers at the default {settings.endpoint}.")
-        return dataclasses.replace(report, hosts=host_only, etcd=None, notes=report.notes + (note,))
+        note = (
+            f"flannel not checked: no etcd configured (no --etcd-endpoints or ETCDCTL_ENDPOINTS), and no "
+            f"flannel store answers at the default {settings.endpoint}."
+        )
+        return dataclasses.replace(report, hosts=host_only, etcd=None, notes=(*report.notes, note))

@@ -46,7 +46,9 @@ def ipv4_error(text: str) -> str | None:
 
 
 def mac_error(text: str) -> str | None:
-    return None if MAC_RE.fullmatch(text.strip()) else f"{text.strip() or 'nothing'} is not a MAC like d6:80:cc:3a:bc:2e."
+    return (
+        None if MAC_RE.fullmatch(text.strip()) else f"{text.strip() or 'nothing'} is not a MAC like d6:80:cc:3a:bc:2e."
+    )
 
 
 class FormScreen(ModalScreen[dict[str, str] | None]):
@@ -61,7 +63,9 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
     """
     BINDINGS = [Binding("escape", "dismiss_form", "Cancel", show=False)]
 
-    def __init__(self, title: str, fields: Sequence[Field], describe: Callable[[dict[str, str]], str] | None = None) -> None:
+    def __init__(
+        self, title: str, fields: Sequence[Field], describe: Callable[[dict[str, str]], str] | None = None
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields

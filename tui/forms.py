@@ -125,9 +125,7 @@ class FormScreen(OperationScreen):
     FormScreen .error { display: none; color: $error; padding-left: 10; height: auto; }
     FormScreen .error.shown { display: block; }
     """
-    ACTIONS = (
-        Action("cancel", "escape", "Cancel", "close the form; nothing is changed"),
-    )
+    ACTIONS = (Action("cancel", "escape", "Cancel", "close the form; nothing is changed"),)
     BINDINGS = bindings(ACTIONS)
     FORM: ClassVar[str] = ""  # the form's name in core.validate.FORMS
     VERB: ClassVar[str] = "apply"
@@ -141,8 +139,12 @@ class FormScreen(OperationScreen):
         raise NotImplementedError
 
     def field_widget(self, field: Field) -> Widget:
-        return Input(self.initial.get(field.key, field.value), placeholder=field.placeholder, compact=True,
-                     id=f"field-{field.key}")
+        return Input(
+            self.initial.get(field.key, field.value),
+            placeholder=field.placeholder,
+            compact=True,
+            id=f"field-{field.key}",
+        )
 
     def after_field(self, field: Field) -> ComposeResult:
         """Widgets shown below ``field`` (e.g. a list to pick its value from)."""
@@ -265,4 +267,3 @@ class ConfirmScreen(OperationScreen):
 
     def failed(self, error: NetconError) -> None:
         self.dismiss(None)
-

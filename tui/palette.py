@@ -14,14 +14,17 @@ from netcon.tui.actions import is_declared
 class ActionCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, partial]]:
         seen = set()
-        for key, active in self.screen.active_bindings.items():
+        for active in self.screen.active_bindings.values():
             binding = active.binding
             if not is_declared(binding) or binding.id in seen:
                 continue
             seen.add(binding.id)
             shown_key = self.app.get_key_display(binding)
-            yield (binding.description, f"{shown_key} — {binding.tooltip}" if binding.tooltip else shown_key,
-                   partial(self.app.run_action, binding.action, active.node))
+            yield (
+                binding.description,
+                f"{shown_key} — {binding.tooltip}" if binding.tooltip else shown_key,
+                partial(self.app.run_action, binding.action, active.node),
+            )
 
     async def discover(self) -> Hits:
         for name, help_text, command in self._commands():

@@ -103,12 +103,12 @@ class TargetPicker(ModalScreen[str | None]):
             yield Input(placeholder="IPv4 address or name (resolved the way the source resolves it)")
             yield Static(classes="error")
             yield OptionList(*self._options(""))
-            yield Static("Enter: ping what is typed · ↓ Enter: pick from the list · Escape: cancel",
-                         classes="hint")
+            yield Static("Enter: ping what is typed · ↓ Enter: pick from the list · Escape: cancel", classes="hint")
 
     def _options(self, needle: str) -> list[Option]:
-        return [Option(Text(t.label), id=str(i)) for i, t in enumerate(self.choices)
-                if needle.lower() in t.label.lower()]
+        return [
+            Option(Text(t.label), id=str(i)) for i, t in enumerate(self.choices) if needle.lower() in t.label.lower()
+        ]
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one(".error", Static).update(target_error(event.value) or "" if event.value else "")
@@ -231,11 +231,16 @@ class MatrixScreen(DetailScreen):
     def _paint(self, m: Matrix) -> None:
         self.matrix = m
         reachable = sum(p.reachable for p in m.pairs)
-        facts = Text.assemble((f"{m.title}", "bold"), f": {len(m.members)} containers, ",
-                              (f"{reachable}/{len(m.pairs)} ordered pairs reachable",
-                               "bold green" if reachable == len(m.pairs) else "bold red"),
-                              f" ({m.count} echoes each, {m.elapsed_s:.1f} s). Rows send, columns answer; a "
-                              f"cell is the median RTT/TTL, ✗ when no echo came back.")
+        facts = Text.assemble(
+            (f"{m.title}", "bold"),
+            f": {len(m.members)} containers, ",
+            (
+                f"{reachable}/{len(m.pairs)} ordered pairs reachable",
+                "bold green" if reachable == len(m.pairs) else "bold red",
+            ),
+            f" ({m.count} echoes each, {m.elapsed_s:.1f} s). Rows send, columns answer; a "
+            f"cell is the median RTT/TTL, ✗ when no echo came back.",
+        )
         for p in m.pairs:
             if not p.reachable:
                 facts.append(f"\nunreachable: {p.src} → {p.dst} ({p.dst_ip})", style="red")
@@ -246,7 +251,10 @@ class MatrixScreen(DetailScreen):
         for member in m.members:
             table.add_column(member, key=member)
         for src in m.members:
-            table.add_row(*(cell(None if src == dst else m.pair(src, dst)) for dst in m.members), key=src,
-                          label=Text(f"{src} →", style="bold"))
+            table.add_row(
+                *(cell(None if src == dst else m.pair(src, dst)) for dst in m.members),
+                key=src,
+                label=Text(f"{src} →", style="bold"),
+            )
         if keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))

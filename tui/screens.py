@@ -67,8 +67,10 @@ class DetailScreen(Declared, Screen):
     def show(self, state: LiveState) -> None:
         facts, rows = self.render_object(state.snapshot)
         if facts is None:
-            gone = Text(f"{self.key[:12]} is gone (no longer in the snapshot of {hms(state.snapshot.taken_at)}).",
-                        style="bold yellow")
+            gone = Text(
+                f"{self.key[:12]} is gone (no longer in the snapshot of {hms(state.snapshot.taken_at)}).",
+                style="bold yellow",
+            )
             self.query_one(".facts", Static).update(gone)
         else:
             self.query_one(".facts", Static).update(facts)
@@ -82,8 +84,13 @@ class DetailScreen(Declared, Screen):
 
 
 class NetworkDetail(DetailScreen):
-    COLUMNS = (("container", "CONTAINER"), ("ipv4", "IPV4"), ("mac", "MAC"), ("aliases", "ALIASES"),
-               ("endpoint", "ENDPOINT"))
+    COLUMNS = (
+        ("container", "CONTAINER"),
+        ("ipv4", "IPV4"),
+        ("mac", "MAC"),
+        ("aliases", "ALIASES"),
+        ("endpoint", "ENDPOINT"),
+    )
 
     def render_object(self, snapshot: Snapshot) -> tuple[Any, list[tuple[str, list[str]]]]:
         net = snapshot.network(self.key)
@@ -102,15 +109,32 @@ class NetworkDetail(DetailScreen):
             ("Labels", "\n".join(f"{k}={v}" for k, v in net.labels) or "none"),
             ("Containers", str(len(net.attachments))),
         ]
-        rows = [(a.container_id, [a.container_name, f"{a.ipv4}/{a.prefixlen}" if a.ipv4 and a.prefixlen else
-                                  (a.ipv4 or "-"), a.mac or "-", ", ".join(a.aliases) or "-",
-                                  a.endpoint_id[:12] or "-"]) for a in net.attachments]
+        rows = [
+            (
+                a.container_id,
+                [
+                    a.container_name,
+                    f"{a.ipv4}/{a.prefixlen}" if a.ipv4 and a.prefixlen else (a.ipv4 or "-"),
+                    a.mac or "-",
+                    ", ".join(a.aliases) or "-",
+                    a.endpoint_id[:12] or "-",
+                ],
+            )
+            for a in net.attachments
+        ]
         return _facts(facts), rows
 
 
 class ContainerDetail(DetailScreen):
-    COLUMNS = (("ifname", "IFNAME"), ("kind", "KIND"), ("state", "STATE"), ("mtu", "MTU"), ("mac", "MAC"),
-               ("addresses", "ADDRESSES"), ("peer", "HOST PEER"))
+    COLUMNS = (
+        ("ifname", "IFNAME"),
+        ("kind", "KIND"),
+        ("state", "STATE"),
+        ("mtu", "MTU"),
+        ("mac", "MAC"),
+        ("addresses", "ADDRESSES"),
+        ("peer", "HOST PEER"),
+    )
 
     def render_object(self, snapshot: Snapshot) -> tuple[Any, list[tuple[str, list[str]]]]:
         c = snapshot.container(self.key)
@@ -139,10 +163,21 @@ class ContainerDetail(DetailScreen):
             interfaces = owner.interfaces
             facts.append(("Interfaces", f"shared: the netns of {owner.name} (below)"))
         host_side = {v.ifindex: v.ifname for v in snapshot.veths}
-        rows = [(f"{i.ifindex}:{i.ifname}", [i.ifname, i.kind or "-", i.state, str(i.mtu), i.mac or "-",
-                                            ", ".join(i.addresses) or "-",
-                                            host_side.get(i.peer_ifindex, "-") if i.peer_ifindex else "-"])
-                for i in interfaces]
+        rows = [
+            (
+                f"{i.ifindex}:{i.ifname}",
+                [
+                    i.ifname,
+                    i.kind or "-",
+                    i.state,
+                    str(i.mtu),
+                    i.mac or "-",
+                    ", ".join(i.addresses) or "-",
+                    host_side.get(i.peer_ifindex, "-") if i.peer_ifindex else "-",
+                ],
+            )
+            for i in interfaces
+        ]
         return _facts(facts), rows
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from netcon.core.context import HostContext
 from netcon.core.model import Snapshot
+from netcon.tui.app import NetconApp
+from netcon.tui.panes import SLOTS
 from tests.fixtures.doctor_scene import FixedDoctor
 from tests.fixtures.flannel_scene import FixtureFeed
 from tests.fixtures.ping_scene import probes
 from tests.fixtures.ports_scene import FixturePorts
 from tests.fixtures.scene import TAKEN_AT, scene
-from netcon.tui.app import NetconApp
-from netcon.tui.panes import SLOTS
 
 SIZE = (120, 40)
 
@@ -46,8 +46,15 @@ async def settle(app: NetconApp, pilot) -> None:
 
 async def shoot(out: Path) -> list[Path]:
     written = []
-    app = NetconApp(HostContext(), FixedScene(), watch=False, clock=lambda: TAKEN_AT + 2, doctor=FixedDoctor(),
-                    flannel=FixtureFeed(), ports=FixturePorts())
+    app = NetconApp(
+        HostContext(),
+        FixedScene(),
+        watch=False,
+        clock=lambda: TAKEN_AT + 2,
+        doctor=FixedDoctor(),
+        flannel=FixtureFeed(),
+        ports=FixturePorts(),
+    )
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         for slot in SLOTS:

@@ -122,8 +122,14 @@ def _keep_docker(previous: Snapshot, new: Snapshot) -> Snapshot:
     for v in new.veths:
         old = owners.get((v.ifindex, v.ifname))
         if v.container is None and old is not None and old.container is not None:
-            v = dataclasses.replace(v, container=old.container, container_id=old.container_id,
-                                    peer_ifname=v.peer_ifname or old.peer_ifname)
+            v = dataclasses.replace(
+                v, container=old.container, container_id=old.container_id, peer_ifname=v.peer_ifname or old.peer_ifname
+            )
         veths.append(v)
-    return dataclasses.replace(new, docker_version=previous.docker_version, networks=previous.networks,
-                               containers=previous.containers, veths=tuple(veths))
+    return dataclasses.replace(
+        new,
+        docker_version=previous.docker_version,
+        networks=previous.networks,
+        containers=previous.containers,
+        veths=tuple(veths),
+    )

@@ -53,8 +53,9 @@ def cursor_key(table: DataTable) -> str | None:
     return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
 
-def sync_rows(table: DataTable, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[Any]]],
-              sort: Sequence[str] = ()) -> None:
+def sync_rows(
+    table: DataTable, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[Any]]], sort: Sequence[str] = ()
+) -> None:
     """Make ``table`` hold exactly ``rows`` (key, cells in ``columns`` order) by changing only what differs.
 
     Rows are keyed: changed cells are updated in place, missing rows removed, new rows added (and the table
@@ -74,7 +75,9 @@ def sync_rows(table: DataTable, columns: Sequence[str], rows: Sequence[tuple[str
             table.add_row(*cells, key=key)
             added = True
     if added and sort:
-        table.sort(*sort, key=lambda values: tuple(str(v) for v in values) if isinstance(values, tuple) else str(values))
+        table.sort(
+            *sort, key=lambda values: tuple(str(v) for v in values) if isinstance(values, tuple) else str(values)
+        )
     if keep is not None and keep in table.rows:
         index = table.get_row_index(keep)
         if index != table.cursor_row:

@@ -126,22 +126,28 @@ def read_flannel(options: EtcdOptions, prefix: str | None, renew_margin: float =
     try:
         store = FlannelStore.open(options, prefix)
     except EtcdUnavailable as error:
-        return view(normalize_prefix(prefix), options.api, ", ".join(options.endpoints), None, (),
-                           started, str(error), unreachable=True)
+        return view(
+            normalize_prefix(prefix),
+            options.api,
+            ", ".join(options.endpoints),
+            None,
+            (),
+            started,
+            str(error),
+            unreachable=True,
+        )
     try:
         where = store.where()
         config = store.config()
         leases, _ = store.leases()
         return view(store.prefix, options.api, where, config, leases, time.time())
     except EtcdUnavailable as error:
-        return view(store.prefix, options.api, where, None, (), started, str(error),
-                           unreachable=True)
+        return view(store.prefix, options.api, where, None, (), started, str(error), unreachable=True)
     except NotFound as error:
         return view(store.prefix, options.api, where, None, (), started, str(error))
     except NetconError as error:
         unreachable = str(error).startswith("etcd ")
-        return view(store.prefix, options.api, where, None, (), started, str(error),
-                           unreachable=unreachable)
+        return view(store.prefix, options.api, where, None, (), started, str(error), unreachable=unreachable)
     finally:
         store.close()
 
@@ -166,9 +172,13 @@ def _netlink(ctx: HostContext, device: str | None):
         admin_up = frozenset(names[link["index"]] for link in links if link["flags"] & IFF_UP)
         mtus = tuple((link.get_attr("IFLA_IFNAME"), int(link.get_attr("IFLA_MTU") or 0)) for link in links)
         routes = tuple(
-            Route(f"{r.get_attr('RTA_DST') or '0.0.0.0'}/{r['dst_len']}", names.get(r.get_attr("RTA_OIF")),
-                  r.get_attr("RTA_GATEWAY"))
-            for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE))
+            Route(
+                f"{r.get_attr('RTA_DST') or '0.0.0.0'}/{r['dst_len']}",
+                names.get(r.get_attr("RTA_OIF")),
+                r.get_attr("RTA_GATEWAY"),
+            )
+            for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE)
+        )
         state = vxlan.read_state(ctx, device, nl) if device else None
     return admin_up, mtus, routes, state
 
@@ -198,8 +208,20 @@ def gather(target: Target, flannel: FlannelView | None, collector: SnapshotColle
         admin_up, mtus, routes, state = _netlink(ctx, device)
     except NetconError as error:
         problems.append(f"Links and routes could not be read: {error}")
-    return HostFacts(target, os.geteuid(), snapshot, sysctls, firewall, routes, admin_up, mtus, state, flannel,
-                     tuple(problems), time.perf_counter() - started)
+    return HostFacts(
+        target,
+        os.geteuid(),
+        snapshot,
+        sysctls,
+        firewall,
+        routes,
+        admin_up,
+        mtus,
+        state,
+        flannel,
+        tuple(problems),
+        time.perf_counter() - started,
+    )
 
 
 def network_of(cidr: str) -> ipaddress.IPv4Network:

@@ -35,8 +35,10 @@ def restart_docker(target: Target) -> tuple[str, ...]:
     """dockerd started again with flannel's options (the seed: mk-docker-opts.sh, then restart docker)."""
     if target.lab_prefix:
         return (f"netcon lab up --prefix {shlex.quote(target.lab_prefix)}",)
-    return ("netcon flannel docker-opts -f /run/flannel/subnet.env -k DOCKER_NETWORK_OPTIONS -d /run/flannel/docker",
-            "systemctl restart docker")
+    return (
+        "netcon flannel docker-opts -f /run/flannel/subnet.env -k DOCKER_NETWORK_OPTIONS -d /run/flannel/docker",
+        "systemctl restart docker",
+    )
 
 
 def start_docker(target: Target) -> tuple[str, ...]:

@@ -25,22 +25,33 @@ def _checked(facts: HostFacts) -> bool:
 
 def _remotes(facts: HostFacts) -> list[Remote]:
     own = facts.own_lease
-    return [r for r in map(remote_of, facts.flannel.leases) if r is not None and (own is None or r.subnet != own.canonical_subnet)]
+    return [
+        r
+        for r in map(remote_of, facts.flannel.leases)
+        if r is not None and (own is None or r.subnet != own.canonical_subnet)
+    ]
 
 
 def lease_missing(facts: HostFacts) -> list[Finding]:
     if not _checked(facts) or facts.own_lease is not None:
         return []
     device = facts.vxlan.device
-    return [Finding(
-        "lease-missing", ERROR, f"{facts.flannel.prefix}/subnets",
-        (("addresses of this host", " ".join(facts.addresses) or "-"),
-         ("VTEP MAC of " + facts.device_name, device.mac if device else "no device"),
-         ("leases in etcd", " ".join(f"{l.subnet}={l.attrs.public_ip}" for l in facts.flannel.leases) or "none")),
-        "flannel is configured but no lease carries this host's PublicIP or VTEP MAC: the other hosts have no "
-        "route, FDB or neighbour entry for this host's containers, and its Docker subnet may be handed to "
-        "another host. The flannel agent is not running or lost its lease and did not acquire a new one.",
-        restart_flannel(facts.target))]
+    return [
+        Finding(
+            "lease-missing",
+            ERROR,
+            f"{facts.flannel.prefix}/subnets",
+            (
+                ("addresses of this host", " ".join(facts.addresses) or "-"),
+                ("VTEP MAC of " + facts.device_name, device.mac if device else "no device"),
+                ("leases in etcd", " ".join(f"{x.subnet}={x.attrs.public_ip}" for x in facts.flannel.leases) or "none"),
+            ),
+            "flannel is configured but no lease carries this host's PublicIP or VTEP MAC: the other hosts have no "
+            "route, FDB or neighbour entry for this host's containers, and its Docker subnet may be handed to "
+            "another host. The flannel agent is not running or lost its lease and did not acquire a new one.",
+            restart_flannel(facts.target),
+        )
+    ]
 
 
 def lease_publicip_mismatch(facts: HostFacts) -> list[Finding]:
@@ -50,14 +61,22 @@ def lease_publicip_mismatch(facts: HostFacts) -> list[Finding]:
     fix = (flannel_command(facts, "lease", "revoke", lease.subnet),)
     if not facts.target.lab_prefix:
         fix += restart_flannel(facts.target)
-    return [Finding(
-        "lease-publicip-mismatch", ERROR, f"lease {lease.subnet}",
-        (("PublicIP", lease.attrs.public_ip), ("VtepMAC", lease.attrs.vtep_mac or "-"),
-         ("addresses of this host", " ".join(facts.addresses) or "-")),
-        f"This host's lease announces PublicIP {lease.attrs.public_ip}, which is not an address of this host: "
-        f"every other host sends VXLAN packets for {lease.subnet} there, so traffic to this host's containers "
-        f"goes nowhere. Revoking the lease makes the agent acquire it again with its real address.",
-        fix)]
+    return [
+        Finding(
+            "lease-publicip-mismatch",
+            ERROR,
+            f"lease {lease.subnet}",
+            (
+                ("PublicIP", lease.attrs.public_ip),
+                ("VtepMAC", lease.attrs.vtep_mac or "-"),
+                ("addresses of this host", " ".join(facts.addresses) or "-"),
+            ),
+            f"This host's lease announces PublicIP {lease.attrs.public_ip}, which is not an address of this host: "
+            f"every other host sends VXLAN packets for {lease.subnet} there, so traffic to this host's containers "
+            f"goes nowhere. Revoking the lease makes the agent acquire it again with its real address.",
+            fix,
+        )
+    ]
 
 
 def lease_expiring(facts: HostFacts) -> list[Finding]:
@@ -68,13 +87,18 @@ def lease_expiring(facts: HostFacts) -> list[Finding]:
     ttl = lease.ttl_seconds(facts.flannel.read_at)
     if ttl is None or ttl > margin:
         return []
-    return [Finding(
-        "lease-expiring", WARNING, f"lease {lease.subnet}",
-        (("TTL", f"{ttl} s"), ("renew margin", f"{int(margin)} s"), ("PublicIP", lease.attrs.public_ip)),
-        f"This host's lease expires in {ttl} s and should already have been renewed (the agent renews it "
-        f"{int(margin)} s before expiry): the agent is stuck or cannot write to etcd. When the lease expires the "
-        f"other hosts remove their routes to {lease.subnet} and the subnet may go to another host.",
-        (flannel_command(facts, "lease", "renew", lease.subnet),))]
+    return [
+        Finding(
+            "lease-expiring",
+            WARNING,
+            f"lease {lease.subnet}",
+            (("TTL", f"{ttl} s"), ("renew margin", f"{int(margin)} s"), ("PublicIP", lease.attrs.public_ip)),
+            f"This host's lease expires in {ttl} s and should already have been renewed (the agent renews it "
+            f"{int(margin)} s before expiry): the agent is stuck or cannot write to etcd. When the lease expires the "
+            f"other hosts remove their routes to {lease.subnet} and the subnet may go to another host.",
+            (flannel_command(facts, "lease", "renew", lease.subnet),),
+        )
+    ]
 
 
 def vxlan_device(facts: HostFacts) -> list[Finding]:
@@ -83,13 +107,27 @@ def vxlan_device(facts: HostFacts) -> list[Finding]:
     config, name, device = facts.flannel.config, facts.device_name, facts.vxlan.device
     lease = facts.own_lease
     if device is None:
-        return [Finding(
-            "vxlan-device", ERROR, name, (("device", "missing"), ("VNI in config", str(config.vni))),
-            f"{name} does not exist: this host has no VXLAN endpoint, so nothing reaches or leaves its containers "
-            f"across hosts. The flannel agent creates it when it starts.",
-            restart_flannel(facts.target))]
-    evidence, wrong = [("VNI", str(device.vni)), ("local", device.local or "-"), ("port", str(device.port)),
-                       ("up", "yes" if device.up else "no"), ("MAC", device.mac)], []
+        return [
+            Finding(
+                "vxlan-device",
+                ERROR,
+                name,
+                (("device", "missing"), ("VNI in config", str(config.vni))),
+                f"{name} does not exist: this host has no VXLAN endpoint, so nothing reaches or leaves its containers "
+                f"across hosts. The flannel agent creates it when it starts.",
+                restart_flannel(facts.target),
+            )
+        ]
+    evidence, wrong = (
+        [
+            ("VNI", str(device.vni)),
+            ("local", device.local or "-"),
+            ("port", str(device.port)),
+            ("up", "yes" if device.up else "no"),
+            ("MAC", device.mac),
+        ],
+        [],
+    )
     if device.vni != config.vni:
         wrong.append(f"VNI {device.vni} is not the config's {config.vni}")
     if device.port != config.port:
@@ -102,18 +140,30 @@ def vxlan_device(facts: HostFacts) -> list[Finding]:
     if lease is not None and underlay and device.local not in underlay[1]:
         wrong.append(f"local {device.local} is not an address of its underlay device {underlay[0]}")
     if wrong:
-        return [Finding(
-            "vxlan-device", ERROR, name, tuple(evidence) + (("disagrees", "; ".join(wrong)),),
-            f"{name} disagrees with the flannel config or this host's lease ({'; '.join(wrong)}): the other hosts "
-            f"send to what the lease says, so packets are dropped or never leave. Restarting the agent recreates "
-            f"the device to match.",
-            (in_netns(facts.target, "ip", "link", "del", name),) + restart_flannel(facts.target))]
+        return [
+            Finding(
+                "vxlan-device",
+                ERROR,
+                name,
+                (*tuple(evidence), ("disagrees", "; ".join(wrong))),
+                f"{name} disagrees with the flannel config or this host's lease ({'; '.join(wrong)}): the other hosts "
+                f"send to what the lease says, so packets are dropped or never leave. Restarting the agent recreates "
+                f"the device to match.",
+                (in_netns(facts.target, "ip", "link", "del", name), *restart_flannel(facts.target)),
+            )
+        ]
     if not device.up:
-        return [Finding(
-            "vxlan-device", ERROR, name, tuple(evidence),
-            f"{name} is administratively down: the routes through it are unusable, so containers on this host "
-            f"reach no container on another host, and VXLAN packets arriving for it are dropped.",
-            (in_netns(facts.target, "ip", "link", "set", name, "up"),))]
+        return [
+            Finding(
+                "vxlan-device",
+                ERROR,
+                name,
+                tuple(evidence),
+                f"{name} is administratively down: the routes through it are unusable, so containers on this host "
+                f"reach no container on another host, and VXLAN packets arriving for it are dropped.",
+                (in_netns(facts.target, "ip", "link", "set", name, "up"),),
+            )
+        ]
     return []
 
 
@@ -136,38 +186,106 @@ def remote_entries(facts: HostFacts) -> list[Finding]:
     for remote in _remotes(facts):
         neigh = [n for n in state.neighbours if n.ip == remote.gateway]
         if not any(n.mac == remote.vtep_mac and n.permanent for n in neigh):
-            findings.append(Finding(
-                "vxlan-neigh-missing", ERROR, f"{name} neighbour {remote.gateway}",
-                (("remote lease", remote.subnet), ("wanted", f"{remote.gateway} lladdr {remote.vtep_mac} permanent"),
-                 ("found", ", ".join(f"{n.ip} lladdr {n.mac}{' permanent' if n.permanent else ''}" for n in neigh)
-                  or "none")),
-                f"The neighbour entry that maps {remote.subnet}'s gateway {remote.gateway} to the remote VTEP MAC "
-                f"is missing or wrong: with nolearning the kernel cannot resolve it, so packets routed to "
-                f"{remote.subnet} are never sent.",
-                (in_netns(target, "ip", "neigh", "replace", remote.gateway, "lladdr", remote.vtep_mac, "dev", name,
-                          "nud", "permanent"),)))
+            findings.append(
+                Finding(
+                    "vxlan-neigh-missing",
+                    ERROR,
+                    f"{name} neighbour {remote.gateway}",
+                    (
+                        ("remote lease", remote.subnet),
+                        ("wanted", f"{remote.gateway} lladdr {remote.vtep_mac} permanent"),
+                        (
+                            "found",
+                            ", ".join(f"{n.ip} lladdr {n.mac}{' permanent' if n.permanent else ''}" for n in neigh)
+                            or "none",
+                        ),
+                    ),
+                    f"The neighbour entry that maps {remote.subnet}'s gateway {remote.gateway} to the remote VTEP MAC "
+                    f"is missing or wrong: with nolearning the kernel cannot resolve it, so packets routed to "
+                    f"{remote.subnet} are never sent.",
+                    (
+                        in_netns(
+                            target,
+                            "ip",
+                            "neigh",
+                            "replace",
+                            remote.gateway,
+                            "lladdr",
+                            remote.vtep_mac,
+                            "dev",
+                            name,
+                            "nud",
+                            "permanent",
+                        ),
+                    ),
+                )
+            )
         fdb = [f for f in state.fdb if f.mac == remote.vtep_mac]
         if not any(f.dst == remote.public_ip for f in fdb):
-            findings.append(Finding(
-                "vxlan-fdb-missing", ERROR, f"{name} fdb {remote.vtep_mac}",
-                (("remote lease", remote.subnet), ("wanted", f"{remote.vtep_mac} dst {remote.public_ip}"),
-                 ("found", ", ".join(f"{f.mac} dst {f.dst}" for f in fdb) or "none")),
-                f"The FDB entry that tells {name} to send frames for VTEP {remote.vtep_mac} to {remote.public_ip} "
-                f"is missing or points elsewhere: the encapsulated packets for {remote.subnet} are dropped or go "
-                f"to the wrong host.",
-                (in_netns(target, "bridge", "fdb", "replace", remote.vtep_mac, "dev", name, "dst", remote.public_ip,
-                          "self", "permanent"),)))
+            findings.append(
+                Finding(
+                    "vxlan-fdb-missing",
+                    ERROR,
+                    f"{name} fdb {remote.vtep_mac}",
+                    (
+                        ("remote lease", remote.subnet),
+                        ("wanted", f"{remote.vtep_mac} dst {remote.public_ip}"),
+                        ("found", ", ".join(f"{f.mac} dst {f.dst}" for f in fdb) or "none"),
+                    ),
+                    f"The FDB entry that tells {name} to send frames for VTEP {remote.vtep_mac} to {remote.public_ip} "
+                    f"is missing or points elsewhere: the encapsulated packets for {remote.subnet} are dropped or go "
+                    f"to the wrong host.",
+                    (
+                        in_netns(
+                            target,
+                            "bridge",
+                            "fdb",
+                            "replace",
+                            remote.vtep_mac,
+                            "dev",
+                            name,
+                            "dst",
+                            remote.public_ip,
+                            "self",
+                            "permanent",
+                        ),
+                    ),
+                )
+            )
         routes = [r for r in state.routes if r.dst == remote.subnet]
         if not any(r.gateway == remote.gateway and r.onlink for r in routes):
-            findings.append(Finding(
-                "vxlan-route-missing", ERROR, f"route {remote.subnet}",
-                (("remote lease", remote.subnet), ("wanted", f"{remote.subnet} via {remote.gateway} dev {name} onlink"),
-                 ("found", ", ".join(f"{r.dst} via {r.gateway}{' onlink' if r.onlink else ''}" for r in routes)
-                  or "none")),
-                f"There is no route to {remote.subnet} (the containers of the host at {remote.public_ip}) through "
-                f"{name}: packets for them follow another route or are unreachable.",
-                (in_netns(target, "ip", "route", "replace", remote.subnet, "via", remote.gateway, "dev", name,
-                          "onlink"),)))
+            findings.append(
+                Finding(
+                    "vxlan-route-missing",
+                    ERROR,
+                    f"route {remote.subnet}",
+                    (
+                        ("remote lease", remote.subnet),
+                        ("wanted", f"{remote.subnet} via {remote.gateway} dev {name} onlink"),
+                        (
+                            "found",
+                            ", ".join(f"{r.dst} via {r.gateway}{' onlink' if r.onlink else ''}" for r in routes)
+                            or "none",
+                        ),
+                    ),
+                    f"There is no route to {remote.subnet} (the containers of the host at {remote.public_ip}) through "
+                    f"{name}: packets for them follow another route or are unreachable.",
+                    (
+                        in_netns(
+                            target,
+                            "ip",
+                            "route",
+                            "replace",
+                            remote.subnet,
+                            "via",
+                            remote.gateway,
+                            "dev",
+                            name,
+                            "onlink",
+                        ),
+                    ),
+                )
+            )
     return findings
 
 
@@ -175,29 +293,50 @@ def stale_entries(facts: HostFacts) -> list[Finding]:
     if not _checked(facts) or facts.vxlan.device is None:
         return []
     remotes = _remotes(facts)
-    gateways, macs, subnets = ({r.gateway for r in remotes}, {r.vtep_mac for r in remotes},
-                               {r.subnet for r in remotes})
+    gateways, macs, subnets = ({r.gateway for r in remotes}, {r.vtep_mac for r in remotes}, {r.subnet for r in remotes})
     name, state, target = facts.device_name, facts.vxlan, facts.target
     stale = []
     for n in state.neighbours:
         if n.permanent and n.ip not in gateways:
-            stale.append((f"{name} neighbour {n.ip}", f"{n.ip} lladdr {n.mac}",
-                          in_netns(target, "ip", "neigh", "del", n.ip, "dev", name)))
+            stale.append(
+                (
+                    f"{name} neighbour {n.ip}",
+                    f"{n.ip} lladdr {n.mac}",
+                    in_netns(target, "ip", "neigh", "del", n.ip, "dev", name),
+                )
+            )
     for f in state.fdb:
         if f.mac not in macs:
-            stale.append((f"{name} fdb {f.mac}", f"{f.mac} dst {f.dst}",
-                          in_netns(target, "bridge", "fdb", "del", f.mac, "dev", name, "dst", f.dst, "self")))
+            stale.append(
+                (
+                    f"{name} fdb {f.mac}",
+                    f"{f.mac} dst {f.dst}",
+                    in_netns(target, "bridge", "fdb", "del", f.mac, "dev", name, "dst", f.dst, "self"),
+                )
+            )
     for r in state.routes:
         if r.dst not in subnets:
-            stale.append((f"route {r.dst}", f"{r.dst} via {r.gateway} dev {name}",
-                          in_netns(target, "ip", "route", "del", r.dst, "dev", name)))
-    leases = " ".join(l.subnet for l in facts.flannel.leases) or "none"
-    return [Finding(
-        "vxlan-stale-entry", WARNING, obj, (("entry", entry), ("leases in etcd", leases)),
-        f"{name} holds an entry for a lease that no longer exists: traffic for that subnet is still sent into "
-        f"the overlay towards a host that gave it up, and a host that later gets the subnet is unreachable "
-        f"from here until the entry goes.",
-        (fix,)) for obj, entry, fix in stale]
+            stale.append(
+                (
+                    f"route {r.dst}",
+                    f"{r.dst} via {r.gateway} dev {name}",
+                    in_netns(target, "ip", "route", "del", r.dst, "dev", name),
+                )
+            )
+    leases = " ".join(x.subnet for x in facts.flannel.leases) or "none"
+    return [
+        Finding(
+            "vxlan-stale-entry",
+            WARNING,
+            obj,
+            (("entry", entry), ("leases in etcd", leases)),
+            f"{name} holds an entry for a lease that no longer exists: traffic for that subnet is still sent into "
+            f"the overlay towards a host that gave it up, and a host that later gets the subnet is unreachable "
+            f"from here until the entry goes.",
+            (fix,),
+        )
+        for obj, entry, fix in stale
+    ]
 
 
 def docker0_outside_lease(facts: HostFacts) -> list[Finding]:
@@ -211,15 +350,23 @@ def docker0_outside_lease(facts: HostFacts) -> list[Finding]:
     addresses = tuple(a for a in (iface.addresses if iface else ()) if ":" not in a)
     if any(ipaddress.IPv4Interface(a).network.subnet_of(lease.network) for a in addresses):
         return []
-    return [Finding(
-        "docker0-outside-lease", ERROR, default.bridge,
-        ((f"{default.bridge} addresses", " ".join(addresses) or "none"), ("lease", lease.subnet),
-         ("wanted", f"--bip={lease.first_address}")),
-        f"{default.bridge}'s address is not inside this host's flannel lease {lease.subnet}: Docker was not "
-        f"started with flannel's options (--bip from subnet.env). Containers get addresses the other hosts "
-        f"route elsewhere, so replies never come back (the seed's check: docker0's subnet must become "
-        f"flannel's subnet).",
-        restart_docker(facts.target))]
+    return [
+        Finding(
+            "docker0-outside-lease",
+            ERROR,
+            default.bridge,
+            (
+                (f"{default.bridge} addresses", " ".join(addresses) or "none"),
+                ("lease", lease.subnet),
+                ("wanted", f"--bip={lease.first_address}"),
+            ),
+            f"{default.bridge}'s address is not inside this host's flannel lease {lease.subnet}: Docker was not "
+            f"started with flannel's options (--bip from subnet.env). Containers get addresses the other hosts "
+            f"route elsewhere, so replies never come back (the seed's check: docker0's subnet must become "
+            f"flannel's subnet).",
+            restart_docker(facts.target),
+        )
+    ]
 
 
 def vxlan_port_blocked(facts: HostFacts) -> list[Finding]:
@@ -227,8 +374,13 @@ def vxlan_port_blocked(facts: HostFacts) -> list[Finding]:
         return []
     port, underlay = facts.flannel.config.port, _underlay(facts)
     remotes = _remotes(facts)
-    packet = iptables.Packet(in_iface=underlay[0] if underlay else None, proto="udp", dport=port,
-                             src=remotes[0].public_ip if remotes else None, dst=facts.vxlan.device.local)
+    packet = iptables.Packet(
+        in_iface=underlay[0] if underlay else None,
+        proto="udp",
+        dport=port,
+        src=remotes[0].public_ip if remotes else None,
+        dst=facts.vxlan.device.local,
+    )
     v = iptables.verdict(facts.firewall, "INPUT", packet)
     if v.passes:
         return []
@@ -236,18 +388,31 @@ def vxlan_port_blocked(facts: HostFacts) -> list[Finding]:
         fix = in_netns(facts.target, "iptables", "-I", "INPUT", "-p", "udp", "--dport", str(port), "-j", "ACCEPT")
     else:
         fix = delete_rule(facts.target, v.decided_by)
-    return [Finding(
-        "vxlan-port-blocked", ERROR, f"iptables INPUT udp/{port}",
-        (("VXLAN port", str(port)), ("packet", f"udp {packet.src or 'any'} -> {packet.dst}:{port} in {packet.in_iface or 'any'}"),
-         ("verdict", f"{v.action} by {v.decided_by}")),
-        f"The INPUT chain drops VXLAN packets (UDP port {port}) arriving from the other hosts: everything they "
-        f"send to this host's containers over the overlay is discarded, while this host's own packets still "
-        f"leave, so connections look one-sided.",
-        (fix,))]
+    return [
+        Finding(
+            "vxlan-port-blocked",
+            ERROR,
+            f"iptables INPUT udp/{port}",
+            (
+                ("VXLAN port", str(port)),
+                ("packet", f"udp {packet.src or 'any'} -> {packet.dst}:{port} in {packet.in_iface or 'any'}"),
+                ("verdict", f"{v.action} by {v.decided_by}"),
+            ),
+            f"The INPUT chain drops VXLAN packets (UDP port {port}) arriving from the other hosts: everything they "
+            f"send to this host's containers over the overlay is discarded, while this host's own packets still "
+            f"leave, so connections look one-sided.",
+            (fix,),
+        )
+    ]
 
 
-CHECKS = ((("lease-missing",), lease_missing), (("lease-publicip-mismatch",), lease_publicip_mismatch),
-          (("lease-expiring",), lease_expiring), (("vxlan-device",), vxlan_device),
-          (("vxlan-neigh-missing", "vxlan-fdb-missing", "vxlan-route-missing"), remote_entries),
-          (("vxlan-stale-entry",), stale_entries), (("docker0-outside-lease",), docker0_outside_lease),
-          (("vxlan-port-blocked",), vxlan_port_blocked))
+CHECKS = (
+    (("lease-missing",), lease_missing),
+    (("lease-publicip-mismatch",), lease_publicip_mismatch),
+    (("lease-expiring",), lease_expiring),
+    (("vxlan-device",), vxlan_device),
+    (("vxlan-neigh-missing", "vxlan-fdb-missing", "vxlan-route-missing"), remote_entries),
+    (("vxlan-stale-entry",), stale_entries),
+    (("docker0-outside-lease",), docker0_outside_lease),
+    (("vxlan-port-blocked",), vxlan_port_blocked),
+)

@@ -66,9 +66,22 @@ class Verdict:
         return self.action == "ACCEPT"
 
 
-_VALUE_OPTIONS = {"-i": "in", "--in-interface": "in", "-o": "out", "--out-interface": "out", "-s": "src",
-                  "--source": "src", "-d": "dst", "--destination": "dst", "-p": "proto", "--protocol": "proto",
-                  "--dport": "dport", "--destination-port": "dport", "--ctstate": "ctstate", "--state": "ctstate"}
+_VALUE_OPTIONS = {
+    "-i": "in",
+    "--in-interface": "in",
+    "-o": "out",
+    "--out-interface": "out",
+    "-s": "src",
+    "--source": "src",
+    "-d": "dst",
+    "--destination": "dst",
+    "-p": "proto",
+    "--protocol": "proto",
+    "--dport": "dport",
+    "--destination-port": "dport",
+    "--ctstate": "ctstate",
+    "--state": "ctstate",
+}
 _IGNORED = {"--comment": 1}  # options with one value that never change whether a rule matches
 _MODULES_UNDERSTOOD = {"udp", "tcp", "conntrack", "state", "comment"}
 
@@ -116,7 +129,7 @@ def _rule(line: str) -> Rule:
             unknown = True
         negate = False
         i += 2
-    return Rule(chain, line[len(f"-A {chain} "):], target, goto, tuple(matches), unknown)
+    return Rule(chain, line[len(f"-A {chain} ") :], target, goto, tuple(matches), unknown)
 
 
 def _iface_match(pattern: str, name: str | None) -> bool | None:
@@ -188,8 +201,9 @@ def read(netns: str | None) -> FilterTable:
     """The filter table of ``netns`` (None: this process's)."""
     binary = shutil.which("iptables-save")
     if binary is None:
-        raise NetconError("iptables-save is not installed (Debian package iptables), so firewall rules "
-                          "could not be read.")
+        raise NetconError(
+            "iptables-save is not installed (Debian package iptables), so firewall rules could not be read."
+        )
     argv = [binary, "-t", "filter"]
     if netns:
         nsenter = shutil.which("nsenter")

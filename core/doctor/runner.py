@@ -22,9 +22,11 @@ from netcon.core.doctor.fixes import restart_etcd, restart_flannel
 from netcon.core.etcd import EtcdOptions
 
 CHECKS = host.CHECKS + flannel.CHECKS + links.CHECKS
-NO_ETCD_NOTE = ("A VXLAN device exists but no etcd endpoint was given: pass --etcd-endpoints (and --etcd-prefix) "
-                "to check it against flannel's leases.")
-CHECK_IDS = tuple(i for ids, _ in CHECKS for i in ids) + ("etcd-unreachable", "flannel-config-missing")
+NO_ETCD_NOTE = (
+    "A VXLAN device exists but no etcd endpoint was given: pass --etcd-endpoints (and --etcd-prefix) "
+    "to check it against flannel's leases."
+)
+CHECK_IDS = (*tuple(i for ids, _ in CHECKS for i in ids), "etcd-unreachable", "flannel-config-missing")
 
 
 def target_for(ctx: HostContext, label: str | None = None) -> Target:
@@ -38,8 +40,14 @@ def check_host(facts: HostFacts) -> HostReport:
         findings.extend(f for f in check(facts) if f.id in ids)
     label = facts.target.label
     findings = [Finding(f.id, f.severity, f.object, f.evidence, f.explanation, f.fix, label) for f in findings]
-    return HostReport(label, facts.target.ctx.netns, facts.target.ctx.docker_host, order(findings),
-                      tuple(i for ids, _ in CHECKS for i in ids), facts.read_s + time.perf_counter() - started)
+    return HostReport(
+        label,
+        facts.target.ctx.netns,
+        facts.target.ctx.docker_host,
+        order(findings),
+        tuple(i for ids, _ in CHECKS for i in ids),
+        facts.read_s + time.perf_counter() - started,
+    )
 
 
 def etcd_findings(view: FlannelView, targets: list[Target]) -> tuple[Finding, ...]:
@@ -47,26 +55,42 @@ def etcd_findings(view: FlannelView, targets: list[Target]) -> tuple[Finding, ..
     lab = next((t for t in targets if t.lab_prefix), None)
     label = f"etcd {','.join(view.endpoints)}"
     if view.unreachable:
-        return (Finding(
-            "etcd-unreachable", ERROR, ",".join(view.endpoints),
-            (("endpoints", ", ".join(view.endpoints)), ("API", view.api), ("error", view.error or "")),
-            "No etcd endpoint answers: flannel's config and leases cannot be read, so the lease, route, FDB and "
-            "neighbour checks did not run. The agents keep forwarding with what they have, but cannot renew "
-            "their leases (they expire after 24 h) or learn about hosts that come and go.",
-            restart_etcd(lab), label),)
+        return (
+            Finding(
+                "etcd-unreachable",
+                ERROR,
+                ",".join(view.endpoints),
+                (("endpoints", ", ".join(view.endpoints)), ("API", view.api), ("error", view.error or "")),
+                "No etcd endpoint answers: flannel's config and leases cannot be read, so the lease, route, FDB and "
+                "neighbour checks did not run. The agents keep forwarding with what they have, but cannot renew "
+                "their leases (they expire after 24 h) or learn about hosts that come and go.",
+                restart_etcd(lab),
+                label,
+            ),
+        )
     if view.error:
-        return (Finding(
-            "flannel-config-missing", WARNING, f"{view.prefix}/config",
-            (("etcd", view.where), ("error", view.error)),
-            "etcd answers but holds no flannel config under this prefix: either the prefix or API is wrong "
-            "(flanneld's default is /coreos.com/network, the seed uses /atomic.io/network) or flannel was never "
-            "configured, and flanneld waits for it forever.",
-            restart_flannel(lab) if lab else (), label),)
+        return (
+            Finding(
+                "flannel-config-missing",
+                WARNING,
+                f"{view.prefix}/config",
+                (("etcd", view.where), ("error", view.error)),
+                "etcd answers but holds no flannel config under this prefix: either the prefix or API is wrong "
+                "(flanneld's default is /coreos.com/network, the seed uses /atomic.io/network) or flannel was never "
+                "configured, and flanneld waits for it forever.",
+                restart_flannel(lab) if lab else (),
+                label,
+            ),
+        )
     return ()
 
 
-def run(targets: list[Target], etcd: EtcdOptions | None = None, etcd_prefix: str | None = None,
-        renew_margin: float = RENEW_MARGIN_S) -> Report:
+def run(
+    targets: list[Target],
+    etcd: EtcdOptions | None = None,
+    etcd_prefix: str | None = None,
+    renew_margin: float = RENEW_MARGIN_S,
+) -> Report:
     """Check every target (read-only); with ``etcd`` also flannel's store and each host's overlay."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(targets) + 1) as pool:
@@ -78,8 +102,11 @@ def run(targets: list[Target], etcd: EtcdOptions | None = None, etcd_prefix: str
     if view is not None:
         extra = etcd_findings(view, targets)
         if extra:
-            reports.append(HostReport(extra[0].host, None, None, extra, ("etcd-unreachable", "flannel-config-missing"), 0.0))
+            reports.append(
+                HostReport(extra[0].host, None, None, extra, ("etcd-unreachable", "flannel-config-missing"), 0.0)
+            )
     elif any(i.kind == "vxlan" for f in facts if f.snapshot for i in f.snapshot.interfaces):
         notes += (NO_ETCD_NOTE,)
-    return Report(tuple(reports), time.perf_counter() - started, view.where + " " + view.prefix if view else None,
-                  notes)
+    return Report(
+        tuple(reports), time.perf_counter() - started, view.where + " " + view.prefix if view else None, notes
+    )

@@ -6,18 +6,26 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from netcon.core.errors import NetconError
 from netcon.core.etcd.base import KeyValue, Listing, Watch, WatchEvent, WatchReset
 from netcon.core.etcd.options import EtcdOptions
 from netcon.core.etcd.v2 import V2Client
 from netcon.core.etcd.v3 import V3Client
 
-EtcdClient = Union[V2Client, V3Client]
+EtcdClient = V2Client | V3Client
 
-__all__ = ["EtcdClient", "EtcdOptions", "KeyValue", "Listing", "Watch", "WatchEvent", "WatchReset",
-           "V2Client", "V3Client", "open_client"]
+__all__ = [
+    "EtcdClient",
+    "EtcdOptions",
+    "KeyValue",
+    "Listing",
+    "V2Client",
+    "V3Client",
+    "Watch",
+    "WatchEvent",
+    "WatchReset",
+    "open_client",
+]
 
 
 def open_client(options: EtcdOptions, probe_key: str | None = None) -> EtcdClient:

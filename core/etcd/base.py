@@ -85,10 +85,15 @@ class Watch:
 def plain_reason(text: str) -> str:
     """Short, readable reason from a socket or gRPC error text."""
     lowered = text.lower()
-    for needle, reason in (("connection refused", "connection refused"), ("timed out", "timed out"),
-                           ("deadline exceeded", "timed out"), ("no route to host", "no route to host"),
-                           ("name or service not known", "unknown host"), ("certificate", "TLS certificate rejected"),
-                           ("ssl", "TLS handshake failed")):
+    for needle, reason in (
+        ("connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("deadline exceeded", "timed out"),
+        ("no route to host", "no route to host"),
+        ("name or service not known", "unknown host"),
+        ("certificate", "TLS certificate rejected"),
+        ("ssl", "TLS handshake failed"),
+    ):
         if needle in lowered:
             return reason
     return text.strip().splitlines()[0].rstrip(".") if text.strip() else "no answer"
@@ -121,5 +126,4 @@ class Failover:
                 with self._lock:
                     self._current = index
             return result
-        raise EtcdUnavailable(f"No etcd endpoint answered ({what}): {'; '.join(reasons)}.",
-                              target=",".join(endpoints))
+        raise EtcdUnavailable(f"No etcd endpoint answered ({what}): {'; '.join(reasons)}.", target=",".join(endpoints))

@@ -59,9 +59,16 @@ class V2Client:
     def endpoint(self) -> str:
         return self._failover.endpoint
 
-    def _request(self, method: str, key: str, what: str, query: dict | None = None,
-                 form: dict | None = None, timeout: float | None = None,
-                 long_poll: bool = False) -> tuple[int, dict, int]:
+    def _request(
+        self,
+        method: str,
+        key: str,
+        what: str,
+        query: dict | None = None,
+        form: dict | None = None,
+        timeout: float | None = None,
+        long_poll: bool = False,
+    ) -> tuple[int, dict, int]:
         """(HTTP status, JSON body, X-Etcd-Index) from the first endpoint that answers; a long poll that
         times out waiting for an answer returns (0, {}, 0)."""
         path = "/v2/keys" + urllib.parse.quote(key if key.startswith("/") else "/" + key)
@@ -75,8 +82,7 @@ class V2Client:
             if self._auth:
                 req.add_header("Authorization", self._auth)
             try:
-                with urllib.request.urlopen(req, timeout=timeout or self.options.timeout,
-                                            context=self._ssl) as resp:
+                with urllib.request.urlopen(req, timeout=timeout or self.options.timeout, context=self._ssl) as resp:
                     return resp.status, _json(resp.read(), endpoint), int(resp.headers.get("X-Etcd-Index") or 0)
             except urllib.error.HTTPError as error:
                 body = error.read()
@@ -93,12 +99,12 @@ class V2Client:
 
         status, body, index = self._failover.call(f"{method} {key}", attempt)
         code = body.get("errorCode")
-        if code == UNAUTHORIZED or status == 401 and code is None:
+        if code == UNAUTHORIZED or (status == 401 and code is None):
             raise PermissionDenied(f"etcd refused {what}: {body.get('message', 'unauthorized')}.", target=key)
         return status, body, index
 
     def get(self, key: str) -> KeyValue | None:
-        status, body, _ = self._request("GET", key, f"to read {key}")
+        _status, body, _ = self._request("GET", key, f"to read {key}")
         if body.get("errorCode") == KEY_NOT_FOUND:
             return None
         _raise_on_error(body, f"read {key}")
@@ -133,8 +139,9 @@ class V2Client:
 
     def list_prefix(self, prefix: str) -> Listing:
         """Every non-directory key under the directory ``prefix``."""
-        _, body, index = self._request("GET", prefix, f"to list {prefix}",
-                                       query={"recursive": "true", "sorted": "true"})
+        _, body, index = self._request(
+            "GET", prefix, f"to list {prefix}", query={"recursive": "true", "sorted": "true"}
+        )
         if body.get("errorCode") == KEY_NOT_FOUND:
             return Listing((), int(body.get("index") or index))
         _raise_on_error(body, f"list {prefix}")
@@ -152,16 +159,22 @@ class V2Client:
         """Events under ``prefix`` after index ``since`` (a listing's revision)."""
         stop = threading.Event()
         watch = Watch(cancel=stop.set)
-        threading.Thread(target=self._poll, args=(prefix, since + 1, watch, stop),
-                         name=f"etcd-v2-watch {prefix}", daemon=True).start()
+        threading.Thread(
+            target=self._poll, args=(prefix, since + 1, watch, stop), name=f"etcd-v2-watch {prefix}", daemon=True
+        ).start()
         return watch
 
     def _poll(self, prefix: str, wait_index: int, watch: Watch, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                _, body, _ = self._request("GET", prefix, f"to watch {prefix}", timeout=WATCH_POLL_S,
-                                           long_poll=True, query={"wait": "true", "recursive": "true",
-                                                                  "waitIndex": str(wait_index)})
+                _, body, _ = self._request(
+                    "GET",
+                    prefix,
+                    f"to watch {prefix}",
+                    timeout=WATCH_POLL_S,
+                    long_poll=True,
+                    query={"wait": "true", "recursive": "true", "waitIndex": str(wait_index)},
+                )
             except NetconError as error:
                 watch.push(error)
                 return
@@ -181,8 +194,17 @@ class V2Client:
                 continue
             kind = "delete" if body.get("action") in DELETE_ACTIONS else "put"
             kv = _kv(node)
-            watch.push([WatchEvent(kind, kv.key, kv.value if kind == "put" else "",
-                                   kv.expires_at if kind == "put" else None, kv.revision)])
+            watch.push(
+                [
+                    WatchEvent(
+                        kind,
+                        kv.key,
+                        kv.value if kind == "put" else "",
+                        kv.expires_at if kind == "put" else None,
+                        kv.revision,
+                    )
+                ]
+            )
 
     def close(self) -> None:
         """Nothing to release: every request opens its own connection."""
@@ -202,10 +224,12 @@ def _json(raw: bytes, endpoint: str, status: int = 200) -> dict:
         value = json.loads(raw)
     except ValueError:
         if status == 404:
-            raise NetconError(f"etcd at {endpoint} does not serve the v2 API (start it with --enable-v2).",
-                              target=endpoint) from None
-        raise NetconError(f"etcd at {endpoint} answered with something that is not JSON: {raw[:80]!r}.",
-                          target=endpoint) from None
+            raise NetconError(
+                f"etcd at {endpoint} does not serve the v2 API (start it with --enable-v2).", target=endpoint
+            ) from None
+        raise NetconError(
+            f"etcd at {endpoint} answered with something that is not JSON: {raw[:80]!r}.", target=endpoint
+        ) from None
     return value if isinstance(value, dict) else {}
 
 

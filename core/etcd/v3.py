@@ -7,6 +7,8 @@ All clients share one event-loop thread; each call is scheduled there and waited
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +24,7 @@ from netcon.core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Wat
 from netcon.core.etcd.options import EtcdOptions
 
 T = TypeVar("T")
+log = logging.getLogger("netcon.etcd")
 CHANNEL_OPTIONS = {"grpc.max_receive_message_length": 256 * 1024 * 1024}
 
 
@@ -67,8 +70,8 @@ class _Client(aetcd.Client):
             self.auth_stub = aetcd.rpc.AuthStub(self.channel)
             try:
                 resp = await self.auth_stub.Authenticate(
-                    aetcd.rpc.AuthenticateRequest(name=self._username, password=self._password),
-                    timeout=self._timeout)
+                    aetcd.rpc.AuthenticateRequest(name=self._username, password=self._password), timeout=self._timeout
+                )
             except aetcd.rpc.AioRpcError as error:
                 aex._handle_exception(error)
             self.metadata = (("token", resp.token),)
@@ -76,8 +79,9 @@ class _Client(aetcd.Client):
         self.clusterstub = aetcd.rpc.ClusterStub(self.channel)
         self.leasestub = aetcd.rpc.LeaseStub(self.channel)
         self.maintenancestub = aetcd.rpc.MaintenanceStub(self.channel)
-        self._watcher = aetcd.watcher.Watcher(aetcd.rpc.WatchStub(self.channel), timeout=self._timeout,
-                                              metadata=self.metadata)
+        self._watcher = aetcd.watcher.Watcher(
+            aetcd.rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
+        )
         self._connected.set()
 
 
@@ -101,9 +105,15 @@ class V3Client:
         client = self._clients.get(endpoint)
         if client is None:
             url = urlsplit(endpoint)
-            client = _Client(url.hostname or "127.0.0.1", url.port or 2379, username=self.options.username,
-                             password=self.options.password, timeout=self.options.timeout,
-                             options=CHANNEL_OPTIONS, credentials=self._credentials)
+            client = _Client(
+                url.hostname or "127.0.0.1",
+                url.port or 2379,
+                username=self.options.username,
+                password=self.options.password,
+                timeout=self.options.timeout,
+                options=CHANNEL_OPTIONS,
+                credentials=self._credentials,
+            )
             self._clients[endpoint] = client
         return client
 
@@ -115,6 +125,7 @@ class V3Client:
             except EndpointDown:
                 self._drop(endpoint)  # a fresh channel next time, not one stuck in gRPC's reconnect backoff
                 raise
+
         return self._failover.call(what, attempt)
 
     def _drop(self, endpoint: str) -> None:
@@ -131,8 +142,9 @@ class V3Client:
         return self._expiry[lease_id]
 
     async def _kv(self, client: _Client, kv) -> KeyValue:
-        return KeyValue(kv.key.decode(), kv.value.decode(), await self._expires(client, kv.lease),
-                        kv.mod_revision, kv.lease)
+        return KeyValue(
+            kv.key.decode(), kv.value.decode(), await self._expires(client, kv.lease), kv.mod_revision, kv.lease
+        )
 
     async def _grant(self, client: _Client, ttl: int | None) -> int:
         if not ttl:
@@ -145,11 +157,13 @@ class V3Client:
         async def op(client: _Client) -> KeyValue | None:
             got = await client.get(key.encode())
             return None if got is None else await self._kv(client, got)
+
         return self._call(f"read {key}", op)
 
     def put(self, key: str, value: str, ttl: int | None = None) -> KeyValue:
         """Put ``key`` on a fresh lease of ``ttl`` seconds (none: no lease); the replaced lease is revoked
         when no other key is attached to it."""
+
         async def op(client: _Client) -> KeyValue:
             lease_id = await self._grant(client, ttl)
             done = await client.put(key.encode(), value.encode(), lease=lease_id or None, prev_kv=True)
@@ -160,26 +174,32 @@ class V3Client:
                     await client.revoke_lease(old)
                 self._expiry.pop(old, None)
             return KeyValue(key, value, self._expiry.get(lease_id), done.header.revision, lease_id)
+
         return self._call(f"write {key}", op)
 
     def create(self, key: str, value: str, ttl: int | None = None) -> bool:
         """Grant a lease, then ``If(Version(key) == 0) Then Put(key, value, lease)``; False if it existed."""
+
         async def op(client: _Client) -> bool:
             lease_id = await self._grant(client, ttl)
             tx = client.transactions
-            ok, _ = await client.transaction(compare=[tx.version(key.encode()) == 0],
-                                             success=[tx.put(key.encode(), value.encode(), lease=lease_id or None)],
-                                             failure=[])
+            ok, _ = await client.transaction(
+                compare=[tx.version(key.encode()) == 0],
+                success=[tx.put(key.encode(), value.encode(), lease=lease_id or None)],
+                failure=[],
+            )
             if not ok and lease_id:
                 await client.revoke_lease(lease_id)
                 self._expiry.pop(lease_id, None)
             return ok
+
         return self._call(f"create {key}", op)
 
     def delete(self, key: str) -> bool:
         async def op(client: _Client) -> bool:
             done = await client.delete(key.encode())
             return bool(done and done.deleted)
+
         return self._call(f"delete {key}", op)
 
     def list_prefix(self, prefix: str) -> Listing:
@@ -192,6 +212,7 @@ class V3Client:
             unknown = {kv.lease for kv in kvs if kv.lease and kv.lease not in self._expiry}
             await asyncio.gather(*(self._expires(client, lease) for lease in unknown))
             return Listing(tuple([await self._kv(client, kv) for kv in kvs]), got.header.revision)
+
         return self._call(f"list {base}", op)
 
     def watch_prefix(self, prefix: str, since: int) -> Watch:
@@ -226,23 +247,24 @@ class V3Client:
             holder["client"] = client
             await client.connect()
             callback = await client._watcher.add_callback(
-                base, on_event, range_end=aetcd.utils.prefix_range_end(base), start_revision=since + 1)
+                base, on_event, range_end=aetcd.utils.prefix_range_end(base), start_revision=since + 1
+            )
             holder["id"] = callback.watch_id
 
         def attempt(endpoint: str) -> None:
             holder["endpoint"] = endpoint
-            return _LoopThread.run(_translated(op(self._client(endpoint)), endpoint, f"watch {prefix}"),
-                                   self.options.timeout + 2)
+            return _LoopThread.run(
+                _translated(op(self._client(endpoint)), endpoint, f"watch {prefix}"), self.options.timeout + 2
+            )
+
         self._failover.call(f"watch {prefix}", attempt)
         return watch
 
     def close(self) -> None:
         for endpoint in list(self._clients):
             client = self._clients.pop(endpoint)
-            try:
+            with contextlib.suppress(EndpointDown):
                 _LoopThread.run(_quiet_close(client), 5)
-            except EndpointDown:
-                pass
 
 
 async def _translated(coro: Awaitable[T], endpoint: str, what: str) -> T:
@@ -250,7 +272,7 @@ async def _translated(coro: Awaitable[T], endpoint: str, what: str) -> T:
         return await coro
     except (aex.ConnectionFailedError, aex.ConnectionTimeoutError, aex.WatchTimeoutError, OSError) as error:
         raise EndpointDown(_reason(error)) from error
-    except asyncio.TimeoutError as error:
+    except TimeoutError as error:
         raise EndpointDown("timed out") from error
     except (aex.ClientError, grpc.RpcError) as error:
         raise _error(error, endpoint, what) from error
@@ -260,8 +282,7 @@ def _error(error: BaseException, endpoint: str, what: str) -> NetconError:
     if isinstance(error, aex.UnauthenticatedError) or "authentication" in str(error).lower():
         return PermissionDenied(f"etcd at {endpoint} refused to {what}: {_reason(error)}.", target=endpoint)
     if isinstance(error, (aex.ConnectionFailedError, aex.ConnectionTimeoutError, grpc.RpcError)):
-        return EtcdUnavailable(f"etcd at {endpoint} stopped answering ({what}): {_reason(error)}.",
-                               target=endpoint)
+        return EtcdUnavailable(f"etcd at {endpoint} stopped answering ({what}): {_reason(error)}.", target=endpoint)
     return NetconError(f"etcd at {endpoint} refused to {what}: {_reason(error)}.", target=endpoint)
 
 
@@ -274,10 +295,12 @@ def _reason(error: BaseException) -> str:
 
 
 async def _quiet(coro: Awaitable) -> None:
+    """Await a clean-up step (cancel a watch, close a channel) whose failure changes nothing: the stream or
+    channel it would end is already gone. Logged, not raised."""
     try:
         await coro
-    except Exception:  # cancelling a watch on a dead stream: nothing left to cancel
-        pass
+    except (TimeoutError, aex.ClientError, grpc.RpcError, OSError) as error:
+        log.debug("etcd v3 clean-up step failed: %s", error)
 
 
 async def _quiet_close(client: _Client) -> None:
@@ -293,4 +316,5 @@ def _credentials(options: EtcdOptions) -> grpc.ChannelCredentials | None:
             return None
         with open(path, "rb") as f:
             return f.read()
+
     return grpc.ssl_channel_credentials(read(options.cafile), read(options.keyfile), read(options.certfile))

@@ -20,11 +20,11 @@ from netcon.core.context import HostContext
 from netcon.core.errors import EtcdUnavailable, NetconError, NotFound, UsageError
 from netcon.core.etcd import EtcdOptions, Watch, WatchReset
 from netcon.core.flannel import vxlan
-from netcon.core.iproute import Netlink
 from netcon.core.flannel.config import FlannelConfig
 from netcon.core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore
 from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
+from netcon.core.iproute import Netlink
 
 log = logging.getLogger("netcon.flannel.agent")
 
@@ -78,8 +78,11 @@ def find_underlay(nl: Netlink, ifaces: tuple[str, ...], public_ip: str | None) -
     if ifaces and chosen is None:
         raise UsageError(f"None of the interfaces {', '.join(ifaces)} exists with an IPv4 address.")
     if chosen is None:
-        default = [r for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=254)
-                   if r["dst_len"] == 0 and r.get("RTA_OIF")]
+        default = [
+            r
+            for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=254)
+            if r["dst_len"] == 0 and r.get("RTA_OIF")
+        ]
         if not default:
             raise UsageError("No --iface given and no default route to choose the interface by; pass --iface.")
         index = default[0].get("RTA_OIF")
@@ -87,8 +90,13 @@ def find_underlay(nl: Netlink, ifaces: tuple[str, ...], public_ip: str | None) -
         if chosen is None:
             raise UsageError("The default route's interface has no IPv4 address; pass --iface.")
     link = nl.call("read the interface", "link", "get", index=chosen[0])[0]
-    return Underlay(link.get_attr("IFLA_IFNAME"), chosen[0], chosen[1],
-                    str(ipaddress.IPv4Address(public_ip)) if public_ip else chosen[1], int(link.get("IFLA_MTU")))
+    return Underlay(
+        link.get_attr("IFLA_IFNAME"),
+        chosen[0],
+        chosen[1],
+        str(ipaddress.IPv4Address(public_ip)) if public_ip else chosen[1],
+        int(link.get("IFLA_MTU")),
+    )
 
 
 def remote_of(lease: Lease) -> vxlan.Remote | None:
@@ -113,8 +121,9 @@ class Agent:
         self.ctx.require_writable("run the flannel agent")
         with Netlink(self.ctx) as nl:
             underlay = find_underlay(nl, self.options.ifaces, self.options.public_ip)
-            store = self._retry(stop, "connect to etcd", lambda: FlannelStore.open(self.options.etcd,
-                                                                                    self.options.prefix))
+            store = self._retry(
+                stop, "connect to etcd", lambda: FlannelStore.open(self.options.etcd, self.options.prefix)
+            )
             if store is None:
                 return
             try:
@@ -122,8 +131,10 @@ class Agent:
                 if config is None:
                     return
                 if config.backend_type != "vxlan":
-                    raise UsageError(f"The flannel config asks for the {config.backend_type} backend; "
-                                     f"netcon's agent implements vxlan only.")
+                    raise UsageError(
+                        f"The flannel config asks for the {config.backend_type} backend; "
+                        f"netcon's agent implements vxlan only."
+                    )
                 self._start(stop, nl, store, config, underlay)
             finally:
                 store.close()
@@ -133,8 +144,13 @@ class Agent:
         existing = vxlan.read_device(nl, name)
         self.mac = existing.mac if existing and existing.vni == config.vni else vxlan.random_mac()
         self.attrs = vxlan_attrs(underlay.public_ip, config.vni, self.mac)
-        lease = self._retry(stop, "acquire a lease", lambda: acquire_lease(
-            self.ctx, store, self.attrs, previous_subnet(self.options.subnet_file), self.options.lease_ttl))
+        lease = self._retry(
+            stop,
+            "acquire a lease",
+            lambda: acquire_lease(
+                self.ctx, store, self.attrs, previous_subnet(self.options.subnet_file), self.options.lease_ttl
+            ),
+        )
         if lease is None:
             return
         log.info("acquired lease %s for %s (expires in %ss)", lease.subnet, underlay.public_ip, lease.ttl_seconds())
@@ -146,13 +162,21 @@ class Agent:
         self._follow(stop, nl, store, config, underlay, device, mtu)
 
     def _configure(self, nl, config, underlay, lease, mtu) -> vxlan.VxlanDevice:
-        device = vxlan.ensure_device(self.ctx, nl, config.vni, underlay.address, underlay.ifindex, config.port,
-                                     mtu, str(lease.network.network_address), self.mac, config.learning)
-        write_subnet_file(self.ctx, self.options.subnet_file, config.network, lease.subnet, mtu,
-                          self.options.ip_masq)
+        device = vxlan.ensure_device(
+            self.ctx,
+            nl,
+            config.vni,
+            underlay.address,
+            underlay.ifindex,
+            config.port,
+            mtu,
+            str(lease.network.network_address),
+            self.mac,
+            config.learning,
+        )
+        write_subnet_file(self.ctx, self.options.subnet_file, config.network, lease.subnet, mtu, self.options.ip_masq)
         if self.options.ip_masq:
-            log.warning("--ip-masq is recorded in %s but netcon installs no masquerade rules",
-                        self.options.subnet_file)
+            log.warning("--ip-masq is recorded in %s but netcon installs no masquerade rules", self.options.subnet_file)
         self.lease = lease
         return device
 
@@ -192,8 +216,9 @@ class Agent:
             if own is not None:
                 log.error("lease %s is gone from etcd; acquiring a lease again", own)
                 self.reacquisitions += 1
-            lease = acquire_lease(self.ctx, store, self.attrs, own or previous_subnet(self.options.subnet_file),
-                                  self.options.lease_ttl)
+            lease = acquire_lease(
+                self.ctx, store, self.attrs, own or previous_subnet(self.options.subnet_file), self.options.lease_ttl
+            )
             log.info("acquired lease %s", lease.subnet)
             self._configure(nl, config, underlay, lease, mtu)
             leases, revision = store.leases()

@@ -13,8 +13,20 @@ from typing import Any
 
 from netcon.core.errors import UsageError
 
-KNOWN_BACKENDS = ("udp", "vxlan", "host-gw", "ipip", "ipsec", "wireguard", "alloc", "extension", "ali-vpc",
-                  "aws-vpc", "gce", "tencent-vpc")
+KNOWN_BACKENDS = (
+    "udp",
+    "vxlan",
+    "host-gw",
+    "ipip",
+    "ipsec",
+    "wireguard",
+    "alloc",
+    "extension",
+    "ali-vpc",
+    "aws-vpc",
+    "gce",
+    "tencent-vpc",
+)
 DEFAULT_VXLAN_PORT = 8472  # the kernel's default when flannel leaves Port at 0
 
 
@@ -56,17 +68,22 @@ class FlannelConfig:
     def fits(self, subnet: str) -> bool:
         """flanneld's isSubnetConfigCompat: right length, between SubnetMin and SubnetMax."""
         iface = ipaddress.IPv4Interface(subnet)
-        return (iface.network.prefixlen == self.subnet_len
-                and int(ipaddress.IPv4Address(self.subnet_min)) <= int(iface.ip)
-                <= int(ipaddress.IPv4Address(self.subnet_max)))
+        return iface.network.prefixlen == self.subnet_len and int(ipaddress.IPv4Address(self.subnet_min)) <= int(
+            iface.ip
+        ) <= int(ipaddress.IPv4Address(self.subnet_max))
 
     def effective(self) -> dict[str, Any]:
         """The config as flanneld uses it, defaults filled in (for ``config show`` and the pane)."""
         backend: dict[str, Any] = {"Type": self.backend_type}
         if self.backend_type == "vxlan":
             backend.update(VNI=self.vni, Port=self.port, DirectRouting=self.direct_routing)
-        return {"Network": self.network, "SubnetLen": self.subnet_len, "SubnetMin": self.subnet_min,
-                "SubnetMax": self.subnet_max, "Backend": backend}
+        return {
+            "Network": self.network,
+            "SubnetLen": self.subnet_len,
+            "SubnetMin": self.subnet_min,
+            "SubnetMax": self.subnet_max,
+            "Backend": backend,
+        }
 
 
 def parse_config(text: str) -> FlannelConfig:
@@ -74,26 +91,27 @@ def parse_config(text: str) -> FlannelConfig:
     try:
         data = json.loads(text, object_pairs_hook=_Object)
     except ValueError as error:
-        raise ConfigError(f"Flannel config is not valid JSON: {error.msg} at line {error.lineno} "
-                          f"column {error.colno}.") from None
+        raise ConfigError(
+            f"Flannel config is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
+        ) from None
     if not isinstance(data, _Object):
         raise ConfigError("Flannel config must be a JSON object.")
-    fields = _fold(data, ("Network", "SubnetLen", "SubnetMin", "SubnetMax", "Backend", "EnableIPv4",
-                          "EnableIPv6"))
+    fields = _fold(data, ("Network", "SubnetLen", "SubnetMin", "SubnetMax", "Backend", "EnableIPv4", "EnableIPv6"))
     if fields.get("EnableIPv6") is True or fields.get("EnableIPv4") is False:
         raise ConfigError("Flannel config asks for IPv6, which netcon does not support (IPv4 only).")
     network = _network(fields.get("Network"))
     prefix = network.prefixlen
     subnet_len = fields.get("SubnetLen")
-    if subnet_len is not None and (isinstance(subnet_len, bool) or not isinstance(subnet_len, int)
-                                   or subnet_len < 0):
+    if subnet_len is not None and (isinstance(subnet_len, bool) or not isinstance(subnet_len, int) or subnet_len < 0):
         raise ConfigError(f"Flannel config SubnetLen {subnet_len!r} is not a non-negative integer.")
     if subnet_len:
         if subnet_len > 30:
             raise ConfigError(f"Flannel config SubnetLen /{subnet_len} is too long; it must be /30 or shorter.")
         if subnet_len < prefix + 2:
-            raise ConfigError(f"Flannel config SubnetLen /{subnet_len} must be at least /{prefix + 2} so that "
-                              f"{network} holds four subnets.")
+            raise ConfigError(
+                f"Flannel config SubnetLen /{subnet_len} must be at least /{prefix + 2} so that "
+                f"{network} holds four subnets."
+            )
     elif prefix > 28:
         raise ConfigError(f"Flannel config Network {network} is too small; the minimum is /28.")
     else:
@@ -109,10 +127,15 @@ def parse_config(text: str) -> FlannelConfig:
         if value % size:
             raise ConfigError(f"Flannel config {name} {shown} is not on a /{subnet_len} boundary.")
     backend_type, backend = _backend(fields.get("Backend", _MISSING))
-    return FlannelConfig(network=str(network), subnet_len=subnet_len,
-                         subnet_min=str(ipaddress.IPv4Address(subnet_min)),
-                         subnet_max=str(ipaddress.IPv4Address(subnet_max)),
-                         backend_type=backend_type, text=text.strip(), **backend)
+    return FlannelConfig(
+        network=str(network),
+        subnet_len=subnet_len,
+        subnet_min=str(ipaddress.IPv4Address(subnet_min)),
+        subnet_max=str(ipaddress.IPv4Address(subnet_max)),
+        backend_type=backend_type,
+        text=text.strip(),
+        **backend,
+    )
 
 
 _MISSING = object()
@@ -136,9 +159,9 @@ def _fold(pairs: list, names: tuple[str, ...]) -> dict[str, Any]:
 
 def _network(value: Any) -> ipaddress.IPv4Network:
     if value in (None, ""):
-        raise ConfigError("Flannel config has no Network (for example \"Network\": \"10.5.0.0/16\").")
+        raise ConfigError('Flannel config has no Network (for example "Network": "10.5.0.0/16").')
     if not isinstance(value, str):
-        raise ConfigError(f"Flannel config Network {value!r} is not a string like \"10.5.0.0/16\".")
+        raise ConfigError(f'Flannel config Network {value!r} is not a string like "10.5.0.0/16".')
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
@@ -153,7 +176,7 @@ def _address(value: Any, name: str) -> int:
     if value is None:
         return 0
     if not isinstance(value, str):
-        raise ConfigError(f"Flannel config {name} {value!r} is not a string like \"10.5.1.0\".")
+        raise ConfigError(f'Flannel config {name} {value!r} is not a string like "10.5.1.0".')
     try:
         return int(ipaddress.IPv4Address(value))
     except (ValueError, TypeError):
@@ -164,17 +187,18 @@ def _backend(value: Any) -> tuple[str, dict[str, Any]]:
     if value is _MISSING:
         return "udp", {}
     if not isinstance(value, _Object):
-        raise ConfigError("Flannel config Backend must be a JSON object like {\"Type\": \"vxlan\"}.")
+        raise ConfigError('Flannel config Backend must be a JSON object like {"Type": "vxlan"}.')
     fields = _fold(value, ("Type", "VNI", "Port", "DirectRouting", "Learning", "GBP"))
     kind = fields.get("Type")
     if not isinstance(kind, str) or kind not in KNOWN_BACKENDS:
-        raise ConfigError(f"Flannel config Backend.Type {kind!r} is not a known backend "
-                          f"({', '.join(KNOWN_BACKENDS)}).")
+        raise ConfigError(f"Flannel config Backend.Type {kind!r} is not a known backend ({', '.join(KNOWN_BACKENDS)}).")
     if kind != "vxlan":
         return kind, {}
     out: dict[str, Any] = {}
-    for name, key, low, high, default in (("VNI", "vni", 0, (1 << 24) - 1, 1),
-                                          ("Port", "port", 0, 65535, DEFAULT_VXLAN_PORT)):
+    for name, key, low, high, default in (
+        ("VNI", "vni", 0, (1 << 24) - 1, 1),
+        ("Port", "port", 0, 65535, DEFAULT_VXLAN_PORT),
+    ):
         number = fields.get(name)
         if number is None:
             out[key] = default

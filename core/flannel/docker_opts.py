@@ -24,8 +24,14 @@ DEFAULT_DOCKER_ENV = "/run/docker_opts.env"
 DEFAULT_KEY = "DOCKER_OPTS"
 
 
-def docker_opts_text(values: Mapping[str, str], key: str = DEFAULT_KEY, individual: bool = True,
-                     combined: bool = True, ip_masq: bool = True, initial: str = "") -> str:
+def docker_opts_text(
+    values: Mapping[str, str],
+    key: str = DEFAULT_KEY,
+    individual: bool = True,
+    combined: bool = True,
+    ip_masq: bool = True,
+    initial: str = "",
+) -> str:
     """The docker env file for subnet.env ``values``; ``initial`` is the key's value in the script's
     environment, which the script prepends."""
     if not individual and not combined:
@@ -52,10 +58,16 @@ def docker_opts_text(values: Mapping[str, str], key: str = DEFAULT_KEY, individu
 
 
 @mutation("flannel.docker-opts", "write {docker_env}")
-def write_docker_opts(ctx: HostContext, subnet_file: str = DEFAULT_SUBNET_FILE,
-                      docker_env: str = DEFAULT_DOCKER_ENV, key: str = DEFAULT_KEY, individual: bool = False,
-                      combined: bool = False, ip_masq: bool = True,
-                      env: Mapping[str, str] | None = None) -> str:
+def write_docker_opts(
+    ctx: HostContext,
+    subnet_file: str = DEFAULT_SUBNET_FILE,
+    docker_env: str = DEFAULT_DOCKER_ENV,
+    key: str = DEFAULT_KEY,
+    individual: bool = False,
+    combined: bool = False,
+    ip_masq: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> str:
     """Read ``subnet_file``, write ``docker_env`` atomically, return what was written."""
     if not key.isidentifier():
         raise UsageError(f"Docker options key {key!r} is not a shell variable name.")

@@ -100,8 +100,7 @@ class LeaseAttrs:
 
     def to_json(self) -> str:
         """Byte-for-byte what flanneld's json.Marshal(LeaseAttrs) writes."""
-        parts = [f'"PublicIP":{json.dumps(self.public_ip)}',
-                 f'"PublicIPv6":{json.dumps(self.public_ipv6)}']
+        parts = [f'"PublicIP":{json.dumps(self.public_ip)}', f'"PublicIPv6":{json.dumps(self.public_ipv6)}']
         if self.backend_type:
             parts.append(f'"BackendType":{json.dumps(self.backend_type)}')
         if self.backend_data:
@@ -121,9 +120,12 @@ class LeaseAttrs:
         if not isinstance(public_ip, str) or ipv4_int(public_ip) is None:
             raise UsageError(f"Lease value has no valid PublicIP: {text[:60]!r}.")
         data = fields.get("backenddata")
-        return cls(public_ip=public_ip, backend_type=fields.get("backendtype") or "",
-                   backend_data=None if data is None else json.dumps(data, separators=(",", ":"), ensure_ascii=False),
-                   public_ipv6=fields.get("publicipv6"))
+        return cls(
+            public_ip=public_ip,
+            backend_type=fields.get("backendtype") or "",
+            backend_data=None if data is None else json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+            public_ipv6=fields.get("publicipv6"),
+        )
 
     @cached_property
     def _data(self) -> dict[str, Any]:
@@ -149,8 +151,11 @@ def vxlan_attrs(public_ip: str, vni: int, vtep_mac: str) -> LeaseAttrs:
     mac = vtep_mac.lower()
     if not re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac):
         raise UsageError(f"VTEP MAC {vtep_mac!r} is not a MAC address like d6:80:cc:3a:bc:2e.")
-    return LeaseAttrs(public_ip=str(ipaddress.IPv4Address(public_ip)), backend_type="vxlan",
-                      backend_data=json.dumps({"VNI": vni, "VtepMAC": mac}, separators=(",", ":")))
+    return LeaseAttrs(
+        public_ip=str(ipaddress.IPv4Address(public_ip)),
+        backend_type="vxlan",
+        backend_data=json.dumps({"VNI": vni, "VtepMAC": mac}, separators=(",", ":")),
+    )
 
 
 @dataclass(frozen=True)
@@ -192,9 +197,16 @@ class Lease:
 
     def row(self, now: float | None = None) -> dict[str, Any]:
         """The ``show leases --json`` record."""
-        return {"subnet": self.subnet, "public_ip": self.attrs.public_ip, "backend_type": self.attrs.backend_type,
-                "vni": self.attrs.vni, "vtep_mac": self.attrs.vtep_mac, "expires_at": self.expires_at,
-                "ttl_seconds": self.ttl_seconds(now), "reservation": self.reservation}
+        return {
+            "subnet": self.subnet,
+            "public_ip": self.attrs.public_ip,
+            "backend_type": self.attrs.backend_type,
+            "vni": self.attrs.vni,
+            "vtep_mac": self.attrs.vtep_mac,
+            "expires_at": self.expires_at,
+            "ttl_seconds": self.ttl_seconds(now),
+            "reservation": self.reservation,
+        }
 
 
 @dataclass(frozen=True)
@@ -212,15 +224,17 @@ def diff_leases(old: tuple[Lease, ...], new: tuple[Lease, ...]) -> LeaseDiff:
     return LeaseDiff(
         added=tuple(lease for subnet, lease in after.items() if subnet not in before),
         removed=tuple(lease for subnet, lease in before.items() if subnet not in after),
-        changed=tuple(lease for subnet, lease in after.items()
-                      if subnet in before and (before[subnet].attrs, before[subnet].expires_at)
-                      != (lease.attrs, lease.expires_at)))
+        changed=tuple(
+            lease
+            for subnet, lease in after.items()
+            if subnet in before and (before[subnet].attrs, before[subnet].expires_at) != (lease.attrs, lease.expires_at)
+        ),
+    )
 
 
 def free_subnets(config, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES) -> list[str]:
     """flanneld's allocateSubnet walk: up to ``limit`` subnets from SubnetMin on that overlap no lease."""
-    taken = sorted((int(lease.network.network_address), int(lease.network.broadcast_address))
-                   for lease in leases)
+    taken = sorted((int(lease.network.network_address), int(lease.network.broadcast_address)) for lease in leases)
     starts = [start for start, _ in taken]
     ends_max: list[int] = []
     for _, end in taken:
@@ -244,14 +258,21 @@ def free_subnets(config, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES)
 def pick_subnet(config, leases: tuple[Lease, ...], rng: random.Random | None = None) -> str:
     free = free_subnets(config, leases)
     if not free:
-        raise OutOfSubnets(f"out of subnets: every subnet of the pool {config.pool} is leased or reserved.",
-                           target=config.network)
+        raise OutOfSubnets(
+            f"out of subnets: every subnet of the pool {config.pool} is leased or reserved.", target=config.network
+        )
     return (rng or random).choice(free)
 
 
 @mutation("flannel.lease.acquire", "acquire a flannel lease")
-def acquire_lease(ctx, store, attrs: LeaseAttrs, previous_subnet: str | None = None,
-                  ttl: int = LEASE_TTL, rng: random.Random | None = None) -> Lease:
+def acquire_lease(
+    ctx,
+    store,
+    attrs: LeaseAttrs,
+    previous_subnet: str | None = None,
+    ttl: int = LEASE_TTL,
+    rng: random.Random | None = None,
+) -> Lease:
     """flanneld's AcquireLease: reuse the lease carrying ``attrs.public_ip`` if it fits the config (else delete
     it), else the previous subnet if free and fitting, else a random one of up to 100 free; a lost race retries."""
     config = store.config()
@@ -264,14 +285,16 @@ def acquire_lease(ctx, store, attrs: LeaseAttrs, previous_subnet: str | None = N
             store.delete_lease(ctx, mine.subnet)
             leases = tuple(lease for lease in leases if lease.subnet != mine.subnet)
         subnet = None
-        if previous_subnet and config.fits(previous_subnet) \
-                and not any(lease.subnet == previous_subnet for lease in leases):
+        if (
+            previous_subnet
+            and config.fits(previous_subnet)
+            and not any(lease.subnet == previous_subnet for lease in leases)
+        ):
             subnet = previous_subnet
         subnet = subnet or pick_subnet(config, leases, rng)
         if store.create_lease(ctx, subnet, attrs, ttl):
             created = store.lease(subnet)
-            return created if created is not None else Lease(subnet, attrs, time.time() + ttl,
-                                                              store.lease_key(subnet))
+            return created if created is not None else Lease(subnet, attrs, time.time() + ttl, store.lease_key(subnet))
     raise NetconError(f"Gave up acquiring a subnet of {config.pool} after {RACE_RETRIES} lost races.")
 
 
@@ -299,8 +322,9 @@ def reserve_subnet(ctx, store, subnet: str, public_ip: str | None = None) -> Lea
     current = store.lease(subnet)
     if current is not None:
         if public_ip and current.attrs.public_ip != public_ip:
-            raise UsageError(f"Subnet {subnet} is leased to {current.attrs.public_ip}, not {public_ip}; "
-                             f"revoke it first.")
+            raise UsageError(
+                f"Subnet {subnet} is leased to {current.attrs.public_ip}, not {public_ip}; revoke it first."
+            )
         return store.write_lease(ctx, subnet, current.attrs, None)
     if not public_ip:
         raise UsageError(f"Subnet {subnet} has no lease; give the PublicIP of the host to reserve it for.")

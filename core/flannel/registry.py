@@ -71,8 +71,11 @@ class FlannelStore:
     def config_text(self) -> str:
         kv = self.client.get(self.config_key)
         if kv is None:
-            raise NotFound(f"No flannel config at {self.config_key} ({self.where()}); check --etcd-prefix and "
-                           f"--etcd-api, or set one with 'netcon flannel config set'.", target=self.config_key)
+            raise NotFound(
+                f"No flannel config at {self.config_key} ({self.where()}); check --etcd-prefix and "
+                f"--etcd-api, or set one with 'netcon flannel config set'.",
+                target=self.config_key,
+            )
         return kv.value
 
     def config(self) -> FlannelConfig:

@@ -33,12 +33,13 @@ def render(network: str, lease_subnet: str, mtu: int, ipmasq: bool) -> str:
     """flanneld's WriteSubnetFile text for an IPv4 lease."""
     iface = ipaddress.IPv4Interface(lease_subnet)
     first = f"{iface.network.network_address + 1}/{iface.network.prefixlen}"
-    return (f"FLANNEL_NETWORK={network}\nFLANNEL_SUBNET={first}\n"
-            f"FLANNEL_MTU={mtu}\nFLANNEL_IPMASQ={'true' if ipmasq else 'false'}\n")
+    return (
+        f"FLANNEL_NETWORK={network}\nFLANNEL_SUBNET={first}\n"
+        f"FLANNEL_MTU={mtu}\nFLANNEL_IPMASQ={'true' if ipmasq else 'false'}\n"
+    )
 
 
-def write_subnet_file(ctx: HostContext, path: str, network: str, lease_subnet: str, mtu: int,
-                      ipmasq: bool) -> None:
+def write_subnet_file(ctx: HostContext, path: str, network: str, lease_subnet: str, mtu: int, ipmasq: bool) -> None:
     ctx.require_writable(f"write {path}")
     atomic_write(path, render(network, lease_subnet, mtu, ipmasq))
 
@@ -82,8 +83,9 @@ def read_env(path: str = DEFAULT_SUBNET_FILE) -> dict[str, str]:
         with open(path) as f:
             return parse_env(f.read())
     except FileNotFoundError:
-        raise NotFound(f"Subnet file {path} does not exist (has the flannel agent run on this host?).",
-                       target=path) from None
+        raise NotFound(
+            f"Subnet file {path} does not exist (has the flannel agent run on this host?).", target=path
+        ) from None
 
 
 def read_subnet_file(path: str = DEFAULT_SUBNET_FILE) -> SubnetEnv:
@@ -96,9 +98,12 @@ def read_subnet_file(path: str = DEFAULT_SUBNET_FILE) -> SubnetEnv:
             raise UsageError(f"Subnet file {path} has FLANNEL_SUBNET={subnet!r}, not an address/prefix.") from None
     mtu = values.get("FLANNEL_MTU")
     masq = values.get("FLANNEL_IPMASQ")
-    return SubnetEnv(values.get("FLANNEL_NETWORK") or None, subnet,
-                     int(mtu) if mtu and mtu.isdigit() else None,
-                     None if masq is None else masq == "true")
+    return SubnetEnv(
+        values.get("FLANNEL_NETWORK") or None,
+        subnet,
+        int(mtu) if mtu and mtu.isdigit() else None,
+        None if masq is None else masq == "true",
+    )
 
 
 def previous_subnet(path: str) -> str | None:

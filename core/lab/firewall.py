@@ -51,7 +51,10 @@ def accept_forwarding(netns_path: str) -> None:
     """The seed's ``iptables -P FORWARD ACCEPT`` on a lab host (its own netns, gone with the lab): dockerd
     set the policy to DROP, which drops containers' cross-host traffic arriving over flannel.1."""
     nsenter = shutil.which("nsenter")
-    result = subprocess.run([nsenter, f"--net={netns_path}", shutil.which("iptables") or "iptables", "-w",
-                             "-P", "FORWARD", "ACCEPT"], capture_output=True, text=True)
+    result = subprocess.run(
+        [nsenter, f"--net={netns_path}", shutil.which("iptables") or "iptables", "-w", "-P", "FORWARD", "ACCEPT"],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise NetconError(f"iptables -P FORWARD ACCEPT failed in {netns_path}: {result.stderr.strip()}.")

@@ -13,7 +13,8 @@ from netcon.core.errors import NetconError, PermissionDenied, UsageError
 from netcon.core.etcd import EtcdOptions, open_client
 from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.image import ensure_busybox
-from netcon.core.lab import firewall, overlay, procs, state as lab_state, underlay
+from netcon.core.lab import firewall, overlay, procs, underlay
+from netcon.core.lab import state as lab_state
 from netcon.core.lab.scenario import ensure_probe, ensure_seed
 from netcon.core.lab.state import LAB_ROOT, LabHost, LabState
 
@@ -51,8 +52,11 @@ class LabStatus:
 
     @property
     def healthy(self) -> bool:
-        return self.bridge_present and self.etcd_up and all(
-            h.netns_present and h.docker_up and h.agent_pid for h in self.hosts)
+        return (
+            self.bridge_present
+            and self.etcd_up
+            and all(h.netns_present and h.docker_up and h.agent_pid for h in self.hosts)
+        )
 
 
 def _require_root() -> None:
@@ -78,28 +82,52 @@ def plan(prefix: str, hosts: int, underlay_cidr: str | None, etcd_api: int, flan
     directory = os.path.join(LAB_ROOT, f"lab-{prefix}")
     net = list(cidr.hosts())
     return LabState(
-        prefix=prefix, underlay=str(cidr), bridge=f"{prefix}-br", bridge_address=str(net[0]), directory=directory,
-        etcd_api=etcd_api, flannel_prefix=flannel_prefix,
-        hosts=[LabHost(name=f"h{i}", netns=f"{prefix}-h{i}", root_veth=f"{prefix}-h{i}u",
-                       address=str(net[underlay.HOST_OFFSET + i - 1]), directory=os.path.join(directory, f"h{i}"))
-               for i in range(1, hosts + 1)])
+        prefix=prefix,
+        underlay=str(cidr),
+        bridge=f"{prefix}-br",
+        bridge_address=str(net[0]),
+        directory=directory,
+        etcd_api=etcd_api,
+        flannel_prefix=flannel_prefix,
+        hosts=[
+            LabHost(
+                name=f"h{i}",
+                netns=f"{prefix}-h{i}",
+                root_veth=f"{prefix}-h{i}u",
+                address=str(net[underlay.HOST_OFFSET + i - 1]),
+                directory=os.path.join(directory, f"h{i}"),
+            )
+            for i in range(1, hosts + 1)
+        ],
+    )
 
 
 @mutation("lab.up", "lab up {prefix}")
-def up(ctx: HostContext, prefix: str = DEFAULT_PREFIX, hosts: int = 2, underlay_cidr: str | None = None,
-       etcd_api: int = 2, flannel_prefix: str = SEED_PREFIX, seed: bool = True,
-       progress=lambda message: None) -> LabState:
+def up(
+    ctx: HostContext,
+    prefix: str = DEFAULT_PREFIX,
+    hosts: int = 2,
+    underlay_cidr: str | None = None,
+    etcd_api: int = 2,
+    flannel_prefix: str = SEED_PREFIX,
+    seed: bool = True,
+    progress=lambda message: None,
+) -> LabState:
     """Build the lab, or complete and repair the one recorded; on failure remove everything it made."""
     _require_root()
     _check_prefix(prefix)
     existing = lab_state.load(prefix)
     if existing:
         if (hosts, etcd_api, normalize_prefix(flannel_prefix)) != (
-                len(existing.hosts), existing.etcd_api, existing.flannel_prefix) or (
-                underlay_cidr and underlay_cidr != existing.underlay):
-            raise UsageError(f"Lab {prefix} exists with {len(existing.hosts)} hosts on {existing.underlay} "
-                             f"(etcd API {existing.etcd_api}, {existing.flannel_prefix}); run netcon lab down "
-                             f"first to change it.")
+            len(existing.hosts),
+            existing.etcd_api,
+            existing.flannel_prefix,
+        ) or (underlay_cidr and underlay_cidr != existing.underlay):
+            raise UsageError(
+                f"Lab {prefix} exists with {len(existing.hosts)} hosts on {existing.underlay} "
+                f"(etcd API {existing.etcd_api}, {existing.flannel_prefix}); run netcon lab down "
+                f"first to change it."
+            )
         state = existing
     else:
         procs.require_binary("dockerd", "docker.io")
@@ -142,8 +170,11 @@ def _build(state: LabState, seed: bool, progress) -> None:
             host.agent_pid = overlay.start_agent(state, host)
             lab_state.save(state)
         options = overlay.docker_options(host)
-        if not (procs.owned(host.dockerd_pid, host.exec_root) and procs.docker_answers(host)
-                and options == host.docker_options):
+        if not (
+            procs.owned(host.dockerd_pid, host.exec_root)
+            and procs.docker_answers(host)
+            and options == host.docker_options
+        ):
             progress(f"dockerd in {host.netns} with {' '.join(options)}")
             procs.stop(procs.processes_mentioning(host.exec_root))
             host.dockerd_pid = procs.start_dockerd(host, options)
@@ -193,12 +224,27 @@ def status(prefix: str = DEFAULT_PREFIX) -> LabStatus:
     if state is None:
         raise NetconError(f"No lab {prefix} here (netcon lab up builds it).")
     return LabStatus(
-        prefix=state.prefix, underlay=state.underlay, bridge=state.bridge, bridge_present=underlay.exists(state.bridge),
-        etcd_endpoint=state.etcd_endpoint, etcd_up=procs.etcd_healthy(state), etcd_api=state.etcd_api,
-        hosts=tuple(HostStatus(
-            name=h.name, netns=h.netns, netns_present=underlay.netns_exists(h.netns), address=h.address,
-            docker_host=h.docker_host, dockerd_pid=h.dockerd_pid if procs.owned(h.dockerd_pid, h.directory) else None,
-            docker_up=procs.docker_answers(h), docker_options=tuple(h.docker_options),
-            agent_pid=h.agent_pid if procs.owned(h.agent_pid, overlay.subnet_file(h)) else None,
-            flannel_subnet=overlay.flannel_subnet(h)) for h in state.hosts),
-        iptables_rules=tuple(" ".join(r) for r in state.iptables_rules if firewall.present(r)))
+        prefix=state.prefix,
+        underlay=state.underlay,
+        bridge=state.bridge,
+        bridge_present=underlay.exists(state.bridge),
+        etcd_endpoint=state.etcd_endpoint,
+        etcd_up=procs.etcd_healthy(state),
+        etcd_api=state.etcd_api,
+        hosts=tuple(
+            HostStatus(
+                name=h.name,
+                netns=h.netns,
+                netns_present=underlay.netns_exists(h.netns),
+                address=h.address,
+                docker_host=h.docker_host,
+                dockerd_pid=h.dockerd_pid if procs.owned(h.dockerd_pid, h.directory) else None,
+                docker_up=procs.docker_answers(h),
+                docker_options=tuple(h.docker_options),
+                agent_pid=h.agent_pid if procs.owned(h.agent_pid, overlay.subnet_file(h)) else None,
+                flannel_subnet=overlay.flannel_subnet(h),
+            )
+            for h in state.hosts
+        ),
+        iptables_rules=tuple(" ".join(r) for r in state.iptables_rules if firewall.present(r)),
+    )

@@ -3,12 +3,13 @@ docker options it leads to (``mk-docker-opts.sh -k DOCKER_NETWORK_OPTIONS``) for
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 from netcon.core.context import HostContext
-from netcon.core.flannel.docker_opts import write_docker_opts
 from netcon.core.errors import NotFound
+from netcon.core.flannel.docker_opts import write_docker_opts
 from netcon.core.flannel.subnet_file import parse_env, read_env
 from netcon.core.lab.procs import require_binary, spawn, wait_ready
 from netcon.core.lab.state import LabHost, LabState
@@ -25,18 +26,31 @@ def start_agent(state: LabState, host: LabHost, timeout: float = 30) -> int:
     returns its pid once it has written the subnet file."""
     nsenter = require_binary("nsenter", "util-linux")
     os.makedirs(host.directory, exist_ok=True)
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(subnet_file(host))
-    except FileNotFoundError:
-        pass
     proc = spawn(
-        [nsenter, f"--net={host.netns_path}", sys.executable, "-m", "netcon.cli", "flannel", "agent",
-         f"--etcd-endpoints={state.etcd_endpoint}", f"--etcd-prefix={state.flannel_prefix}", f"--etcd-api={state.etcd_api}",
-         "--iface=eth0", f"--subnet-file={subnet_file(host)}"],
-        os.path.join(host.directory, "flannel.log"))
-    return wait_ready(proc, lambda: os.path.exists(subnet_file(host)), timeout,
-                      f"The flannel agent of lab host {host.name} wrote no subnet file; "
-                      f"see {host.directory}/flannel.log.")
+        [
+            nsenter,
+            f"--net={host.netns_path}",
+            sys.executable,
+            "-m",
+            "netcon.cli",
+            "flannel",
+            "agent",
+            f"--etcd-endpoints={state.etcd_endpoint}",
+            f"--etcd-prefix={state.flannel_prefix}",
+            f"--etcd-api={state.etcd_api}",
+            "--iface=eth0",
+            f"--subnet-file={subnet_file(host)}",
+        ],
+        os.path.join(host.directory, "flannel.log"),
+    )
+    return wait_ready(
+        proc,
+        lambda: os.path.exists(subnet_file(host)),
+        timeout,
+        f"The flannel agent of lab host {host.name} wrote no subnet file; see {host.directory}/flannel.log.",
+    )
 
 
 def flannel_subnet(host: LabHost) -> str | None:

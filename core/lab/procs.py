@@ -7,6 +7,7 @@ command line still names the lab's directory, so a recycled pid is never signall
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -20,7 +21,6 @@ import docker
 
 from netcon.core.errors import NetconError
 from netcon.core.lab.state import LabHost, LabState
-
 
 _children: dict[int, subprocess.Popen] = {}  # daemons this process started: reaped when stopped
 
@@ -76,19 +76,15 @@ def processes_mentioning(marker: str) -> list[int]:
 
 def stop(pids: list[int], timeout: float = 10.0) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.05)
     for pid in pids:
         if _alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         child = _children.pop(pid, None)
         if child is not None:
             child.wait(5)
@@ -128,24 +124,38 @@ def start_dockerd(host: LabHost, extra_args: list[str] | None = None, timeout: f
     # Runtime state of a daemon that died is stale: its containerd.pid may name a zombie, which dockerd
     # takes for a live containerd and then waits on forever.
     for leftover in ("docker.sock", "docker.pid"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(host.directory, leftover))
-        except FileNotFoundError:
-            pass
     exec_root = host.exec_root
     unmount_below(exec_root)
     shutil.rmtree(exec_root, ignore_errors=True)
     os.makedirs(os.path.join(host.directory, "data"), exist_ok=True)
     os.makedirs(exec_root, exist_ok=True)
     proc = spawn(
-        [nsenter, f"--net={host.netns_path}", dockerd,
-         "--data-root", os.path.join(host.directory, "data"), "--exec-root", exec_root,
-         "--pidfile", os.path.join(host.directory, "docker.pid"), "-H", host.docker_host,
-         "--shutdown-timeout", "1",  # lab containers run `sleep` as PID 1, which ignores SIGTERM
-         *(extra_args or [])],
-        os.path.join(host.directory, "dockerd.log"))
-    return wait_ready(proc, lambda: docker_answers(host), timeout,
-                      f"dockerd for lab host {host.name} did not start; see {host.directory}/dockerd.log.")
+        [
+            nsenter,
+            f"--net={host.netns_path}",
+            dockerd,
+            "--data-root",
+            os.path.join(host.directory, "data"),
+            "--exec-root",
+            exec_root,
+            "--pidfile",
+            os.path.join(host.directory, "docker.pid"),
+            "-H",
+            host.docker_host,
+            "--shutdown-timeout",
+            "1",  # lab containers run `sleep` as PID 1, which ignores SIGTERM
+            *(extra_args or []),
+        ],
+        os.path.join(host.directory, "dockerd.log"),
+    )
+    return wait_ready(
+        proc,
+        lambda: docker_answers(host),
+        timeout,
+        f"dockerd for lab host {host.name} did not start; see {host.directory}/dockerd.log.",
+    )
 
 
 def stop_dockerd(host: LabHost) -> None:
@@ -176,8 +186,9 @@ def _check_port_free(address: str, port: int) -> None:
         try:
             probe.bind((address, port))
         except OSError as error:
-            raise NetconError(f"Port {port} on {address} is already in use, so the lab's etcd cannot listen "
-                              f"there ({error.strerror}).") from error
+            raise NetconError(
+                f"Port {port} on {address} is already in use, so the lab's etcd cannot listen there ({error.strerror})."
+            ) from error
 
 
 def start_etcd(state: LabState, timeout: float = 30) -> int:
@@ -187,10 +198,29 @@ def start_etcd(state: LabState, timeout: float = 30) -> int:
     peer = f"http://{state.bridge_address}:{state.etcd_port + 1}"
     os.makedirs(state.directory, exist_ok=True)
     proc = spawn(
-        [etcd, "--name", state.prefix, "--data-dir", state.etcd_dir, "--enable-v2",
-         "--listen-client-urls", state.etcd_endpoint, "--advertise-client-urls", state.etcd_endpoint,
-         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-         "--initial-cluster", f"{state.prefix}={peer}"],
-        os.path.join(state.directory, "etcd.log"))
-    return wait_ready(proc, lambda: etcd_healthy(state), timeout,
-                      f"etcd for the lab did not start on {state.etcd_endpoint}; see {state.directory}/etcd.log.")
+        [
+            etcd,
+            "--name",
+            state.prefix,
+            "--data-dir",
+            state.etcd_dir,
+            "--enable-v2",
+            "--listen-client-urls",
+            state.etcd_endpoint,
+            "--advertise-client-urls",
+            state.etcd_endpoint,
+            "--listen-peer-urls",
+            peer,
+            "--initial-advertise-peer-urls",
+            peer,
+            "--initial-cluster",
+            f"{state.prefix}={peer}",
+        ],
+        os.path.join(state.directory, "etcd.log"),
+    )
+    return wait_ready(
+        proc,
+        lambda: etcd_healthy(state),
+        timeout,
+        f"etcd for the lab did not start on {state.etcd_endpoint}; see {state.directory}/etcd.log.",
+    )

@@ -41,8 +41,9 @@ def ensure_seed(ctx: HostContext, prefix: str) -> list[str]:
     if APP_NETWORK not in networks:
         create_network(ctx, APP_NETWORK, labels=labels)
         made.append(APP_NETWORK)
-    existing = {c["Names"][0].lstrip("/"): c for c in docker_call(ctx, "list containers",
-                                                                  lambda a: a.containers(all=True))}
+    existing = {
+        c["Names"][0].lstrip("/"): c for c in docker_call(ctx, "list containers", lambda a: a.containers(all=True))
+    }
     for planned in SEED:
         found = existing.get(planned.name)
         if found is None:
@@ -57,8 +58,9 @@ def ensure_seed(ctx: HostContext, prefix: str) -> list[str]:
 def ensure_probe(ctx: HostContext, prefix: str, name: str) -> None:
     """One container on the default bridge for cross-host pings (the flannel half of the seed)."""
     labels = {LAB_LABEL: prefix}
-    existing = {c["Names"][0].lstrip("/"): c for c in docker_call(ctx, "list containers",
-                                                                  lambda a: a.containers(all=True))}
+    existing = {
+        c["Names"][0].lstrip("/"): c for c in docker_call(ctx, "list containers", lambda a: a.containers(all=True))
+    }
     if name not in existing:
         run_container(ctx, name, network="bridge", labels=labels)
     elif existing[name]["State"] != "running":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -88,7 +89,5 @@ def save(state: LabState) -> None:
 
 
 def forget(prefix: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(state_path(prefix))
-    except FileNotFoundError:
-        pass

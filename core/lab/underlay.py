@@ -16,8 +16,12 @@ from netcon.core.errors import NetconError, UsageError
 from netcon.core.iproute import Netlink
 from netcon.core.netns import create_named, remove_named
 
-CANDIDATES = tuple(f"198.18.{i}.0/24" for i in range(0, 256, 17)) + (
-    "198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24")
+CANDIDATES = (
+    *(f"198.18.{i}.0/24" for i in range(0, 256, 17)),
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "192.0.2.0/24",
+)
 HOST_OFFSET = 30  # h1 gets .31 like the seed's 10.10.110.31
 MAIN_TABLE = 254
 
@@ -25,8 +29,10 @@ MAIN_TABLE = 254
 def machine_networks() -> list[ipaddress.IPv4Network]:
     """Every IPv4 address (as its subnet) and every route destination of the root netns."""
     with Netlink(HostContext()) as nl:
-        nets = [ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}").network
-                for a in nl.call("read addresses", "get_addr", family=socket.AF_INET)]
+        nets = [
+            ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}").network
+            for a in nl.call("read addresses", "get_addr", family=socket.AF_INET)
+        ]
         for route in nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE):
             dst = route.get_attr("RTA_DST")
             if dst:
@@ -61,8 +67,10 @@ def choose(requested: str | None, hosts: int) -> ipaddress.IPv4Network:
 
 
 def _address(nl: Netlink, index: int, address: str, prefixlen: int) -> None:
-    if not any(a.get_attr("IFA_ADDRESS") == address
-               for a in nl.call("read addresses", "get_addr", index=index, family=socket.AF_INET)):
+    if not any(
+        a.get_attr("IFA_ADDRESS") == address
+        for a in nl.call("read addresses", "get_addr", index=index, family=socket.AF_INET)
+    ):
         nl.call(f"add {address}", "addr", "add", index=index, address=address, prefixlen=prefixlen)
 
 
@@ -89,12 +97,24 @@ def ensure_host(ns: str, root_veth: str, bridge: str, address: str, prefixlen: i
                     inner.call("remove a stale eth0", "link", "del", index=stale)
             fd = os.open(path, os.O_RDONLY)
             try:
-                nl.call(f"create veth {root_veth}", "link", "add", ifname=root_veth, kind="veth",
-                        peer={"ifname": f"{root_veth}p", "net_ns_fd": fd})
+                nl.call(
+                    f"create veth {root_veth}",
+                    "link",
+                    "add",
+                    ifname=root_veth,
+                    kind="veth",
+                    peer={"ifname": f"{root_veth}p", "net_ns_fd": fd},
+                )
             finally:
                 os.close(fd)
-        nl.call(f"attach {root_veth} to {bridge}", "link", "set", index=nl.index(root_veth),
-                master=nl.index(bridge), state="up")
+        nl.call(
+            f"attach {root_veth} to {bridge}",
+            "link",
+            "set",
+            index=nl.index(root_veth),
+            master=nl.index(bridge),
+            state="up",
+        )
     with Netlink(inside) as inner:
         eth0 = inner.index("eth0")
         if eth0 is None:

@@ -61,6 +61,6 @@ def decode_answer(data: bytes, ident: int) -> Answer:
         rtype, rclass, _ttl, rdlength = _RR.unpack_from(data, pos)
         pos += _RR.size
         if rtype == TYPE_A and rclass == CLASS_IN and rdlength == 4:
-            addresses.append(socket.inet_ntoa(data[pos:pos + 4]))
+            addresses.append(socket.inet_ntoa(data[pos : pos + 4]))
         pos += rdlength
     return Answer(RCODES.get(flags & 0x0F, f"RCODE{flags & 0x0F}"), tuple(addresses))

@@ -10,6 +10,7 @@ are allowed in read-only mode.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -148,13 +149,25 @@ class _Probe:
         mdev = math.sqrt(max(self.rtt_sq / n - avg * avg, 0.0)) if n else None
         rtts = [r for r in self.recent if r is not None]
         return ProbeSummary(
-            probe=self.id, source=self.spec.source.label, target=self.spec.target,
-            label=self.spec.label or self.spec.target, transmitted=self.sent, received=n, errors=self.errors,
+            probe=self.id,
+            source=self.spec.source.label,
+            target=self.spec.target,
+            label=self.spec.label or self.spec.target,
+            transmitted=self.sent,
+            received=n,
+            errors=self.errors,
             loss_pct=100.0 * (self.sent - n) / self.sent if self.sent else 0.0,
-            rtt_min_ms=self.rtt_min, rtt_avg_ms=avg, rtt_max_ms=self.rtt_max, rtt_mdev_ms=mdev,
-            rtt_median_ms=statistics.median(rtts) if rtts else None, last_rtt_ms=self.last_rtt,
-            ttl=self.last_ttl, recent_rtts_ms=tuple(self.recent), running=self.ended is None,
-            elapsed_s=(self.ended or time.monotonic()) - self.started)
+            rtt_min_ms=self.rtt_min,
+            rtt_avg_ms=avg,
+            rtt_max_ms=self.rtt_max,
+            rtt_mdev_ms=mdev,
+            rtt_median_ms=statistics.median(rtts) if rtts else None,
+            last_rtt_ms=self.last_rtt,
+            ttl=self.last_ttl,
+            recent_rtts_ms=tuple(self.recent),
+            running=self.ended is None,
+            elapsed_s=(self.ended or time.monotonic()) - self.started,
+        )
 
 
 def validate(spec: ProbeSpec) -> None:
@@ -165,11 +178,13 @@ def validate(spec: ProbeSpec) -> None:
         raise UsageError(f"Interval {spec.interval:g} s is out of range: give {MIN_INTERVAL_S:g} to 3600 s.")
     if spec.interval < MIN_INTERVAL_S:
         if not spec.flood_ok:
-            raise UsageError(f"Interval {spec.interval:g} s is under {MIN_INTERVAL_S:g} s; add --flood-ok to "
-                             f"really send that fast.")
+            raise UsageError(
+                f"Interval {spec.interval:g} s is under {MIN_INTERVAL_S:g} s; add --flood-ok to really send that fast."
+            )
         if os.geteuid() != 0:
-            raise PermissionDenied(f"Interval {spec.interval:g} s is under {MIN_INTERVAL_S:g} s, which only "
-                                   f"root may ask for.")
+            raise PermissionDenied(
+                f"Interval {spec.interval:g} s is under {MIN_INTERVAL_S:g} s, which only root may ask for."
+            )
     if not 0.01 <= spec.timeout <= 60:
         raise UsageError(f"Timeout {spec.timeout:g} s is out of range: give 0.01 to 60 s.")
     if not 0 <= spec.size <= 65507:
@@ -217,6 +232,7 @@ class PingEngine:
             with self._lock:
                 if callback in self._subscribers:
                     self._subscribers.remove(callback)
+
         return unsubscribe
 
     def start(self, spec: ProbeSpec, on_event: Callback | None = None) -> int:
@@ -233,8 +249,7 @@ class PingEngine:
                 raise NetconError("The ping engine is closed.")
             with self._lock:
                 self._admit(specs)
-                missing = {s.source.netns_key: s.source.netns for s in specs
-                           if s.source.netns_key not in self._socks}
+                missing = {s.source.netns_key: s.source.netns for s in specs if s.source.netns_key not in self._socks}
             opened = self._open(missing)
             with self._lock:
                 for key, ping in opened.items():
@@ -309,12 +324,15 @@ class PingEngine:
     def _admit(self, specs: list[ProbeSpec]) -> None:
         running = len(self._probes)
         if running + len(specs) > self.max_probes:
-            raise UsageError(f"{running} probes are running and the cap is {self.max_probes}: stop some first "
-                             f"(or raise the cap).")
+            raise UsageError(
+                f"{running} probes are running and the cap is {self.max_probes}: stop some first (or raise the cap)."
+            )
         rate = sum(1.0 / p.spec.interval for p in self._probes.values()) + sum(1.0 / s.interval for s in specs)
         if rate > self.max_pps + 1e-9:
-            raise UsageError(f"That would send {rate:.0f} echoes per second in all, over the cap of "
-                             f"{self.max_pps:g}: use a longer interval (or raise the cap).")
+            raise UsageError(
+                f"That would send {rate:.0f} echoes per second in all, over the cap of "
+                f"{self.max_pps:g}: use a longer interval (or raise the cap)."
+            )
 
     @staticmethod
     def _open(missing: dict[int, str | None]) -> dict[int, PingSocket]:
@@ -362,10 +380,8 @@ class PingEngine:
             with self._lock:
                 for fd, _mask in ready:
                     if fd == self._wake:
-                        try:
+                        with contextlib.suppress(BlockingIOError):
                             os.eventfd_read(self._wake)
-                        except BlockingIOError:
-                            pass
                         continue
                     sock = self._by_fd.get(fd)
                     if sock is not None:

@@ -28,10 +28,18 @@ _TIMESPEC = struct.Struct("=qq")
 _ANCILLARY = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_EXTERR.size + 16)
 
 UNREACH_TEXT = {  # what iputils ping prints for each Destination Unreachable code
-    0: "Destination Net Unreachable", 1: "Destination Host Unreachable", 2: "Destination Protocol Unreachable",
-    3: "Destination Port Unreachable", 4: "Frag needed and DF set", 5: "Source Route Failed",
-    6: "Destination Net Unknown", 7: "Destination Host Unknown", 9: "Destination Net Prohibited",
-    10: "Destination Host Prohibited", 13: "Packet filtered", 14: "Precedence Violation",
+    0: "Destination Net Unreachable",
+    1: "Destination Host Unreachable",
+    2: "Destination Protocol Unreachable",
+    3: "Destination Port Unreachable",
+    4: "Frag needed and DF set",
+    5: "Source Route Failed",
+    6: "Destination Net Unknown",
+    7: "Destination Host Unknown",
+    9: "Destination Net Prohibited",
+    10: "Destination Host Prohibited",
+    13: "Packet filtered",
+    14: "Precedence Violation",
     15: "Precedence Cutoff",
 }
 
@@ -164,7 +172,7 @@ class PingSocket:
             if level == socket.SOL_IP and kind == IP_TTL and len(value) >= 4:
                 ttl = struct.unpack("=i", value[:4])[0]
             elif level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _TIMESPEC.size:
-                sec, nsec = _TIMESPEC.unpack(value[:_TIMESPEC.size])
+                sec, nsec = _TIMESPEC.unpack(value[: _TIMESPEC.size])
                 rx_ns = sec * 1_000_000_000 + nsec
             elif level == socket.SOL_IP and kind == IP_RECVERR:
                 exterr = value
@@ -174,17 +182,18 @@ class PingSocket:
         if len(data) < 8 or data[0] != ECHO_REPLY:
             return None
         ttl, rx_ns, _ = self._cmsgs(ancdata)
-        return Incoming(seq=_ECHO.unpack(data[:8])[4], kind="reply", responder=src, ttl=ttl, size=len(data),
-                        rx_ns=rx_ns)
+        return Incoming(
+            seq=_ECHO.unpack(data[:8])[4], kind="reply", responder=src, ttl=ttl, size=len(data), rx_ns=rx_ns
+        )
 
     def _parse_error(self, data: bytes, ancdata) -> Incoming | None:
         """An error-queue entry: our own request comes back, with a sock_extended_err naming why."""
         _, _, exterr = self._cmsgs(ancdata)
         if exterr is None or len(data) < 8 or len(exterr) < _EXTERR.size:
             return None
-        err, origin, icmp_type, code, _pad, info, _data = _EXTERR.unpack(exterr[:_EXTERR.size])
+        err, origin, icmp_type, code, _pad, info, _data = _EXTERR.unpack(exterr[: _EXTERR.size])
         seq = _ECHO.unpack(data[:8])[4]
-        offender = exterr[_EXTERR.size:_EXTERR.size + 16]
+        offender = exterr[_EXTERR.size : _EXTERR.size + 16]
         responder = socket.inet_ntoa(offender[4:8]) if len(offender) >= 8 and offender[0] == socket.AF_INET else ""
         if origin == SO_EE_ORIGIN_ICMP:
             kind, text = error_text(icmp_type, code, info)
@@ -209,7 +218,7 @@ class PingSocket:
         inner = icmp[8:]  # the offending packet: its IP header then our echo header
         if len(inner) < 20:
             return None
-        inner_icmp = inner[(inner[0] & 0x0F) * 4:]
+        inner_icmp = inner[(inner[0] & 0x0F) * 4 :]
         if len(inner_icmp) < 8:
             return None
         in_type, _c, _s, in_ident, in_seq = _ECHO.unpack(inner_icmp[:8])

@@ -77,28 +77,47 @@ def _dst_ip(src: _Member, dst: _Member, network: str | None) -> str:
     return dst.ips[shared[0]] if shared else next(iter(dst.ips.values()))
 
 
-def run_matrix(title: str, members: list[_Member], network: str | None, count: int = 3, timeout: float = 1.0,
-               max_pps: float = MATRIX_PPS) -> Matrix:
+def run_matrix(
+    title: str,
+    members: list[_Member],
+    network: str | None,
+    count: int = 3,
+    timeout: float = 1.0,
+    max_pps: float = MATRIX_PPS,
+) -> Matrix:
     if len(members) < 2:
-        raise UsageError(f"{title[0].upper()}{title[1:]} has fewer than two running containers: there is no pair "
-                         f"to probe.")
+        raise UsageError(
+            f"{title[0].upper()}{title[1:]} has fewer than two running containers: there is no pair to probe."
+        )
     pairs = [(s, d, _dst_ip(s, d, network)) for s in members for d in members if s is not d]
     interval = max(MIN_INTERVAL_S, len(pairs) / max_pps)
     started = time.monotonic()
     with PingEngine(max_probes=len(pairs), max_pps=max_pps) as engine:
         ids = engine.start_many(
-            [ProbeSpec(s.source, ip, count=count, interval=interval, timeout=timeout, label=d.source.name)
-             for s, d, ip in pairs], spread=True)
+            [
+                ProbeSpec(s.source, ip, count=count, interval=interval, timeout=timeout, label=d.source.name)
+                for s, d, ip in pairs
+            ],
+            spread=True,
+        )
         summaries = [engine.wait(i) for i in ids]
     results = tuple(
-        PairResult(src=s.source.name, dst=d.source.name, dst_ip=ip, sent=r.transmitted, received=r.received,
-                   rtt_ms_median=r.rtt_median_ms, ttl=r.ttl, errors=r.errors)
-        for (s, d, ip), r in zip(pairs, summaries))
+        PairResult(
+            src=s.source.name,
+            dst=d.source.name,
+            dst_ip=ip,
+            sent=r.transmitted,
+            received=r.received,
+            rtt_ms_median=r.rtt_median_ms,
+            ttl=r.ttl,
+            errors=r.errors,
+        )
+        for (s, d, ip), r in zip(pairs, summaries)
+    )
     return Matrix(title, tuple(m.source.name for m in members), results, count, time.monotonic() - started)
 
 
-def network_matrix(ctx: HostContext, network: str, collector: SnapshotCollector | None = None,
-                   **options) -> Matrix:
+def network_matrix(ctx: HostContext, network: str, collector: SnapshotCollector | None = None, **options) -> Matrix:
     """Every running container attached to ``network`` against every other, at its address there."""
     snap = (collector or SnapshotCollector(ctx)).collect()
     net = snap.network(network)
@@ -108,8 +127,9 @@ def network_matrix(ctx: HostContext, network: str, collector: SnapshotCollector 
     return run_matrix(f"network {net.name}", _members_of(snap, names), net.name, **options)
 
 
-def containers_matrix(ctx: HostContext, names: list[str], collector: SnapshotCollector | None = None,
-                      **options) -> Matrix:
+def containers_matrix(
+    ctx: HostContext, names: list[str], collector: SnapshotCollector | None = None, **options
+) -> Matrix:
     """The chosen containers against each other, each at its address on a network the pair shares."""
     if len(set(names)) != len(names):
         raise UsageError("A container is named twice in the list; name each once.")

@@ -140,8 +140,9 @@ def resolve(source: Source, name: str) -> Resolution:
     conf = parse_resolv_conf(_read(source, "resolv.conf") or "")
     tried = ["not in its /etc/hosts" if hosts is not None else "it has no /etc/hosts"]
     if not conf.nameservers:
-        raise NameNotResolved(f"{name} does not resolve from {source.label}: {tried[0]}, and it has no nameserver.",
-                              target=name)
+        raise NameNotResolved(
+            f"{name} does not resolve from {source.label}: {tried[0]}, and it has no nameserver.", target=name
+        )
 
     def open_sockets() -> list[socket.socket]:
         socks = []

@@ -49,11 +49,16 @@ def check_container(name: str, state: str, mode: str, pid: int | None) -> None:
     if state != "running" or not pid:
         raise UsageError(f"Container {name} is not running ({state}); start it to ping from it.", target=name)
     if mode == "host":
-        raise UsageError(f"Container {name} uses the host's network (network mode host): ping from the host "
-                         f"instead (--from host).", target=name)
+        raise UsageError(
+            f"Container {name} uses the host's network (network mode host): ping from the host instead (--from host).",
+            target=name,
+        )
     if mode == "none":
-        raise UsageError(f"Container {name} has network mode none: its namespace holds only loopback, so it can "
-                         f"reach nothing but itself.", target=name)
+        raise UsageError(
+            f"Container {name} has network mode none: its namespace holds only loopback, so it can "
+            f"reach nothing but itself.",
+            target=name,
+        )
 
 
 def _container(name: str, pid: int, networks: tuple[str, ...]) -> Source:
@@ -75,7 +80,7 @@ def container_source(ctx: HostContext, ref: str) -> Source:
     state = info.get("State") or {}
     mode = (info.get("HostConfig") or {}).get("NetworkMode") or ""
     check_container(name, state.get("Status") or "unknown", mode, state.get("Pid") if state.get("Running") else None)
-    networks = tuple(sorted(((info.get("NetworkSettings") or {}).get("Networks") or {})))
+    networks = tuple(sorted((info.get("NetworkSettings") or {}).get("Networks") or {}))
     return _container(name, state["Pid"], networks)
 
 

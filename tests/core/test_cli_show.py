@@ -12,13 +12,24 @@ REQUIRED_KEYS = {
     "networks": {"id", "name", "driver", "scope", "subnets", "gateways", "bridge", "containers"},
     "containers": {"id", "name", "state", "network_mode", "netns_inode", "shares_netns_with", "ipv4"},
     "bridges": {"name", "bridge_id", "stp", "interfaces", "network"},
-    "veths": {"ifname", "ifindex", "mtu", "state", "bridge", "peer_ifindex", "peer_ifname", "container",
-              "container_id"},
+    "veths": {
+        "ifname",
+        "ifindex",
+        "mtu",
+        "state",
+        "bridge",
+        "peer_ifindex",
+        "peer_ifname",
+        "container",
+        "container_id",
+    },
 }
 
 
 def netcon(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 @pytest.mark.parametrize("view", sorted(REQUIRED_KEYS))
@@ -56,8 +67,9 @@ def test_tables_read_like_the_tools_they_replace(dobj):
 def test_unreachable_docker_is_one_line_and_exit_1():
     result = netcon("--docker-host", "unix:///nonexistent/docker.sock", "show", "networks")
     assert result.returncode == 1
-    assert result.stderr.strip() == ("netcon: Docker daemon not reachable at unix:///nonexistent/docker.sock: "
-                                     "no socket there.")
+    assert result.stderr.strip() == (
+        "netcon: Docker daemon not reachable at unix:///nonexistent/docker.sock: no socket there."
+    )
     assert result.stdout == ""
 
 
@@ -71,5 +83,6 @@ def test_bad_usage_exits_2():
     assert netcon("show", "nothing").returncode == 2
     missing = netcon("show", "veths", "--netns", "netcon-no-such-ns")
     assert missing.returncode == 2
-    assert missing.stderr.strip() == ("netcon: Network namespace 'netcon-no-such-ns' does not exist "
-                                      "(looked for /var/run/netns/netcon-no-such-ns).")
+    assert missing.stderr.strip() == (
+        "netcon: Network namespace 'netcon-no-such-ns' does not exist (looked for /var/run/netns/netcon-no-such-ns)."
+    )

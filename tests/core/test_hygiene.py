@@ -24,7 +24,9 @@ def test_no_core_module_imports_ui():
         "import importlib, sys\n"
         f"for name in {core_modules()!r}:\n"
         "    importlib.import_module(name)\n"
-        "    bad = sorted(m for m in sys.modules if any(m == f or m.startswith(f + '.') for f in " + repr(FORBIDDEN) + "))\n"
+        "    bad = sorted(m for m in sys.modules if any(m == f or m.startswith(f + '.') for f in "
+        + repr(FORBIDDEN)
+        + "))\n"
         "    if bad:\n"
         "        print(name, bad); sys.exit(1)\n"
     )

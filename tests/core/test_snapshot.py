@@ -167,8 +167,9 @@ def test_other_netns(ctx, tmp_path):
 
         # a veth from the root netns into the named one: its peer is named from the root side
         root_end = f"nct{os.getpid() % 100000}r"
-        subprocess.run(["ip", "link", "add", root_end, "type", "veth", "peer", "name", "nctinner",
-                        "netns", name], check=True)
+        subprocess.run(
+            ["ip", "link", "add", root_end, "type", "veth", "peer", "name", "nctinner", "netns", name], check=True
+        )
         (veth,) = [v for v in collect(ctx).veths if v.ifname == root_end]
         assert (veth.peer_ifname, veth.peer_netns, veth.container) == ("nctinner", name, None)
         # the kernel's view alone (no engine): a host-mode container of this machine's engine would otherwise

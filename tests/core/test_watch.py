@@ -3,6 +3,7 @@ event stream, and Docker going away, simulated by cutting a unix-socket relay to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -72,8 +73,9 @@ def test_a_burst_is_folded_into_one_call_and_the_fallback_fires(netns):
     try:
         time.sleep(0.1)
         for i in range(5):
-            subprocess.run(["ip", "-n", netns, "link", "add", f"b{i}a", "type", "veth", "peer", "name", f"b{i}b"],
-                           check=True)
+            subprocess.run(
+                ["ip", "-n", netns, "link", "add", f"b{i}a", "type", "veth", "peer", "name", f"b{i}b"], check=True
+            )
         assert seen.wait_for(lambda r: r == "netlink", timeout=5)
         time.sleep(0.5)
         assert len(seen.calls) == 1
@@ -88,6 +90,7 @@ def test_dynamic_neighbour_churn_is_not_a_change_but_permanent_entries_are(netns
     subprocess.run(["ip", "-n", netns, "link", "set", "na0", "up"], check=True)
     sock = open_netlink_monitor(f"/var/run/netns/{netns}")
     try:
+
         def messages_after(*command: str) -> list[bytes]:
             subprocess.run(["ip", "-n", netns, "neigh", *command], check=True)
             time.sleep(0.1)
@@ -104,12 +107,9 @@ def test_dynamic_neighbour_churn_is_not_a_change_but_permanent_entries_are(netns
             return any(changes_view(d) for d in datagrams)
 
         messages_after("flush", "dev", "na0")  # whatever came before
-        assert not seen_as_change("add", "198.18.99.2", "lladdr", "02:00:00:00:00:02", "dev", "na0",
-                                  "nud", "reachable")
-        assert not seen_as_change("change", "198.18.99.2", "lladdr", "02:00:00:00:00:02", "dev", "na0",
-                                  "nud", "stale")
-        assert seen_as_change("add", "198.18.99.3", "lladdr", "02:00:00:00:00:03", "dev", "na0",
-                              "nud", "permanent")
+        assert not seen_as_change("add", "198.18.99.2", "lladdr", "02:00:00:00:00:02", "dev", "na0", "nud", "reachable")
+        assert not seen_as_change("change", "198.18.99.2", "lladdr", "02:00:00:00:00:02", "dev", "na0", "nud", "stale")
+        assert seen_as_change("add", "198.18.99.3", "lladdr", "02:00:00:00:00:03", "dev", "na0", "nud", "permanent")
         assert seen_as_change("del", "198.18.99.3", "dev", "na0")
     finally:
         sock.close()
@@ -123,6 +123,7 @@ def test_bridge_port_state_changes_are_not_a_change_but_joining_a_bridge_is(netn
     subprocess.run([*ip, "link", "add", "pa0", "type", "veth", "peer", "name", "pb0"], check=True)
     sock = open_netlink_monitor(f"/var/run/netns/{netns}")
     try:
+
         def change_after(*command: str) -> bool:
             subprocess.run(command, check=True)
             time.sleep(0.1)
@@ -196,19 +197,15 @@ class Relay:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self.listener.close()
         os.unlink(self.path)
         for conn in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         self.conns.clear()
 

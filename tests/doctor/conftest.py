@@ -50,8 +50,13 @@ class Lab:
 
     def ns(self, host: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a command inside a lab host's netns (what a test uses to break it)."""
-        return subprocess.run(["nsenter", f"--net={self.host(host).netns_path}", *argv], capture_output=True,
-                              text=True, check=check, timeout=30)
+        return subprocess.run(
+            ["nsenter", f"--net={self.host(host).netns_path}", *argv],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=30,
+        )
 
 
 def apply_fix(finding: Finding) -> None:

@@ -7,6 +7,7 @@ Tests that restart daemons (dockerd, the flannel agent, etcd) come last, etcd's 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -25,8 +26,9 @@ from tests.doctor.conftest import apply_fix, wait_until
 
 
 def netcon(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=60, check=False,
-                          **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "netcon.cli", *args], capture_output=True, text=True, timeout=60, check=False, **kwargs
+    )
 
 
 def evidence(finding) -> dict:
@@ -35,8 +37,9 @@ def evidence(finding) -> dict:
 
 def store_of(lab) -> FlannelStore:
     state = lab.state
-    return FlannelStore.open(EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)),
-                             state.flannel_prefix)
+    return FlannelStore.open(
+        EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)), state.flannel_prefix
+    )
 
 
 def lease_of(lab, host: str):
@@ -59,8 +62,19 @@ def test_healthy_lab_has_no_errors_or_warnings(doctor_lab):
     assert data["healthy"] is True and len(data["hosts"]) == 2
     # one host the long way: its netns, its Docker socket and the etcd flags
     state, h2 = doctor_lab.state, doctor_lab.host("h2")
-    result = netcon("--netns", h2.netns, "--docker-host", h2.docker_host, "doctor", "--etcd-endpoints",
-                    state.etcd_endpoint, "--etcd-prefix", state.flannel_prefix, "--etcd-api", "2")
+    result = netcon(
+        "--netns",
+        h2.netns,
+        "--docker-host",
+        h2.docker_host,
+        "doctor",
+        "--etcd-endpoints",
+        state.etcd_endpoint,
+        "--etcd-prefix",
+        state.flannel_prefix,
+        "--etcd-api",
+        "2",
+    )
     assert result.returncode == 0 and "no errors" in result.stdout, result.stdout + result.stderr
 
 
@@ -140,8 +154,9 @@ def test_vxlan_fdb_missing_and_pointing_elsewhere(doctor_lab):
         apply_fix(found)
         assert doctor_lab.findings("vxlan-fdb-missing") == []
 
-        doctor_lab.ns("h1", "bridge", "fdb", "replace", mac, "dev", "flannel.1", "dst", "198.18.0.250", "self",
-                      "permanent")
+        doctor_lab.ns(
+            "h1", "bridge", "fdb", "replace", mac, "dev", "flannel.1", "dst", "198.18.0.250", "self", "permanent"
+        )
         [found] = doctor_lab.findings("vxlan-fdb-missing", "h1")
         assert evidence(found)["found"] == f"{mac} dst 198.18.0.250"
         apply_fix(found)
@@ -161,8 +176,19 @@ def test_vxlan_neigh_missing(doctor_lab):
         apply_fix(found)
         assert doctor_lab.findings("vxlan-neigh-missing") == []
     finally:
-        doctor_lab.ns("h2", "ip", "neigh", "replace", gateway, "lladdr", remote.attrs.vtep_mac, "dev", "flannel.1",
-                      "nud", "permanent")
+        doctor_lab.ns(
+            "h2",
+            "ip",
+            "neigh",
+            "replace",
+            gateway,
+            "lladdr",
+            remote.attrs.vtep_mac,
+            "dev",
+            "flannel.1",
+            "nud",
+            "permanent",
+        )
 
 
 def test_vxlan_route_missing(doctor_lab):
@@ -181,18 +207,27 @@ def test_vxlan_route_missing(doctor_lab):
 
 def test_vxlan_stale_entries(doctor_lab):
     leased = {lease_of(doctor_lab, h).network for h in ("h1", "h2")}
-    subnet = next(n for n in ipaddress.ip_network("172.17.0.0/16").subnets(new_prefix=24)
-                  if n.network_address.packed[2] > 200 and n not in leased)
+    subnet = next(
+        n
+        for n in ipaddress.ip_network("172.17.0.0/16").subnets(new_prefix=24)
+        if n.network_address.packed[2] > 200 and n not in leased
+    )
     gateway, mac, dst = str(subnet.network_address), "02:00:5e:00:00:99", "198.18.0.250"
     try:
         doctor_lab.ns("h1", "ip", "neigh", "replace", gateway, "lladdr", mac, "dev", "flannel.1", "nud", "permanent")
         doctor_lab.ns("h1", "bridge", "fdb", "append", mac, "dev", "flannel.1", "dst", dst, "self", "permanent")
         doctor_lab.ns("h1", "ip", "route", "replace", str(subnet), "via", gateway, "dev", "flannel.1", "onlink")
         found = doctor_lab.findings("vxlan-stale-entry", "h1")
-        assert {f.object for f in found} == {f"flannel.1 neighbour {gateway}", f"flannel.1 fdb {mac}",
-                                             f"route {subnet}"}
-        assert {evidence(f)["entry"] for f in found} == {f"{gateway} lladdr {mac}", f"{mac} dst {dst}",
-                                                        f"{subnet} via {gateway} dev flannel.1"}
+        assert {f.object for f in found} == {
+            f"flannel.1 neighbour {gateway}",
+            f"flannel.1 fdb {mac}",
+            f"route {subnet}",
+        }
+        assert {evidence(f)["entry"] for f in found} == {
+            f"{gateway} lladdr {mac}",
+            f"{mac} dst {dst}",
+            f"{subnet} via {gateway} dev flannel.1",
+        }
         for finding in found:
             apply_fix(finding)
         assert doctor_lab.findings("vxlan-stale-entry") == []
@@ -221,8 +256,19 @@ def test_vxlan_device_down_then_the_entries_it_lost(doctor_lab):
     finally:
         doctor_lab.ns("h1", "ip", "link", "set", "flannel.1", "up")
         gateway = remote.subnet.split("/")[0]
-        doctor_lab.ns("h1", "ip", "neigh", "replace", gateway, "lladdr", remote.attrs.vtep_mac, "dev", "flannel.1",
-                      "nud", "permanent")
+        doctor_lab.ns(
+            "h1",
+            "ip",
+            "neigh",
+            "replace",
+            gateway,
+            "lladdr",
+            remote.attrs.vtep_mac,
+            "dev",
+            "flannel.1",
+            "nud",
+            "permanent",
+        )
         doctor_lab.ns("h1", "ip", "route", "replace", remote.subnet, "via", gateway, "dev", "flannel.1", "onlink")
 
 
@@ -241,6 +287,7 @@ def test_docker0_mtu_above_the_overlay(doctor_lab):
 def _probe_veth(doctor_lab, host: str) -> str:
     from netcon.core.lab.lab import host_context
     from netcon.core.snapshot import collect
+
     snap = collect(host_context(doctor_lab.host(host)))
     return next(v.ifname for v in snap.veths if v.container == f"{host}-probe")
 
@@ -274,8 +321,9 @@ def test_veth_orphan(doctor_lab):
     other = f"dorph{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "netns", "add", other], check=True)
     try:
-        doctor_lab.ns("h1", "ip", "link", "add", "dorph0", "mtu", "1450", "type", "veth", "peer", "name", "dorph1",
-                      "netns", other)
+        doctor_lab.ns(
+            "h1", "ip", "link", "add", "dorph0", "mtu", "1450", "type", "veth", "peer", "name", "dorph1", "netns", other
+        )
         doctor_lab.ns("h1", "ip", "link", "set", "dorph0", "master", "docker0", "up")
         [found] = doctor_lab.findings("veth-orphan", "h1")
         assert found.object == "dorph0" and evidence(found)["bridge"] == "docker0"
@@ -290,8 +338,11 @@ def test_veth_orphan(doctor_lab):
 
 def test_subnet_overlap(doctor_lab):
     leased = {lease_of(doctor_lab, h).network for h in ("h1", "h2")}
-    inside = next(n for n in ipaddress.ip_network("172.17.0.0/16").subnets(new_prefix=24)
-                  if n.network_address.packed[2] > 200 and n not in leased)
+    inside = next(
+        n
+        for n in ipaddress.ip_network("172.17.0.0/16").subnets(new_prefix=24)
+        if n.network_address.packed[2] > 200 and n not in leased
+    )
     underlay = ipaddress.ip_network(doctor_lab.state.underlay)
     clash = list(underlay.subnets(new_prefix=underlay.prefixlen + 1))[1]
     client = docker.APIClient(base_url=doctor_lab.host("h1").docker_host)
@@ -299,22 +350,25 @@ def test_subnet_overlap(doctor_lab):
     names = {f"dov{tag}a": inside, f"dov{tag}b": clash}
     try:
         for name, subnet in names.items():
-            client.create_network(name, driver="bridge", ipam=docker.types.IPAMConfig(
-                pool_configs=[docker.types.IPAMPool(subnet=str(subnet))]))
+            client.create_network(
+                name,
+                driver="bridge",
+                ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))]),
+            )
         found = {f.object: f for f in doctor_lab.findings("subnet-overlap", "h1")}
         in_flannel, on_underlay = list(names)
-        assert set(found) == {f"network {in_flannel} / flannel 172.17.0.0/16",
-                              f"network {on_underlay} / route {underlay}"}
+        assert set(found) == {
+            f"network {in_flannel} / flannel 172.17.0.0/16",
+            f"network {on_underlay} / route {underlay}",
+        }
         assert evidence(found[f"network {on_underlay} / route {underlay}"])["route"] == f"{underlay} dev eth0"
         for finding in found.values():
             apply_fix(finding)  # netcon --docker-host ... network rm NAME
         assert doctor_lab.findings("subnet-overlap") == []
     finally:
         for name in names:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 client.remove_network(name)
-            except docker.errors.NotFound:
-                pass
         client.close()
 
 
@@ -334,8 +388,17 @@ def test_vxlan_port_blocked(doctor_lab):
 
 def test_not_root():
     """The CLI as user nobody (setpriv drops root), then as root: the fix is running it with sudo."""
-    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "netcon.cli",
-                 "doctor", "--json"]
+    as_nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        sys.executable,
+        "-m",
+        "netcon.cli",
+        "doctor",
+        "--json",
+    ]
     result = subprocess.run(as_nobody, capture_output=True, text=True, timeout=60, check=False)
     data = json.loads(result.stdout)
     [found] = [f for h in data["hosts"] for f in h["findings"] if f["id"] == "not-root"]
@@ -372,8 +435,9 @@ def test_lease_publicip_mismatch(doctor_lab):
     lease = lease_of(doctor_lab, "h2")
     store = store_of(doctor_lab)
     try:
-        wrong = type(lease.attrs)(public_ip="198.18.0.250", backend_type=lease.attrs.backend_type,
-                                  backend_data=lease.attrs.backend_data)
+        wrong = type(lease.attrs)(
+            public_ip="198.18.0.250", backend_type=lease.attrs.backend_type, backend_data=lease.attrs.backend_data
+        )
         store.write_lease(HostContext(), lease.subnet, wrong, 86400)
         [found] = doctor_lab.findings("lease-publicip-mismatch", "h2")
         assert found.object == f"lease {lease.subnet}"

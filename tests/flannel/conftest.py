@@ -36,4 +36,3 @@ def make_store(etcd_endpoint):
                 wipe(store.client, store.prefix)
             finally:
                 store.close()
-

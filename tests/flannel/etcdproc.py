@@ -35,11 +35,31 @@ class EtcdCluster:
     def start(self, i: int, wait: bool = True) -> None:
         url, peer = self.endpoints[i], f"http://127.0.0.1:{self.peer_ports[i]}"
         self.procs[i] = subprocess.Popen(
-            ["etcd", "--name", self.names[i], "--data-dir", self.dirs[i], "--enable-v2",
-             "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", peer,
-             "--initial-advertise-peer-urls", peer, "--initial-cluster", self.cluster,
-             "--initial-cluster-state", "new", "--initial-cluster-token", "netcon-test"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "etcd",
+                "--name",
+                self.names[i],
+                "--data-dir",
+                self.dirs[i],
+                "--enable-v2",
+                "--listen-client-urls",
+                url,
+                "--advertise-client-urls",
+                url,
+                "--listen-peer-urls",
+                peer,
+                "--initial-advertise-peer-urls",
+                peer,
+                "--initial-cluster",
+                self.cluster,
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                "netcon-test",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if wait:
             wait_healthy(url, 30)
 

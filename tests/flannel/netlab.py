@@ -41,8 +41,9 @@ def free_network(candidates: list[str]) -> str:
 
 
 def nsexec(ns: str, *argv: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["nsenter", f"--net=/var/run/netns/{ns}", *argv], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["nsenter", f"--net=/var/run/netns/{ns}", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 class Lab:
@@ -94,8 +95,7 @@ class Lab:
             with self.netlink(self.containers[i]) as nl:
                 nl.call("eth0", "link", "set", index=nl.index(f"nv{self.tag}{i}c"), ifname="eth0", state="up")
                 nl.call("lo up", "link", "set", index=nl.index("lo"), state="up")
-            forward = nsexec(host, sys.executable, "-c",
-                             "open('/proc/sys/net/ipv4/ip_forward','w').write('1')")
+            forward = nsexec(host, sys.executable, "-c", "open('/proc/sys/net/ipv4/ip_forward','w').write('1')")
             if forward.returncode:
                 raise RuntimeError(f"could not enable forwarding in {host}: {forward.stderr}")
 

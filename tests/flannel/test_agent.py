@@ -16,12 +16,12 @@ import pytest
 
 from netcon.core.context import HostContext
 from netcon.core.etcd import EtcdOptions
-from netcon.core.iproute import Netlink
 from netcon.core.flannel import vxlan
 from netcon.core.flannel.agent import Agent, AgentOptions, remote_of
 from netcon.core.flannel.lease import acquire_lease, revoke_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore, set_config
 from netcon.core.flannel.subnet_file import read_subnet_file
+from netcon.core.iproute import Netlink
 from tests.flannel.etcdproc import EtcdCluster
 from tests.flannel.netlab import Lab, free_network, nsexec
 
@@ -50,18 +50,28 @@ class Hosts:
         self.store = FlannelStore.open(self.options, f"/nct{uuid.uuid4().hex[:8]}/{tail}")
         set_config(HostContext(), self.store, f'{{"Network": "{self.network}", "Backend": {{"Type": "vxlan"}}}}')
         self.dir = f"/tmp/nctf-{self.lab.tag}"
-        self.agents = [Agent(HostContext(netns=self.lab.path(host)),
-                             AgentOptions(etcd=self.options, prefix=self.store.prefix, ifaces=("ul0",),
-                                          subnet_file=f"{self.dir}/h{i}/subnet.env", **agent_options))
-                       for i, host in enumerate(self.lab.hosts)]
+        self.agents = [
+            Agent(
+                HostContext(netns=self.lab.path(host)),
+                AgentOptions(
+                    etcd=self.options,
+                    prefix=self.store.prefix,
+                    ifaces=("ul0",),
+                    subnet_file=f"{self.dir}/h{i}/subnet.env",
+                    **agent_options,
+                ),
+            )
+            for i, host in enumerate(self.lab.hosts)
+        ]
         for i, agent in enumerate(self.agents):
             thread = threading.Thread(target=agent.run, args=(self.stop,), name=f"agent{i}", daemon=True)
             thread.start()
             self.threads.append(thread)
         for agent in self.agents:
             assert agent.ready.wait(15), "agent did not become ready"
-        self.ips = [self.lab.attach_container(i, agent.lease.subnet, self.network)
-                    for i, agent in enumerate(self.agents)]
+        self.ips = [
+            self.lab.attach_container(i, agent.lease.subnet, self.network) for i, agent in enumerate(self.agents)
+        ]
 
     def state(self, i: int) -> vxlan.VxlanState:
         return vxlan.read_state(self.agents[i].ctx, "flannel.1")
@@ -92,6 +102,7 @@ def hosts_factory():
     def make(*args, **kwargs) -> Hosts:
         made.append(Hosts(*args, **kwargs))
         return made[-1]
+
     try:
         yield make
     finally:
@@ -110,8 +121,7 @@ def test_overlay_ping_and_lease_events(hosts_factory, etcd_endpoint, api, tail):
         assert dev.mac == agent.lease.attrs.vtep_mac and dev.local == hosts.lab.underlay_ip[i]
         assert dev.addresses == (f"{agent.lease.network.network_address}/32",)
         env = read_subnet_file(agent.options.subnet_file)
-        assert (env.network, env.subnet, env.mtu, env.ipmasq) == (hosts.network, agent.lease.first_address, 1450,
-                                                                  False)
+        assert (env.network, env.subnet, env.mtu, env.ipmasq) == (hosts.network, agent.lease.first_address, 1450, False)
     assert wait_for(lambda: hosts.checks(0, b.lease).complete and hosts.checks(1, a.lease).complete, 3)
     ping = hosts.lab.ping(0, hosts.ips[1])
     assert ping.returncode == 0 and "ttl=62" in ping.stdout, ping.stdout + ping.stderr
@@ -121,7 +131,10 @@ def test_overlay_ping_and_lease_events(hosts_factory, etcd_endpoint, api, tail):
     ghost = acquire_lease(ctx, hosts.store, vxlan_attrs("198.19.199.9", 1, "02:00:00:00:00:09"))
     assert wait_for(lambda: all(hosts.checks(i, ghost).complete for i in (0, 1)), 2)
     revoke_lease(ctx, hosts.store, ghost.subnet)
-    gone = lambda: all(not (c.neighbour or c.fdb or c.route) for c in (hosts.checks(0, ghost), hosts.checks(1, ghost)))
+
+    def gone() -> bool:
+        return all(not (c.neighbour or c.fdb or c.route) for c in (hosts.checks(0, ghost), hosts.checks(1, ghost)))
+
     assert wait_for(gone, 2)
     hosts.store.write_lease(ctx, ghost.subnet, ghost.attrs, 86400)
     assert wait_for(lambda: all(hosts.checks(i, ghost).complete for i in (0, 1)), 2)
@@ -148,7 +161,10 @@ def test_stale_entries_are_reconciled_on_start(hosts_factory, etcd_endpoint):
     thread.start()
     try:
         assert again.ready.wait(10) and again.lease.subnet == a.lease.subnet  # same PublicIP, same lease
-        check = lambda: vxlan.check_remotes(hosts.state(0), (stale,))[0]
+
+        def check():
+            return vxlan.check_remotes(hosts.state(0), (stale,))[0]
+
         assert wait_for(lambda: not (check().neighbour or check().fdb or check().route), 3)
         assert wait_for(lambda: hosts.checks(0, hosts.agents[1].lease).complete, 3)
     finally:
@@ -161,8 +177,7 @@ def test_etcd_down_keeps_forwarding_then_renews():
     hosts = None
     try:
         # Renewal falls due 4 s after acquiring (TTL 60 s, margin 56 s); etcd is gone then.
-        hosts = Hosts(cluster.endpoints, "3", "coreos.com/network", retry_interval=1, lease_ttl=60,
-                      renew_margin=56)
+        hosts = Hosts(cluster.endpoints, "3", "coreos.com/network", retry_interval=1, lease_ttl=60, renew_margin=56)
         cluster.stop(0)
         time.sleep(6)
         ping = hosts.lab.ping(0, hosts.ips[1])
@@ -210,12 +225,30 @@ def test_cli_agent_is_a_flanneld_drop_in(etcd_endpoint, tmp_path):
     proc = None
     try:
         set_config(HostContext(), store, '{ "Network":"10.248.0.0/16", "Backend": {"Type": "vxlan"}} ')
-        env = {**os.environ, "NOTIFY_SOCKET": sock_path, "FLANNELD_IFACE": "ul0",
-               "FLANNELD_SUBNET_FILE": str(tmp_path / "subnet.env")}
-        proc = subprocess.Popen([sys.executable, "-m", "netcon.cli", "--netns", lab.hosts[0], "flannel", "agent",
-                                 f"--etcd-endpoints={etcd_endpoint}", f"--etcd-prefix={prefix}/",
-                                 "-subnet-lease-renew-margin=30"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {
+            **os.environ,
+            "NOTIFY_SOCKET": sock_path,
+            "FLANNELD_IFACE": "ul0",
+            "FLANNELD_SUBNET_FILE": str(tmp_path / "subnet.env"),
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "netcon.cli",
+                "--netns",
+                lab.hosts[0],
+                "flannel",
+                "agent",
+                f"--etcd-endpoints={etcd_endpoint}",
+                f"--etcd-prefix={prefix}/",
+                "-subnet-lease-renew-margin=30",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert notify.recv(64) == b"READY=1"
         leases, _ = store.leases()
         assert len(leases) == 1 and leases[0].attrs.public_ip == lab.underlay_ip[0]

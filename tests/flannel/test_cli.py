@@ -15,6 +15,7 @@ from tests.flannel.conftest import SEED_CONFIG
 def prefix(etcd_endpoint):
     from netcon.core.etcd import EtcdOptions, open_client
     from tests.flannel.conftest import wipe
+
     value = f"/nct{uuid.uuid4().hex[:8]}/atomic.io/network"
     yield value
     for api in ("2", "3"):
@@ -33,13 +34,35 @@ def test_seed_commands_on_v2(prefix, etcd_endpoint, monkeypatch, capsys, tmp_pat
     shown = json.loads(capsys.readouterr().out)
     assert shown["api"] == 2 and shown["effective"]["SubnetLen"] == 24 and shown["effective"]["Backend"]["VNI"] == 1
     env = tmp_path / "subnet.env"
-    assert main(["flannel", "lease", "acquire", "--public-ip", "10.10.110.31", "--vtep-mac", "3e:f4:3d:f3:0d:4d",
-                 "--etcd-prefix", prefix]) == 0
+    assert (
+        main(
+            [
+                "flannel",
+                "lease",
+                "acquire",
+                "--public-ip",
+                "10.10.110.31",
+                "--vtep-mac",
+                "3e:f4:3d:f3:0d:4d",
+                "--etcd-prefix",
+                prefix,
+            ]
+        )
+        == 0
+    )
     assert "acquired for 10.10.110.31" in capsys.readouterr().out
     assert main(["show", "leases", "--json", "--etcd-prefix", prefix]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 1 and set(rows[0]) == {"subnet", "public_ip", "backend_type", "vni", "vtep_mac",
-                                                "expires_at", "ttl_seconds", "reservation"}
+    assert len(rows) == 1 and set(rows[0]) == {
+        "subnet",
+        "public_ip",
+        "backend_type",
+        "vni",
+        "vtep_mac",
+        "expires_at",
+        "ttl_seconds",
+        "reservation",
+    }
     subnet = rows[0]["subnet"]
     assert main(["flannel", "lease", "reserve", subnet, "--etcd-prefix", prefix]) == 0
     assert main(["flannel", "lease", "renew", subnet, "--etcd-prefix", prefix]) == 0
@@ -47,12 +70,14 @@ def test_seed_commands_on_v2(prefix, etcd_endpoint, monkeypatch, capsys, tmp_pat
     assert "reserved" in capsys.readouterr().out
     assert main(["--read-only", "flannel", "lease", "revoke", subnet, "--etcd-prefix", prefix]) == 3
     assert main(["flannel", "lease", "revoke", subnet, "--etcd-prefix", prefix]) == 0
-    env.write_text("FLANNEL_NETWORK=172.17.0.0/16\nFLANNEL_SUBNET=172.17.19.1/24\nFLANNEL_MTU=1450\n"
-                   "FLANNEL_IPMASQ=false\n")
+    env.write_text(
+        "FLANNEL_NETWORK=172.17.0.0/16\nFLANNEL_SUBNET=172.17.19.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n"
+    )
     out = tmp_path / "docker"
     assert main(["flannel", "docker-opts", "-k", "DOCKER_NETWORK_OPTIONS", "-d", str(out), "-f", str(env)]) == 0
-    assert out.read_text().splitlines()[-1] == \
-        'DOCKER_NETWORK_OPTIONS=" --bip=172.17.19.1/24 --ip-masq=true --mtu=1450"'
+    assert (
+        out.read_text().splitlines()[-1] == 'DOCKER_NETWORK_OPTIONS=" --bip=172.17.19.1/24 --ip-masq=true --mtu=1450"'
+    )
 
 
 def test_errors_are_one_line_and_change_nothing(prefix, etcd_endpoint, capsys):

@@ -12,15 +12,26 @@ from hypothesis import strategies as st
 from netcon.core.errors import NotFound, UsageError
 from netcon.core.flannel.config import ConfigError, parse_config
 from netcon.core.flannel.docker_opts import docker_opts_text, write_docker_opts
-from netcon.core.flannel.lease import (Lease, LeaseAttrs, compact_json, free_subnets, parse_subnet_key, subnet_key,
-                                vxlan_attrs)
+from netcon.core.flannel.lease import (
+    Lease,
+    LeaseAttrs,
+    compact_json,
+    free_subnets,
+    parse_subnet_key,
+    subnet_key,
+    vxlan_attrs,
+)
 from netcon.core.flannel.subnet_file import parse_env, read_subnet_file, render, write_subnet_file
 
-GOLDEN_LEASE = ('{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan",'
-                '"BackendData":{"VNI":1,"VtepMAC":"d6:80:cc:3a:bc:2e"}}')
+GOLDEN_LEASE = (
+    '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan",'
+    '"BackendData":{"VNI":1,"VtepMAC":"d6:80:cc:3a:bc:2e"}}'
+)
 GOLDEN_ENV = "FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n"
-GOLDEN_DOCKER = ('DOCKER_OPT_BIP="--bip=10.5.34.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\n'
-                 'DOCKER_OPT_MTU="--mtu=1450"\nKEY=" --bip=10.5.34.1/24 --ip-masq=true --mtu=1450"\n')
+GOLDEN_DOCKER = (
+    'DOCKER_OPT_BIP="--bip=10.5.34.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\n'
+    'DOCKER_OPT_MTU="--mtu=1450"\nKEY=" --bip=10.5.34.1/24 --ip-masq=true --mtu=1450"\n'
+)
 
 
 def test_lease_json_is_flanneld_bytes():
@@ -54,8 +65,10 @@ def test_subnet_env_and_docker_opts(tmp_path, ctx):
     assert docker_opts_text(parse_env(GOLDEN_ENV), "KEY") == GOLDEN_DOCKER
     masq = docker_opts_text(parse_env(GOLDEN_ENV.replace("IPMASQ=false", "IPMASQ=true")))
     assert 'DOCKER_OPT_IPMASQ="--ip-masq=false"' in masq
-    assert docker_opts_text(parse_env(GOLDEN_ENV), individual=False, ip_masq=False) == \
-        'DOCKER_OPTS=" --bip=10.5.34.1/24 --mtu=1450"\n'
+    assert (
+        docker_opts_text(parse_env(GOLDEN_ENV), individual=False, ip_masq=False)
+        == 'DOCKER_OPTS=" --bip=10.5.34.1/24 --mtu=1450"\n'
+    )
     out = tmp_path / "docker"
     assert write_docker_opts(ctx, str(path), str(out), "KEY", env={}) == GOLDEN_DOCKER
     assert out.read_text() == GOLDEN_DOCKER
@@ -74,26 +87,36 @@ def test_docker_opts_bad_input_writes_nothing(tmp_path, ctx):
 
 def test_lease_rows_and_reservation():
     lease = Lease("10.5.34.0/24", LeaseAttrs.from_json(GOLDEN_LEASE), 1000.0)
-    assert lease.row(now=400.0) == {"subnet": "10.5.34.0/24", "public_ip": "198.18.0.1", "backend_type": "vxlan",
-                                    "vni": 1, "vtep_mac": "d6:80:cc:3a:bc:2e", "expires_at": 1000.0,
-                                    "ttl_seconds": 600, "reservation": False}
+    assert lease.row(now=400.0) == {
+        "subnet": "10.5.34.0/24",
+        "public_ip": "198.18.0.1",
+        "backend_type": "vxlan",
+        "vni": 1,
+        "vtep_mac": "d6:80:cc:3a:bc:2e",
+        "expires_at": 1000.0,
+        "ttl_seconds": 600,
+        "reservation": False,
+    }
     assert Lease("10.5.34.0/24", lease.attrs, None).row()["reservation"] is True
     assert lease.first_address == "10.5.34.1/24"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{", "not valid JSON"),
-    ("[1]", "must be a JSON object"),
-    ('{"Backend": {"Type": "vxlan"}}', "has no Network"),
-    ('{"Network": "10.0.0.0/29"}', "too small; the minimum is /28"),
-    ('{"Network": "10.0.0.0/16", "SubnetLen": 31}', "must be /30 or shorter"),
-    ('{"Network": "10.0.0.0/16", "SubnetLen": 17}', "must be at least /18"),
-    ('{"Network": "10.0.0.0/16", "SubnetMin": "10.0.1.5"}', "SubnetMin 10.0.1.5 is not on a /24 boundary"),
-    ('{"Network": "10.0.0.0/16", "SubnetMax": "10.1.0.0"}', "SubnetMax 10.1.0.0 is outside Network"),
-    ('{"Network": "10.0.0.0/16", "Backend": {"Type": "vxlann"}}', "'vxlann' is not a known backend"),
-    ('{"Network": "10.0.0.0/16", "Backend": {"Type": "vxlan", "VNI": "1"}}', "Backend.VNI '1' is not an integer"),
-    ('{"Network": "fc00::/48"}', "not an IPv4 CIDR"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{", "not valid JSON"),
+        ("[1]", "must be a JSON object"),
+        ('{"Backend": {"Type": "vxlan"}}', "has no Network"),
+        ('{"Network": "10.0.0.0/29"}', "too small; the minimum is /28"),
+        ('{"Network": "10.0.0.0/16", "SubnetLen": 31}', "must be /30 or shorter"),
+        ('{"Network": "10.0.0.0/16", "SubnetLen": 17}', "must be at least /18"),
+        ('{"Network": "10.0.0.0/16", "SubnetMin": "10.0.1.5"}', "SubnetMin 10.0.1.5 is not on a /24 boundary"),
+        ('{"Network": "10.0.0.0/16", "SubnetMax": "10.1.0.0"}', "SubnetMax 10.1.0.0 is outside Network"),
+        ('{"Network": "10.0.0.0/16", "Backend": {"Type": "vxlann"}}', "'vxlann' is not a known backend"),
+        ('{"Network": "10.0.0.0/16", "Backend": {"Type": "vxlan", "VNI": "1"}}', "Backend.VNI '1' is not an integer"),
+        ('{"Network": "fc00::/48"}', "not an IPv4 CIDR"),
+    ],
+)
 def test_bad_configs_one_sentence(text, message):
     with pytest.raises(ConfigError) as caught:
         parse_config(text)
@@ -111,8 +134,12 @@ def test_config_defaults_and_case_insensitive_keys():
 
 
 @settings(max_examples=300, deadline=None)
-@given(prefix=st.integers(0, 32), subnet_len=st.one_of(st.none(), st.integers(0, 40)),
-       base=st.integers(0, 2**32 - 1), min_off=st.one_of(st.none(), st.integers(0, 2**20)))
+@given(
+    prefix=st.integers(0, 32),
+    subnet_len=st.one_of(st.none(), st.integers(0, 40)),
+    base=st.integers(0, 2**32 - 1),
+    min_off=st.one_of(st.none(), st.integers(0, 2**20)),
+)
 def test_config_validation_properties(prefix, subnet_len, base, min_off):
     """Whatever the input: either a ConfigError, or a config satisfying every flanneld invariant."""
     network = ipaddress.IPv4Network((base, prefix), strict=False)
@@ -122,6 +149,7 @@ def test_config_validation_properties(prefix, subnet_len, base, min_off):
     if min_off is not None:
         doc["SubnetMin"] = str(ipaddress.IPv4Address((int(network.network_address) + min_off) % 2**32))
     import json
+
     try:
         config = parse_config(json.dumps(doc))
     except ConfigError as error:
@@ -140,7 +168,7 @@ def test_config_validation_properties(prefix, subnet_len, base, min_off):
 def test_subnet_key_roundtrip(ip, plen, head):
     address = str(ipaddress.IPv4Address(ip))
     key = subnet_key(f"{address}/{plen}")
-    assert parse_subnet_key(f"/{head}/subnets/{key}") in (( address, plen), None)
+    assert parse_subnet_key(f"/{head}/subnets/{key}") in ((address, plen), None)
     assert parse_subnet_key(f"/p/subnets/{key}") == (address, plen)
 
 

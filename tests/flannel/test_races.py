@@ -18,6 +18,7 @@ def _acquire_all(ctx, store, count: int, workers: int):
             return acquire_lease(ctx, store, vxlan_attrs(f"198.18.{n // 250}.{n % 250 + 1}", 1, random_mac()))
         except NetconError as error:
             return error
+
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, range(count)))
 

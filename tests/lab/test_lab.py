@@ -17,7 +17,8 @@ import pytest
 
 from netcon.core.context import HostContext
 from netcon.core.errors import PermissionDenied, UsageError
-from netcon.core.lab import lab, state as lab_state
+from netcon.core.lab import lab
+from netcon.core.lab import state as lab_state
 from netcon.core.lab.scenario import SEED
 
 
@@ -38,6 +39,7 @@ def machine() -> dict:
 
 def lab_processes(directory: str) -> list[int]:
     from netcon.core.lab.procs import processes_mentioning
+
     return processes_mentioning(directory)
 
 
@@ -58,31 +60,37 @@ def test_full_lab_lifecycle():
 
         # etcd holds the seed's flannel config under the seed's prefix (v2 API)
         with urllib.request.urlopen(f"{state.etcd_endpoint}/v2/keys/atomic.io/network/config", timeout=5) as r:
-            assert json.loads(json.load(r)["node"]["value"]) == {"Network": "172.17.0.0/16",
-                                                                 "Backend": {"Type": "vxlan"}}
+            assert json.loads(json.load(r)["node"]["value"]) == {
+                "Network": "172.17.0.0/16",
+                "Backend": {"Type": "vxlan"},
+            }
 
         # the seed's scenario on h1, seen through netcon show with --netns/--docker-host and the Docker API
         client = docker.APIClient(base_url=h1.docker_host)
         names = {c["Names"][0].lstrip("/"): c for c in client.containers()}
         assert {p.name for p in SEED} <= set(names)
-        shown = json.loads(netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "containers",
-                                  "--json").stdout)
+        shown = json.loads(
+            netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "containers", "--json").stdout
+        )
         modes = {c["name"]: c["network_mode"] for c in shown}
         assert modes["app1"] == modes["app2"] == "app"
         assert modes["nginx"] == "host" and modes["busybox-3"] == "none" and modes["busybox"] == "bridge"
         assert modes["busybox-1"] == modes["busybox-2"] == "container:busybox"
-        veths = json.loads(netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "veths",
-                                  "--json").stdout)
+        veths = json.loads(
+            netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "veths", "--json").stdout
+        )
         assert {v["container"] for v in veths if v["container"]} == {"app1", "app2", "busybox", "h1-probe"}
         exec_id = client.exec_create(names["app1"]["Id"], ["ping", "-c", "1", "app2"])
         assert b"1 packets received" in client.exec_start(exec_id)
         # the host-mode web server answers on port 80 of lab host 1's own address
-        web = netcon("lab", "exec", "--prefix", prefix, "h1", "--", "busybox", "wget", "-q", "-O", "-",
-                     f"http://{h1.address}/")
+        web = netcon(
+            "lab", "exec", "--prefix", prefix, "h1", "--", "busybox", "wget", "-q", "-O", "-", f"http://{h1.address}/"
+        )
         assert web.returncode == 0 and "netcon busybox httpd" in web.stdout
         # who holds port 80 on h1: the host-mode web server, attributed to its container
-        ports = json.loads(netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "ports",
-                                  "--json").stdout)
+        ports = json.loads(
+            netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "ports", "--json").stdout
+        )
         (web80,) = [p for p in ports if p["port"] == 80 and p["proto"].startswith("tcp") and p["pid"]]
         assert web80["container"] == "nginx" and web80["process"] == "httpd"
         assert [c["Names"] for c in docker.APIClient(base_url=h2.docker_host).containers()] == [["/h2-probe"]]
@@ -99,8 +107,9 @@ def test_full_lab_lifecycle():
         assert down.returncode == 1 and "DOWN" in down.stdout
         again = netcon("lab", "up", "--prefix", prefix)
         assert again.returncode == 0, again.stderr
-        assert all(h["docker_up"] for h in json.loads(netcon("lab", "status", "--prefix", prefix,
-                                                             "--json").stdout)["hosts"])
+        assert all(
+            h["docker_up"] for h in json.loads(netcon("lab", "status", "--prefix", prefix, "--json").stdout)["hosts"]
+        )
     finally:
         removed = netcon("lab", "down", "--prefix", prefix)
     assert removed.returncode == 0, removed.stderr
@@ -113,10 +122,12 @@ def test_full_lab_lifecycle():
 def lab_traces() -> dict:
     """Everything on the machine that would carry a default-prefix lab's name."""
     state = machine()
-    return {"links": [l for l in state["links"] if l.startswith(lab.DEFAULT_PREFIX)],
-            "netns": [n for n in state["netns"] if n.startswith(lab.DEFAULT_PREFIX)],
-            "iptables": [r for r in state["iptables"] if "netcon lab" in r],
-            "state": lab_state.load(lab.DEFAULT_PREFIX) is not None}
+    return {
+        "links": [x for x in state["links"] if x.startswith(lab.DEFAULT_PREFIX)],
+        "netns": [n for n in state["netns"] if n.startswith(lab.DEFAULT_PREFIX)],
+        "iptables": [r for r in state["iptables"] if "netcon lab" in r],
+        "state": lab_state.load(lab.DEFAULT_PREFIX) is not None,
+    }
 
 
 def check_overlay(state) -> None:
@@ -124,17 +135,21 @@ def check_overlay(state) -> None:
     container on h1 pings one on h2 across the overlay with TTL 62 (two routed hops)."""
     subnets = []
     for host in state.hosts:
-        env = open(os.path.join(host.directory, "subnet.env")).read()
+        with open(os.path.join(host.directory, "subnet.env")) as f:
+            env = f.read()
         subnet = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("FLANNEL_SUBNET="))
         subnets.append(subnet)
-        docker0 = netcon("lab", "exec", "--prefix", state.prefix, host.name, "--", "ip", "-o", "-4", "addr", "show",
-                         "docker0").stdout
+        docker0 = netcon(
+            "lab", "exec", "--prefix", state.prefix, host.name, "--", "ip", "-o", "-4", "addr", "show", "docker0"
+        ).stdout
         assert f"inet {subnet} " in docker0
-        bridges = json.loads(netcon("--docker-host", host.docker_host, "--netns", host.netns, "show", "bridges",
-                                    "--json").stdout)
+        bridges = json.loads(
+            netcon("--docker-host", host.docker_host, "--netns", host.netns, "show", "bridges", "--json").stdout
+        )
         assert any(b["name"] == "docker0" for b in bridges)
-        flannel = netcon("lab", "exec", "--prefix", state.prefix, host.name, "--", "ip", "-d", "link", "show",
-                         "flannel.1").stdout
+        flannel = netcon(
+            "lab", "exec", "--prefix", state.prefix, host.name, "--", "ip", "-d", "link", "show", "flannel.1"
+        ).stdout
         assert "mtu 1450" in flannel and "vxlan id 1 " in flannel and f"local {host.address} " in flannel
     assert len(set(subnets)) == len(subnets)
     h1, h2 = state.hosts[:2]
@@ -143,8 +158,21 @@ def check_overlay(state) -> None:
     out = client.exec_start(client.exec_create("h1-probe", ["ping", "-c", "2", "-W", "2", target])).decode()
     assert "2 packets received" in out and "ttl=62" in out, out
     # the same through netcon's own probe engine, from inside h1-probe's netns without docker exec
-    probe = netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "ping", "--from", "h1-probe", target,
-                   "-c", "2", "-i", "0.2", "--json")
+    probe = netcon(
+        "--docker-host",
+        h1.docker_host,
+        "--netns",
+        h1.netns,
+        "ping",
+        "--from",
+        "h1-probe",
+        target,
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "--json",
+    )
     assert probe.returncode == 0, probe.stderr
     result = json.loads(probe.stdout)
     assert result["summary"]["received"] == 2 and {r["ttl"] for r in result["replies"]} == {62}
@@ -156,8 +184,9 @@ def test_overlay_on_the_v3_api_with_flannels_default_prefix():
     try:
         state = lab.up(ctx, prefix, hosts=2, etcd_api=3, flannel_prefix="/coreos.com/network", seed=False)
         check_overlay(state)
-        leases = json.loads(netcon("show", "leases", "--json", "--etcd-endpoints", state.etcd_endpoint,
-                                   "--etcd-api", "3").stdout)
+        leases = json.loads(
+            netcon("show", "leases", "--json", "--etcd-endpoints", state.etcd_endpoint, "--etcd-api", "3").stdout
+        )
         assert sorted(lease["public_ip"] for lease in leases) == sorted(h.address for h in state.hosts)
     finally:
         lab.down(ctx, prefix)

@@ -3,6 +3,7 @@ cleanup of everything netcon itself created (by the test label and by the test's
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import random
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ def audit_log(tmp_path, monkeypatch):
 @pytest.fixture
 def netcon(capsys):
     """``netcon ARGS...`` in-process through cli.main.main: exit code, stdout, stderr."""
+
     def run(*args: str) -> Result:
         capsys.readouterr()
         try:
@@ -43,6 +45,7 @@ def netcon(capsys):
             code = exit_.code if isinstance(exit_.code, int) else 2
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
+
     return run
 
 
@@ -74,8 +77,11 @@ class Lab:
         """Names of this test's networks and containers (all states), to compare before and after."""
         api = self.client.api
         nets = sorted(n["Name"] for n in api.networks() if n["Name"].startswith(self.prefix))
-        ctrs = sorted(c["Names"][0].lstrip("/") for c in api.containers(all=True)
-                      if c["Names"][0].lstrip("/").startswith(self.prefix))
+        ctrs = sorted(
+            c["Names"][0].lstrip("/")
+            for c in api.containers(all=True)
+            if c["Names"][0].lstrip("/").startswith(self.prefix)
+        )
         return tuple(nets), tuple(ctrs)
 
     def cleanup(self) -> None:
@@ -85,10 +91,8 @@ class Lab:
                 api.remove_container(c["Id"], force=True)
         for n in api.networks():
             if n["Name"].startswith(self.prefix):
-                try:
+                with contextlib.suppress(docker.errors.NotFound):
                     api.remove_network(n["Id"])
-                except docker.errors.NotFound:
-                    pass
 
 
 @pytest.fixture

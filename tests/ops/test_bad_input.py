@@ -28,8 +28,11 @@ class Scene:
         """This test's networks and containers, with each container's state and networks."""
         api = self.lab.client.api
         nets = sorted(n["Name"] for n in api.networks() if n["Name"].startswith(self.lab.prefix))
-        ctrs = sorted((c["Names"][0].lstrip("/"), c["State"], tuple(sorted(c["NetworkSettings"]["Networks"])))
-                      for c in api.containers(all=True) if c["Names"][0].lstrip("/").startswith(self.lab.prefix))
+        ctrs = sorted(
+            (c["Names"][0].lstrip("/"), c["State"], tuple(sorted(c["NetworkSettings"]["Networks"])))
+            for c in api.containers(all=True)
+            if c["Names"][0].lstrip("/").startswith(self.lab.prefix)
+        )
         return nets, ctrs
 
 
@@ -78,77 +81,168 @@ def _other(subnet: str) -> str:
 
 CASES = {
     # id: (argv builder, exit code, words of the one-sentence message)
-    "prefix-33": (lambda s: ["network", "create", s.n("new"), "--subnet", "10.0.0.0/33"], 2,
-                  "Subnet '10.0.0.0/33' is not a valid IPv4 CIDR: the prefix length must be 0 to 32."),
-    "octet-300": (lambda s: ["network", "create", s.n("new"), "--subnet", "300.1.1.0/24"], 2,
-                  "Subnet '300.1.1.0/24' is not a valid IPv4 CIDR: 300.1.1.0 is not an IPv4 address."),
-    "host-bits": (lambda s: ["network", "create", s.n("new"), "--subnet", _host(_other(s.subnet), 1) + "/24"], 2,
-                  "has host bits set: did you mean"),
-    "gateway-outside": (lambda s: ["network", "create", s.n("new"), "--subnet", _other(s.subnet),
-                                   "--gateway", _host(s.subnet, 1)], 2, "is outside the subnet"),
-    "range-outside": (lambda s: ["network", "create", s.n("new"), "--subnet", _other(s.subnet),
-                                 "--ip-range", s.subnet], 2, "is not inside the subnet"),
-    "overlaps-docker-network": (lambda s: ["network", "create", s.n("new"), "--subnet",
-                                           s.subnet.replace("/24", "/25")], 2, "overlaps Docker network {net}"),
-    "overlaps-host-route": (lambda s: ["network", "create", s.n("new"), "--subnet", s.routed.replace("/24", "/26")],
-                            2, "overlaps the host's route to {routed} via {routed_if}"),
-    "name-taken": (lambda s: ["network", "create", s.n("net"), "--subnet", _other(s.subnet)], 2,
-                   "Network name {net} is already taken"),
+    "prefix-33": (
+        lambda s: ["network", "create", s.n("new"), "--subnet", "10.0.0.0/33"],
+        2,
+        "Subnet '10.0.0.0/33' is not a valid IPv4 CIDR: the prefix length must be 0 to 32.",
+    ),
+    "octet-300": (
+        lambda s: ["network", "create", s.n("new"), "--subnet", "300.1.1.0/24"],
+        2,
+        "Subnet '300.1.1.0/24' is not a valid IPv4 CIDR: 300.1.1.0 is not an IPv4 address.",
+    ),
+    "host-bits": (
+        lambda s: ["network", "create", s.n("new"), "--subnet", _host(_other(s.subnet), 1) + "/24"],
+        2,
+        "has host bits set: did you mean",
+    ),
+    "gateway-outside": (
+        lambda s: ["network", "create", s.n("new"), "--subnet", _other(s.subnet), "--gateway", _host(s.subnet, 1)],
+        2,
+        "is outside the subnet",
+    ),
+    "range-outside": (
+        lambda s: ["network", "create", s.n("new"), "--subnet", _other(s.subnet), "--ip-range", s.subnet],
+        2,
+        "is not inside the subnet",
+    ),
+    "overlaps-docker-network": (
+        lambda s: ["network", "create", s.n("new"), "--subnet", s.subnet.replace("/24", "/25")],
+        2,
+        "overlaps Docker network {net}",
+    ),
+    "overlaps-host-route": (
+        lambda s: ["network", "create", s.n("new"), "--subnet", s.routed.replace("/24", "/26")],
+        2,
+        "overlaps the host's route to {routed} via {routed_if}",
+    ),
+    "name-taken": (
+        lambda s: ["network", "create", s.n("net"), "--subnet", _other(s.subnet)],
+        2,
+        "Network name {net} is already taken",
+    ),
     "name-slash": (lambda s: ["network", "create", s.n("a/b")], 2, "Network name '{prefix}-a/b' is not allowed"),
     "name-space": (lambda s: ["network", "create", s.n("a b")], 2, "Network name '{prefix}-a b' is not allowed"),
     "name-dash-first": (lambda s: ["network", "create", "-" + s.n("x")], 2, "error:"),
-    "overlay-without-swarm": (lambda s: ["network", "create", s.n("new"), "--driver", "overlay"], 1,
-                              "overlay networks span hosts and need swarm mode"),
-    "unknown-driver": (lambda s: ["network", "create", s.n("new"), "--driver", "nosuchdriver"], 2,
-                       "Driver nosuchdriver is not available on this engine (it offers bridge, "),
-    "label-not-kv": (lambda s: ["network", "create", s.n("new"), "--label", "lonely"], 2,
-                     "Label 'lonely' is not of the form key=value."),
-    "mtu-bad": (lambda s: ["network", "create", s.n("new"), "--opt", "com.docker.network.driver.mtu=9"], 2,
-                "MTU '9' (com.docker.network.driver.mtu) must be a whole number from 68 to 65535."),
-    "bridge-name-long": (lambda s: ["network", "create", s.n("new"), "--opt",
-                                    "com.docker.network.bridge.name=abcdefghijklmnop"], 2,
-                         "is not a valid Linux interface name"),
-    "rm-with-containers": (lambda s: ["network", "rm", s.n("net")], 2,
-                           "Network {net} still has containers attached ({prefix}-web)"),
+    "overlay-without-swarm": (
+        lambda s: ["network", "create", s.n("new"), "--driver", "overlay"],
+        1,
+        "overlay networks span hosts and need swarm mode",
+    ),
+    "unknown-driver": (
+        lambda s: ["network", "create", s.n("new"), "--driver", "nosuchdriver"],
+        2,
+        "Driver nosuchdriver is not available on this engine (it offers bridge, ",
+    ),
+    "label-not-kv": (
+        lambda s: ["network", "create", s.n("new"), "--label", "lonely"],
+        2,
+        "Label 'lonely' is not of the form key=value.",
+    ),
+    "mtu-bad": (
+        lambda s: ["network", "create", s.n("new"), "--opt", "com.docker.network.driver.mtu=9"],
+        2,
+        "MTU '9' (com.docker.network.driver.mtu) must be a whole number from 68 to 65535.",
+    ),
+    "bridge-name-long": (
+        lambda s: ["network", "create", s.n("new"), "--opt", "com.docker.network.bridge.name=abcdefghijklmnop"],
+        2,
+        "is not a valid Linux interface name",
+    ),
+    "rm-with-containers": (
+        lambda s: ["network", "rm", s.n("net")],
+        2,
+        "Network {net} still has containers attached ({prefix}-web)",
+    ),
     "rm-predefined": (lambda s: ["network", "rm", "bridge"], 2, "Network bridge is predefined by Docker"),
-    "run-container-missing": (lambda s: ["container", "run", s.n("new"), "--network", f"container:{s.n('ghost')}"],
-                              2, "names a container that does not exist"),
-    "run-container-stopped": (lambda s: ["container", "run", s.n("new"), "--network",
-                                         f"container:{s.n('stopped')}"], 2, "is exited, not running"),
-    "run-network-missing": (lambda s: ["container", "run", s.n("new"), "--network", s.n("ghost")], 2,
-                            "Network {prefix}-ghost does not exist"),
+    "run-container-missing": (
+        lambda s: ["container", "run", s.n("new"), "--network", f"container:{s.n('ghost')}"],
+        2,
+        "names a container that does not exist",
+    ),
+    "run-container-stopped": (
+        lambda s: ["container", "run", s.n("new"), "--network", f"container:{s.n('stopped')}"],
+        2,
+        "is exited, not running",
+    ),
+    "run-network-missing": (
+        lambda s: ["container", "run", s.n("new"), "--network", s.n("ghost")],
+        2,
+        "Network {prefix}-ghost does not exist",
+    ),
     "run-name-taken": (lambda s: ["container", "run", s.n("web")], 2, "Container name {prefix}-web is already taken"),
     "run-name-rejected": (lambda s: ["container", "run", "x"], 2, "Container name 'x' is not allowed"),
-    "run-image-missing": (lambda s: ["container", "run", s.n("new"), "--image", "netcon/absent:1"], 2,
-                          "Image netcon/absent:1 is not present locally"),
-    "run-publish-bad": (lambda s: ["container", "run", s.n("new"), "--publish", "80"], 2,
-                        "Published port '80' must be HOST:CONTAINER"),
-    "run-publish-none": (lambda s: ["container", "run", s.n("new"), "--network", "none", "-p", "8080:80"], 2,
-                         "Ports cannot be published with network mode none"),
-    "ip-outside-subnet": (lambda s: ["network", "connect", s.n("net"), s.n("stopped"), "--ip", _host(_other(s.subnet), 5)],
-                          2, "is not a usable address of network {net}"),
-    "ip-in-use": (lambda s: ["network", "connect", s.n("net"), s.n("stopped"), "--ip", _host(s.subnet, 10)], 2,
-                  "is already used by container {prefix}-web on {net}"),
-    "ip-gateway": (lambda s: ["network", "connect", s.n("net"), s.n("stopped"), "--ip", _host(s.subnet, 1)], 2,
-                   "is the gateway of network {net}"),
-    "ip-on-default-bridge": (lambda s: ["network", "connect", "bridge", s.n("web"), "--ip", "172.17.0.200"], 2,
-                             "An IP address can only be chosen on a user-defined network"),
-    "connect-host-mode": (lambda s: ["network", "connect", s.n("net"), s.n("hostc")], 2,
-                          "runs with --network host: it uses the host's own network stack"),
-    "connect-none-mode": (lambda s: ["network", "connect", s.n("net"), s.n("nonec")], 2,
-                          "runs with --network none"),
-    "connect-container-mode": (lambda s: ["network", "connect", s.n("net"), s.n("side")], 2,
-                               "shares the network namespace of container {prefix}-web"),
-    "connect-to-host-network": (lambda s: ["network", "connect", "host", s.n("stopped")], 2,
-                                "Network host is Docker's host mode"),
-    "connect-twice": (lambda s: ["network", "connect", s.n("net"), s.n("web")], 2,
-                      "Container {prefix}-web is already connected to network {net}"),
-    "disconnect-not-connected": (lambda s: ["network", "disconnect", s.n("net"), s.n("stopped")], 2,
-                                 "is not connected to network {net}"),
-    "disconnect-missing": (lambda s: ["network", "disconnect", s.n("net"), s.n("ghost")], 2,
-                           "Container {prefix}-ghost does not exist"),
-    "rm-running-container": (lambda s: ["container", "rm", s.n("web")], 2,
-                             "Container {prefix}-web is running; stop it first or use --force."),
+    "run-image-missing": (
+        lambda s: ["container", "run", s.n("new"), "--image", "netcon/absent:1"],
+        2,
+        "Image netcon/absent:1 is not present locally",
+    ),
+    "run-publish-bad": (
+        lambda s: ["container", "run", s.n("new"), "--publish", "80"],
+        2,
+        "Published port '80' must be HOST:CONTAINER",
+    ),
+    "run-publish-none": (
+        lambda s: ["container", "run", s.n("new"), "--network", "none", "-p", "8080:80"],
+        2,
+        "Ports cannot be published with network mode none",
+    ),
+    "ip-outside-subnet": (
+        lambda s: ["network", "connect", s.n("net"), s.n("stopped"), "--ip", _host(_other(s.subnet), 5)],
+        2,
+        "is not a usable address of network {net}",
+    ),
+    "ip-in-use": (
+        lambda s: ["network", "connect", s.n("net"), s.n("stopped"), "--ip", _host(s.subnet, 10)],
+        2,
+        "is already used by container {prefix}-web on {net}",
+    ),
+    "ip-gateway": (
+        lambda s: ["network", "connect", s.n("net"), s.n("stopped"), "--ip", _host(s.subnet, 1)],
+        2,
+        "is the gateway of network {net}",
+    ),
+    "ip-on-default-bridge": (
+        lambda s: ["network", "connect", "bridge", s.n("web"), "--ip", "172.17.0.200"],
+        2,
+        "An IP address can only be chosen on a user-defined network",
+    ),
+    "connect-host-mode": (
+        lambda s: ["network", "connect", s.n("net"), s.n("hostc")],
+        2,
+        "runs with --network host: it uses the host's own network stack",
+    ),
+    "connect-none-mode": (lambda s: ["network", "connect", s.n("net"), s.n("nonec")], 2, "runs with --network none"),
+    "connect-container-mode": (
+        lambda s: ["network", "connect", s.n("net"), s.n("side")],
+        2,
+        "shares the network namespace of container {prefix}-web",
+    ),
+    "connect-to-host-network": (
+        lambda s: ["network", "connect", "host", s.n("stopped")],
+        2,
+        "Network host is Docker's host mode",
+    ),
+    "connect-twice": (
+        lambda s: ["network", "connect", s.n("net"), s.n("web")],
+        2,
+        "Container {prefix}-web is already connected to network {net}",
+    ),
+    "disconnect-not-connected": (
+        lambda s: ["network", "disconnect", s.n("net"), s.n("stopped")],
+        2,
+        "is not connected to network {net}",
+    ),
+    "disconnect-missing": (
+        lambda s: ["network", "disconnect", s.n("net"), s.n("ghost")],
+        2,
+        "Container {prefix}-ghost does not exist",
+    ),
+    "rm-running-container": (
+        lambda s: ["container", "rm", s.n("web")],
+        2,
+        "Container {prefix}-web is running; stop it first or use --force.",
+    ),
 }
 
 
@@ -173,8 +267,7 @@ def test_failed_start_leaves_no_container(scene, netcon, dclient):
         busy.listen()
         port = busy.getsockname()[1]
         before = scene.state()
-        result = netcon("container", "run", scene.n("busyport"), "--publish", f"{port}:80",
-                        "--label", scene.lab.label)
+        result = netcon("container", "run", scene.n("busyport"), "--publish", f"{port}:80", "--label", scene.lab.label)
     assert result.code == 1
     assert result.err.startswith(f"netcon: Docker refused to start container {scene.n('busyport')}")
     assert "address already in use" in result.err

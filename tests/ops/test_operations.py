@@ -12,9 +12,27 @@ def test_create_with_every_option(lab, netcon, dclient):
     subnet = ipaddress.IPv4Network(free_subnets()[0])
     gateway, ip_range = str(subnet.network_address + 254), str(list(subnet.subnets(1))[1])
     name, bridge = lab.name("full"), f"{lab.prefix}br"
-    result = netcon("network", "create", name, "--subnet", str(subnet), "--gateway", gateway, "--ip-range", ip_range,
-                    "--internal", "--attachable", "--label", lab.label, "--label", "tier=web",
-                    "--opt", f"com.docker.network.bridge.name={bridge}", "--opt", "com.docker.network.driver.mtu=1400")
+    result = netcon(
+        "network",
+        "create",
+        name,
+        "--subnet",
+        str(subnet),
+        "--gateway",
+        gateway,
+        "--ip-range",
+        ip_range,
+        "--internal",
+        "--attachable",
+        "--label",
+        lab.label,
+        "--label",
+        "tier=web",
+        "--opt",
+        f"com.docker.network.bridge.name={bridge}",
+        "--opt",
+        "com.docker.network.driver.mtu=1400",
+    )
     assert result.code == 0, result.err
     assert result.out.startswith(f"created network {name} (")
     net = dclient.api.inspect_network(name)
@@ -56,7 +74,10 @@ def test_rm_force_disconnects_attached_containers_first(lab, netcon, dclient):
     a, b = lab.dobj.container("a", network=net.name), lab.dobj.container("b", network=net.name)
     result = netcon("network", "rm", net.name, "--force")
     assert result.code == 0, result.err
-    assert result.out.splitlines() == [f"disconnected {a.name}, {b.name}", f"removed network {net.name} ({net.short_id})"]
+    assert result.out.splitlines() == [
+        f"disconnected {a.name}, {b.name}",
+        f"removed network {net.name} ({net.short_id})",
+    ]
     assert not dclient.api.networks(names=[net.name])
     for c in (a, b):
         c.reload()

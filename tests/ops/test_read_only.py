@@ -12,10 +12,10 @@ import json
 import pytest
 
 from netcon.core.context import HostContext
+from netcon.core.errors import ReadOnlyError
 from netcon.core.etcd import EtcdOptions
 from netcon.core.flannel.lease import acquire_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore, set_config
-from netcon.core.errors import ReadOnlyError
 from netcon.core.operations import mutating_operations
 from tests.conftest import DockerObjects
 from tests.ops.conftest import Lab
@@ -69,8 +69,9 @@ def flannel_prefix(lab, etcd_endpoint, tmp_path_factory) -> dict[str, str]:
     set_config(HostContext(), store, '{"Network": "10.77.0.0/16", "Backend": {"Type": "vxlan"}}')
     lease = acquire_lease(HostContext(), store, vxlan_attrs("198.18.250.1", 1, "02:00:00:00:00:01"))
     subnet_file = tmp_path_factory.mktemp("flannel") / "subnet.env"
-    subnet_file.write_text("FLANNEL_NETWORK=10.77.0.0/16\nFLANNEL_SUBNET=10.77.1.1/24\nFLANNEL_MTU=1450\n"
-                           "FLANNEL_IPMASQ=false\n")
+    subnet_file.write_text(
+        "FLANNEL_NETWORK=10.77.0.0/16\nFLANNEL_SUBNET=10.77.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n"
+    )
     try:
         yield {"etcd": etcd_endpoint, "subnet": lease.subnet, "subnet_file": str(subnet_file)}
     finally:

@@ -11,18 +11,31 @@ from hypothesis import strategies as st
 
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import ContainerFact, EndpointFact, HostFacts, NetworkFact, RouteFact
-from netcon.core.validate import (check_gateway, check_ip_range, check_options, check_subnet_free, field_error,
-                           parse_kv_items, parse_publish, parse_subnet, split_command, usable_host)
+from netcon.core.validate import (
+    check_gateway,
+    check_ip_range,
+    check_options,
+    check_subnet_free,
+    field_error,
+    parse_kv_items,
+    parse_publish,
+    parse_subnet,
+    split_command,
+    usable_host,
+)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("10.0.0.0/33", "prefix length must be 0 to 32"),
-    ("300.1.1.0/24", "300.1.1.0 is not an IPv4 address"),
-    ("10.0.0.1/24", "host bits set: did you mean 10.0.0.0/24"),
-    ("10.0.0.0", "is not a CIDR"),
-    ("10.0.0.0/255.255.255.0", "is not a CIDR"),
-    ("fd00::/64", "is not an IPv4 address"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("10.0.0.0/33", "prefix length must be 0 to 32"),
+        ("300.1.1.0/24", "300.1.1.0 is not an IPv4 address"),
+        ("10.0.0.1/24", "host bits set: did you mean 10.0.0.0/24"),
+        ("10.0.0.0", "is not a CIDR"),
+        ("10.0.0.0/255.255.255.0", "is not a CIDR"),
+        ("fd00::/64", "is not an IPv4 address"),
+    ],
+)
 def test_bad_subnets_name_the_field(text, words):
     with pytest.raises(UsageError) as error:
         parse_subnet(text)
@@ -32,8 +45,12 @@ def test_bad_subnets_name_the_field(text, words):
 
 def test_gateway_and_range_messages():
     subnet = ipaddress.IPv4Network("10.9.0.0/24")
-    for gateway, words in (("10.9.1.1", "outside the subnet"), ("10.9.0.0", "network address"),
-                           ("10.9.0.255", "broadcast address"), ("10.9.0", "not an IPv4 address")):
+    for gateway, words in (
+        ("10.9.1.1", "outside the subnet"),
+        ("10.9.0.0", "network address"),
+        ("10.9.0.255", "broadcast address"),
+        ("10.9.0", "not an IPv4 address"),
+    ):
         with pytest.raises(UsageError, match=words) as error:
             check_gateway(gateway, subnet)
         assert error.value.target == "gateway" and str(error.value).startswith("Gateway")
@@ -43,8 +60,14 @@ def test_gateway_and_range_messages():
 
 
 def _net(name, *subnets, **kw):
-    return NetworkFact(id=f"{name:0<64}", name=name, driver=kw.get("driver", "bridge"), subnets=subnets,
-                       gateways=kw.get("gateways", ()), bridge_name=kw.get("bridge_name"))
+    return NetworkFact(
+        id=f"{name:0<64}",
+        name=name,
+        driver=kw.get("driver", "bridge"),
+        subnets=subnets,
+        gateways=kw.get("gateways", ()),
+        bridge_name=kw.get("bridge_name"),
+    )
 
 
 def test_overlap_names_the_network_or_route():
@@ -88,17 +111,32 @@ def test_field_error_as_the_user_types():
     assert "needs a subnet" in field_error("network.create", "gateway", {**form, "subnet": ""})
 
     app = _net("app", "10.7.0.0/24", gateways=("10.7.0.1",))
-    owner = ContainerFact(id="c" * 64, name="db", state="running", network_mode="app",
-                          endpoints=(EndpointFact(app.id, "app", "10.7.0.5", ()),))
-    sharer = ContainerFact(id="d" * 64, name="side", state="running", network_mode=f"container:{owner.id}",
-                           endpoints=())
+    owner = ContainerFact(
+        id="c" * 64,
+        name="db",
+        state="running",
+        network_mode="app",
+        endpoints=(EndpointFact(app.id, "app", "10.7.0.5", ()),),
+    )
+    sharer = ContainerFact(
+        id="d" * 64, name="side", state="running", network_mode=f"container:{owner.id}", endpoints=()
+    )
     facts = HostFacts(networks=(app,), containers=(owner, sharer), images=("netcon/busybox:latest",), routes=())
-    assert field_error("network.create", "name", form, facts) == f"Network name app is already taken (network {app.id[:12]})."
+    assert (
+        field_error("network.create", "name", form, facts)
+        == f"Network name app is already taken (network {app.id[:12]})."
+    )
     assert "overlaps Docker network app" in field_error("network.create", "subnet", form, facts)
     connect = {"network": "app", "container": "side", "ip": "10.7.0.5"}
     assert "shares the network namespace of container db" in field_error("network.connect", "container", connect, facts)
-    assert field_error("network.connect", "ip", connect, facts) == "IP address 10.7.0.5 is already used by container db on app."
-    assert field_error("network.connect", "ip", {**connect, "ip": "10.7.0.1"}, facts) == "IP address 10.7.0.1 is the gateway of network app."
+    assert (
+        field_error("network.connect", "ip", connect, facts)
+        == "IP address 10.7.0.5 is already used by container db on app."
+    )
+    assert (
+        field_error("network.connect", "ip", {**connect, "ip": "10.7.0.1"}, facts)
+        == "IP address 10.7.0.1 is the gateway of network app."
+    )
     run = {"name": "x", "network": "container:nope", "image": "", "publish": "80:80"}
     assert "at least two characters" in field_error("container.run", "name", run, facts)
     assert "does not exist" in field_error("container.run", "network", run, facts)
@@ -142,12 +180,17 @@ def test_gateway_rule_matches_ipaddress_hosts(base, prefixlen, gateway):
         assert usable_host(ipaddress.IPv4Address(candidate), subnet) == expected
 
 
-@given(st.integers(min_value=0, max_value=2**32 - 1), st.integers(min_value=8, max_value=30),
-       st.integers(min_value=0, max_value=2**32 - 1), st.integers(min_value=0, max_value=32))
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.integers(min_value=8, max_value=30),
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.integers(min_value=0, max_value=32),
+)
 def test_ip_range_rule_matches_ipaddress(base, prefixlen, range_base, range_prefix):
     subnet = ipaddress.IPv4Network((base, prefixlen), strict=False)
-    inside = ipaddress.IPv4Network((int(subnet.network_address) + range_base % subnet.num_addresses, range_prefix),
-                                   strict=False)
+    inside = ipaddress.IPv4Network(
+        (int(subnet.network_address) + range_base % subnet.num_addresses, range_prefix), strict=False
+    )
     for candidate in (ipaddress.IPv4Network((range_base, range_prefix), strict=False), inside):
-        expected = (candidate.network_address in subnet and candidate.broadcast_address in subnet)
+        expected = candidate.network_address in subnet and candidate.broadcast_address in subnet
         assert (_accepted(check_ip_range, str(candidate), subnet) is not None) == expected

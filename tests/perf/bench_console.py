@@ -20,8 +20,8 @@ import time
 
 import psutil
 
-from tests.perf.fleet import LABEL, fleet
 from netcon.tui.panes.doctor import STARTUP_DELAY
+from tests.perf.fleet import LABEL, fleet
 
 SIZE = (120, 40)
 
@@ -47,8 +47,9 @@ async def child(quiet: bool) -> None:
 
     app = CountingApp(HostContext(), watch=not quiet)
     if quiet:
-        app.watcher = Watcher(app.ctx, lambda reasons: app.post_message(HostChanged(reasons)), docker=False,
-                              netlink=False)
+        app.watcher = Watcher(
+            app.ctx, lambda reasons: app.post_message(HostChanged(reasons)), docker=False, netlink=False
+        )
     async with app.run_test(size=SIZE) as pilot:
         while app.state.snapshot is None:
             await pilot.pause(0.01)
@@ -72,8 +73,13 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def start_child(mode: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.perf.bench_console", "--child", mode],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.perf.bench_console", "--child", mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
 
 
 def stop_child(proc: subprocess.Popen) -> None:
@@ -98,8 +104,14 @@ def churn(client, network: str, seconds: float, prefix: str) -> None:
     i = 0
     while time.monotonic() < end:
         tick = time.monotonic()
-        c = client.containers.run("netcon/busybox:latest", ["sleep", "600"], name=f"{prefix}-churn{i}", detach=True,
-                                  labels={LABEL: prefix}, network=network)
+        c = client.containers.run(
+            "netcon/busybox:latest",
+            ["sleep", "600"],
+            name=f"{prefix}-churn{i}",
+            detach=True,
+            labels={LABEL: prefix},
+            network=network,
+        )
         if previous is not None:
             previous.remove(force=True)
         previous, i = c, i + 1
@@ -118,7 +130,7 @@ def main() -> None:
         asyncio.run(child(args.child == "quiet"))
         return
 
-    with fleet(args.containers) as (client, containers, networks):
+    with fleet(args.containers) as (client, _containers, networks):
         prefix = networks[0].name.rsplit("-", 1)[0]
         started = time.monotonic()
         proc = start_child("watching")
@@ -151,12 +163,17 @@ def main() -> None:
             refreshes, before = ask_refreshes(proc), cpu_seconds(watched)
             time.sleep(args.seconds)
             quiet = (cpu_seconds(watched) - before) / args.seconds * 100
-            print(f"quiet idle (event sources off, 30 s fallback only): {quiet:.2f}% of one core, "
-                  f"{ask_refreshes(proc) - refreshes} refreshes", flush=True)
+            print(
+                f"quiet idle (event sources off, 30 s fallback only): {quiet:.2f}% of one core, "
+                f"{ask_refreshes(proc) - refreshes} refreshes",
+                flush=True,
+            )
         finally:
             stop_child(proc)
-    print(f"console containers={args.containers} first_paint_s={first_paint:.2f} idle_cpu_pct={idle:.2f} "
-          f"churn_cpu_pct={busy:.2f} rss_mb={rss:.0f}")
+    print(
+        f"console containers={args.containers} first_paint_s={first_paint:.2f} idle_cpu_pct={idle:.2f} "
+        f"churn_cpu_pct={busy:.2f} rss_mb={rss:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,12 +36,16 @@ def main() -> None:
         cli = []
         for _ in range(3):
             started = time.perf_counter()
-            result = subprocess.run([sys.executable, "-m", "netcon.cli", "doctor", "--lab", prefix], capture_output=True, check=False)
+            result = subprocess.run(
+                [sys.executable, "-m", "netcon.cli", "doctor", "--lab", prefix], capture_output=True, check=False
+            )
             cli.append(time.perf_counter() - started)
             assert result.returncode == 0, result.stdout + result.stderr
         checks = len(report.hosts[0].checks)
-        print(f"in-process run over 2 hosts x {checks} checks: first {times[0]:.3f} s, median "
-              f"{statistics.median(times):.3f} s, max {max(times):.3f} s over {args.runs} runs; findings {findings}")
+        print(
+            f"in-process run over 2 hosts x {checks} checks: first {times[0]:.3f} s, median "
+            f"{statistics.median(times):.3f} s, max {max(times):.3f} s over {args.runs} runs; findings {findings}"
+        )
         print(f"netcon doctor --lab (new process each, imports included): median {statistics.median(cli):.3f} s")
         print(f"doctor hosts=2 run_s={statistics.median(times):.3f}")
     finally:

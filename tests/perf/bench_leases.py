@@ -28,7 +28,7 @@ LIST_TARGET = 10_000
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def public_ip(n: int) -> str:
@@ -55,6 +55,7 @@ def fill(store: FlannelStore, have: int, target: int) -> None:
     def one(n: int) -> None:
         subnet = f"10.{n // 256 % 256}.{n % 256}.0/24"
         store.create_lease(ctx, subnet, vxlan_attrs(public_ip(n), 1, random_mac()), 86400)
+
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, range(40_000, 40_000 + target - have)))
 
@@ -75,12 +76,12 @@ def bench_listing(endpoint: str, store: FlannelStore) -> tuple[float, float]:
 
 async def _pane_updates(endpoint: str, store: FlannelStore, rounds: int) -> tuple[float, list[float], list[float]]:
     """(s to show the listing, ms per applied change, ms from an etcd write to its row on screen)."""
-    from tests.fixtures.ports_scene import FixturePorts
-    from tests.tui.conftest import SceneCollector
-    from tests.tui.screen_text import screen_text
     from netcon.tui.app import NetconApp
     from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
     from netcon.tui.panes.flannel import FlannelPane, LeasesChanged
+    from tests.fixtures.ports_scene import FixturePorts
+    from tests.tui.conftest import SceneCollector
+    from tests.tui.screen_text import screen_text
 
     ctx = HostContext()
     feed = FlannelFeed(ctx, EtcdSettings(EtcdOptions(endpoints=(endpoint,), api="3"), store.prefix))
@@ -129,18 +130,29 @@ def main() -> None:
         for api in ("2", "3"):
             store, latencies, total = bench_acquire(etcd.endpoint, api, args.hosts)
             results[api] = (store, latencies)
-            print(f"leases hosts={args.hosts} api={api} acquire_p50_ms={statistics.median(latencies):.2f} "
-                  f"acquire_p99_ms={percentile(latencies, 0.99):.2f} total_s={total:.2f}", flush=True)
+            print(
+                f"leases hosts={args.hosts} api={api} acquire_p50_ms={statistics.median(latencies):.2f} "
+                f"acquire_p99_ms={percentile(latencies, 0.99):.2f} total_s={total:.2f}",
+                flush=True,
+            )
         store, latencies = results["3"]
         fill(store, args.hosts, LIST_TARGET)
         cold_s, warm_s = bench_listing(etcd.endpoint, store)
-        print(f"list10k api=3 cold_s={cold_s:.3f} warm_s={warm_s:.3f} (cold: one TimeToLive per lease; "
-              f"warm: lease expiries cached)", flush=True)
+        print(
+            f"list10k api=3 cold_s={cold_s:.3f} warm_s={warm_s:.3f} (cold: one TimeToLive per lease; "
+            f"warm: lease expiries cached)",
+            flush=True,
+        )
         shown_s, pane_ms, pane_p99, e2e_ms = bench_pane(etcd.endpoint, store)
-        print(f"pane leases=10000 shown_s={shown_s:.2f} update_p50_ms={pane_ms:.1f} update_p99_ms={pane_p99:.1f} "
-              f"etcd_write_to_screen_ms={e2e_ms:.1f}", flush=True)
-        print(f"leases hosts={args.hosts} api=3 acquire_p50_ms={statistics.median(latencies):.2f} "
-              f"acquire_p99_ms={percentile(latencies, 0.99):.2f} list10k_s={cold_s:.3f} pane_update_ms={pane_ms:.1f}")
+        print(
+            f"pane leases=10000 shown_s={shown_s:.2f} update_p50_ms={pane_ms:.1f} update_p99_ms={pane_p99:.1f} "
+            f"etcd_write_to_screen_ms={e2e_ms:.1f}",
+            flush=True,
+        )
+        print(
+            f"leases hosts={args.hosts} api=3 acquire_p50_ms={statistics.median(latencies):.2f} "
+            f"acquire_p99_ms={percentile(latencies, 0.99):.2f} list10k_s={cold_s:.3f} pane_update_ms={pane_ms:.1f}"
+        )
         for store, _ in results.values():
             store.close()
     finally:

@@ -52,9 +52,11 @@ def exec_pairs(containers, ips: dict[str, str], workers: int) -> tuple[float, fl
 
     def one(pair) -> tuple[float, bool]:
         t0 = time.perf_counter()
-        done = subprocess.run(["docker", "exec", pair[0], "ping", "-c", "3", "-W", "1", pair[1]],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["docker", "exec", pair[0], "ping", "-c", "3", "-W", "1", pair[1]], capture_output=True, text=True
+        )
         return time.perf_counter() - t0, done.returncode == 0
+
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(one, pairs))
@@ -73,8 +75,10 @@ def main() -> None:
         for c in containers:
             c.reload()
         cpu_pct, sent, received = steady_probes(ctx, containers, args.probes, args.seconds)
-        print(f"steady: {args.probes} probes x 1/s for {args.seconds:g} s: {sent} echoes, {received} replies, "
-              f"cpu {cpu_pct:.2f}% of one core")
+        print(
+            f"steady: {args.probes} probes x 1/s for {args.seconds:g} s: {sent} echoes, {received} replies, "
+            f"cpu {cpu_pct:.2f}% of one core"
+        )
         t0 = time.perf_counter()
         matrix = network_matrix(ctx, networks[0].name)
         matrix_s = time.perf_counter() - t0
@@ -82,10 +86,14 @@ def main() -> None:
         print(f"matrix: {len(matrix.pairs)} pairs, {reachable} reachable, {matrix_s:.2f} s (snapshot included)")
         ips = {p.dst: p.dst_ip for p in matrix.pairs}
         exec_s, exec_sum_s, exec_ok = exec_pairs(containers, ips, args.exec_workers)
-        print(f"docker exec ping: {exec_ok} reachable, {exec_s:.1f} s wall with {args.exec_workers} workers, "
-              f"{exec_sum_s:.1f} s as a sequential script (sum of calls)")
-    print(f"ping probes={args.probes} cpu_pct={cpu_pct:.2f} matrix_n={args.matrix_n} matrix_s={matrix_s:.2f} "
-          f"exec_s={exec_s:.1f} speedup={exec_s / matrix_s:.1f}")
+        print(
+            f"docker exec ping: {exec_ok} reachable, {exec_s:.1f} s wall with {args.exec_workers} workers, "
+            f"{exec_sum_s:.1f} s as a sequential script (sum of calls)"
+        )
+    print(
+        f"ping probes={args.probes} cpu_pct={cpu_pct:.2f} matrix_n={args.matrix_n} matrix_s={matrix_s:.2f} "
+        f"exec_s={exec_s:.1f} speedup={exec_s / matrix_s:.1f}"
+    )
 
 
 if __name__ == "__main__":

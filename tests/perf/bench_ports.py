@@ -56,8 +56,10 @@ def main() -> None:
         t0 = time.perf_counter()
         ss_count = with_ss(pids)
         ss_ms = (time.perf_counter() - t0) * 1000
-        print(f"namespaces={len(pids)} sockets netcon={len(view.sockets)} ss={ss_count} "
-              f"skipped vanished={view.skipped_vanished} unreadable={view.skipped_unreadable}")
+        print(
+            f"namespaces={len(pids)} sockets netcon={len(view.sockets)} ss={ss_count} "
+            f"skipped vanished={view.skipped_vanished} unreadable={view.skipped_unreadable}"
+        )
         print(f"network snapshot alone: {snap_only_ms:.1f} ms; ports given a snapshot: {ports_only_ms:.1f} ms")
         print(f"ports containers={args.containers} snapshot_ms={snapshot_ms:.1f} ss_ms={ss_ms:.1f}")
 

@@ -26,8 +26,9 @@ def naive(containers, networks) -> dict[str, str]:
             ifindex[int(f.read())] = path.split("/")[4]
     mapping = {}
     for c in containers:
-        out = subprocess.run(["docker", "exec", c.name, "cat", "/sys/class/net/eth0/iflink"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["docker", "exec", c.name, "cat", "/sys/class/net/eth0/iflink"], capture_output=True, text=True, check=True
+        ).stdout
         mapping[c.name] = ifindex.get(int(out))
     for net in networks:
         subprocess.run(["docker", "network", "inspect", net.name], capture_output=True, check=True)
@@ -50,7 +51,9 @@ def main() -> None:
         netcon_ms = statistics.median(times)
         ours = {v.container: v.ifname for v in snap.veths if v.container}
         t0 = time.perf_counter()
-        cli = subprocess.run([sys.executable, "-m", "netcon.cli", "show", "veths", "--json"], capture_output=True, check=True)
+        cli = subprocess.run(
+            [sys.executable, "-m", "netcon.cli", "show", "veths", "--json"], capture_output=True, check=True
+        )
         cli_s = time.perf_counter() - t0
         print(f"cli show veths --json: {cli_s:.3f} s wall ({len(cli.stdout)} bytes)")
         if args.skip_naive:
@@ -60,8 +63,10 @@ def main() -> None:
         theirs = naive(containers, networks)
         naive_ms = (time.perf_counter() - t0) * 1000
         assert all(ours.get(name) == veth for name, veth in theirs.items()), "netcon and the naive way disagree"
-        print(f"snapshot N={args.containers} netcon_ms={netcon_ms:.1f} naive_ms={naive_ms:.1f} "
-              f"speedup={naive_ms / netcon_ms:.1f}")
+        print(
+            f"snapshot N={args.containers} netcon_ms={netcon_ms:.1f} naive_ms={naive_ms:.1f} "
+            f"speedup={naive_ms / netcon_ms:.1f}"
+        )
 
 
 if __name__ == "__main__":

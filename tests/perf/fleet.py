@@ -22,11 +22,18 @@ def fleet(n: int, per_network: int = 10):
     prefix = f"ncb{uuid.uuid4().hex[:6]}"
     labels = {LABEL: prefix}
     try:
-        nets = [client.networks.create(f"{prefix}-n{i}", labels=labels)
-                for i in range(max(1, -(-n // per_network)))]
+        nets = [client.networks.create(f"{prefix}-n{i}", labels=labels) for i in range(max(1, -(-n // per_network)))]
+
         def start(i: int):
-            return client.containers.run(BUSYBOX_IMAGE, ["sleep", "86400"], name=f"{prefix}-c{i}", detach=True,
-                                         labels=labels, network=nets[i // per_network].name)
+            return client.containers.run(
+                BUSYBOX_IMAGE,
+                ["sleep", "86400"],
+                name=f"{prefix}-c{i}",
+                detach=True,
+                labels=labels,
+                network=nets[i // per_network].name,
+            )
+
         with ThreadPoolExecutor(4) as pool:
             containers = list(pool.map(start, range(n)))
         yield client, containers, nets

@@ -46,12 +46,21 @@ def real_ping(netns: str | None, ip: str, count: int = 3, extra: tuple[str, ...]
     if shutil.which("ping") is None:
         pytest.fail("iputils-ping is not installed (apt-get install -y iputils-ping; scripts/setup installs it)")
     prefix = ["nsenter", f"--net={netns}"] if netns else []
-    out = subprocess.run([*prefix, "ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", *extra, ip],
-                         capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run(
+        [*prefix, "ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", *extra, ip],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
     stats = re.search(r"(\d+) packets transmitted, (\d+) received", out)
     rtt = re.search(r"= [\d.]+/([\d.]+)/", out)
-    return RealPing(int(stats.group(1)), int(stats.group(2)), tuple(int(t) for t in re.findall(r"ttl=(\d+)", out)),
-                    float(rtt.group(1)) if rtt else None, out)
+    return RealPing(
+        int(stats.group(1)),
+        int(stats.group(2)),
+        tuple(int(t) for t in re.findall(r"ttl=(\d+)", out)),
+        float(rtt.group(1)) if rtt else None,
+        out,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +68,7 @@ def trio(dclient, busybox):
     """app1, app2, app3 on one user network, plus lone on the default bridge; made once per run to keep the
     suite fast (each test removes the iptables rules it adds)."""
     from tests.conftest import DockerObjects
+
     objects = DockerObjects(dclient, busybox)
     try:
         net = objects.network("pingnet")

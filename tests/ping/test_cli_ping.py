@@ -34,8 +34,10 @@ def test_prints_like_ping(trio):
     lines = result.stdout.splitlines()
     assert lines[0] == f"{app2.name} -> {app2.ip} via 127.0.0.11 (from container {app1.name})"
     assert lines[1] == f"PING {app2.name} ({app2.ip}) 56(84) bytes of data."
-    assert all(re.fullmatch(rf"64 bytes from {re.escape(app2.ip)}: icmp_seq={n} ttl=64 time=[\d.]+ ms", line)
-               for n, line in zip((1, 2, 3), lines[2:5]))
+    assert all(
+        re.fullmatch(rf"64 bytes from {re.escape(app2.ip)}: icmp_seq={n} ttl=64 time=[\d.]+ ms", line)
+        for n, line in zip((1, 2, 3), lines[2:5])
+    )
     assert "3 packets transmitted, 3 received, 0% packet loss" in result.stdout
     assert re.search(r"rtt min/avg/max/mdev = [\d.]+/[\d.]+/[\d.]+/[\d.]+ ms", result.stdout)
 
@@ -60,15 +62,18 @@ def test_matrix_json(trio):
     assert table.returncode == 0 and "2/2 ordered pairs reachable" in table.stdout
 
 
-@pytest.mark.parametrize("args, code, phrase", [
-    (("--from", "nct-no-such-box", "1.2.3.4"), 2, "No container and no network namespace named"),
-    (("--from", "{app1}", "{lone}"), 2, "does not resolve from container"),
-    (("--from", "{app1}", "{app2}", "-c", "0"), 2, "Count 0 is out of range"),
-    (("--from", "{app1}", "{app2}", "-i", "0.1"), 2, "add --flood-ok"),
-    (("--from", "{app1}", "{app2}", "-i", "0.0001", "--flood-ok"), 2, "Interval 0.0001 s is out of range"),
-    (("matrix",), 2, "Give exactly one of --network NAME or --containers"),
-    (("matrix", "--network", "nct-no-such-net"), 2, "No network named"),
-])
+@pytest.mark.parametrize(
+    "args, code, phrase",
+    [
+        (("--from", "nct-no-such-box", "1.2.3.4"), 2, "No container and no network namespace named"),
+        (("--from", "{app1}", "{lone}"), 2, "does not resolve from container"),
+        (("--from", "{app1}", "{app2}", "-c", "0"), 2, "Count 0 is out of range"),
+        (("--from", "{app1}", "{app2}", "-i", "0.1"), 2, "add --flood-ok"),
+        (("--from", "{app1}", "{app2}", "-i", "0.0001", "--flood-ok"), 2, "Interval 0.0001 s is out of range"),
+        (("matrix",), 2, "Give exactly one of --network NAME or --containers"),
+        (("matrix", "--network", "nct-no-such-net"), 2, "No network named"),
+    ],
+)
 def test_bad_input_cli(trio, args, code, phrase):
     _net, boxes, _ = trio
     names = {k: b.name for k, b in boxes.items()}

@@ -124,6 +124,7 @@ def lab_netns():
     """A bare named namespace with only loopback up, like a lab host before it is wired (removed after)."""
     import subprocess
     import uuid
+
     name = f"nctping{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:

@@ -35,7 +35,7 @@ def test_default_bridge_does_not_resolve_container_names(trio):
 
 def test_other_network_name_is_nxdomain_from_embedded_dns(trio):
     _net, boxes, _ = trio
-    with pytest.raises(NameNotResolved, match="nameserver 127.0.0.11 said NXDOMAIN"):
+    with pytest.raises(NameNotResolved, match=r"nameserver 127\.0\.0\.11 said NXDOMAIN"):
         resolve(find_source(HostContext(), boxes["app1"].name), boxes["lone"].name)
 
 
@@ -46,6 +46,9 @@ def test_resolv_conf_search_and_dns_codec():
     assert candidates("db", parse_resolv_conf("search corp")) == ["db.corp", "db"]
     ident, query = encode_query("app2", ident=7)
     # an answer built by hand (RFC 1035): header, the question echoed, one A record with a compressed name
-    answer = (b"\x00\x07\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + query[12:]
-              + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x02\x58\x00\x04\xac\x13\x00\x03")
+    answer = (
+        b"\x00\x07\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00"
+        + query[12:]
+        + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x02\x58\x00\x04\xac\x13\x00\x03"
+    )
     assert decode_answer(answer, ident).addresses == ("172.19.0.3",)

@@ -57,8 +57,17 @@ def ss_sockets(pid: int | None) -> set[tuple]:
 
 
 def ours(view, inode: int) -> set[tuple]:
-    return {(s.proto, ipaddress.ip_address(s.address), s.port, s.address == "::" and s.v6only is False,
-             frozenset(h.pid for h in s.holders)) for s in view.sockets if s.netns_inode == inode}
+    return {
+        (
+            s.proto,
+            ipaddress.ip_address(s.address),
+            s.port,
+            s.address == "::" and s.v6only is False,
+            frozenset(h.pid for h in s.holders),
+        )
+        for s in view.sockets
+        if s.netns_inode == inode
+    }
 
 
 def agree_with_ss(collector: PortsCollector, pid: int | None, inode_of) -> tuple[set, set]:
@@ -89,8 +98,11 @@ def test_every_namespace_matches_ss(ctx, dobj):
         s = socket.socket(family, socket.SOCK_DGRAM)
         s.bind((address, 0))
         return s
-    udp_sockets = [run_in_netns(f"/proc/{pids[web.name]}/ns/net", lambda: udp(socket.AF_INET, "0.0.0.0")),
-                   run_in_netns(f"/proc/{pids[web.name]}/ns/net", lambda: udp(socket.AF_INET6, "::"))]
+
+    udp_sockets = [
+        run_in_netns(f"/proc/{pids[web.name]}/ns/net", lambda: udp(socket.AF_INET, "0.0.0.0")),
+        run_in_netns(f"/proc/{pids[web.name]}/ns/net", lambda: udp(socket.AF_INET6, "::")),
+    ]
     host_udp = udp(socket.AF_INET, "127.0.0.1")
     try:
         collector = PortsCollector(ctx)
@@ -99,8 +111,13 @@ def test_every_namespace_matches_ss(ctx, dobj):
 
         mine, theirs = agree_with_ss(collector, None, lambda v: v.host_netns_inode)
         assert mine == theirs
-        assert ("udp", ipaddress.ip_address("127.0.0.1"), host_udp.getsockname()[1], False,
-                frozenset({os.getpid()})) in mine
+        assert (
+            "udp",
+            ipaddress.ip_address("127.0.0.1"),
+            host_udp.getsockname()[1],
+            False,
+            frozenset({os.getpid()}),
+        ) in mine
         for name, pid in pids.items():
             mine, theirs = agree_with_ss(collector, pid, lambda v, n=name: inode[n])
             assert mine == theirs, name
@@ -115,7 +132,9 @@ def test_every_namespace_matches_ss(ctx, dobj):
         udp_ports = {s.getsockname()[1] for s in udp_sockets}
         ours_udp = [s for s in view.sockets if s.proto == "udp" and s.port in udp_ports]
         assert {(s.version, s.container_id, s.attributed_by, s.pid) for s in ours_udp} == {
-            (4, web.id, "netns", os.getpid()), (6, web.id, "netns", os.getpid())}
+            (4, web.id, "netns", os.getpid()),
+            (6, web.id, "netns", os.getpid()),
+        }
     finally:
         for s in (*udp_sockets, host_udp):
             s.close()
@@ -127,9 +146,13 @@ def test_host_mode_server_is_its_containers_through_cgroup_and_shim(ctx, dobj, d
     # discards it, which is the case to flag, so the host config is written by hand
     host_config = dclient.api.create_host_config(network_mode="host")
     host_config["PortBindings"] = {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(asked)}]}
-    created = dclient.api.create_container(dobj.image, ["httpd", "-f", "-p", f"127.0.0.1:{port}"],
-                                           name=dobj.name("hostweb"), labels={"netcon.test": dobj.prefix},
-                                           host_config=host_config)
+    created = dclient.api.create_container(
+        dobj.image,
+        ["httpd", "-f", "-p", f"127.0.0.1:{port}"],
+        name=dobj.name("hostweb"),
+        labels={"netcon.test": dobj.prefix},
+        host_config=host_config,
+    )
     dobj.containers.append(created["Id"])
     dclient.api.start(created["Id"])
     web = dclient.containers.get(created["Id"])
@@ -162,15 +185,31 @@ def test_published_port_and_its_docker_proxy(ctx, dobj):
     assert (sock.container_id, sock.attributed_by) == (web.id, "docker-proxy")
     assert not view.conflicts or all(web.id not in {c.container_id for c in x.claims} for x in view.conflicts)
 
-    rows = json.loads(subprocess.run([sys.executable, "-m", "netcon.cli", "show", "ports", "--json"],
-                                     capture_output=True, text=True, check=True, timeout=60).stdout)
+    rows = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "netcon.cli", "show", "ports", "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
     (row,) = [r for r in rows if r["port"] == port and r["state"] == "LISTEN"]
-    assert {"proto", "address", "port", "pid", "process", "container", "container_id", "netns",
-            "published_from"} <= set(row)
-    assert (row["process"], row["container"], row["published_from"]) == ("docker-proxy", web.name,
-                                                                           f"{web.name}:80/tcp")
-    table = subprocess.run([sys.executable, "-m", "netcon.cli", "show", "ports"], capture_output=True, text=True,
-                           check=True, timeout=60).stdout
+    assert {
+        "proto",
+        "address",
+        "port",
+        "pid",
+        "process",
+        "container",
+        "container_id",
+        "netns",
+        "published_from",
+    } <= set(row)
+    assert (row["process"], row["container"], row["published_from"]) == ("docker-proxy", web.name, f"{web.name}:80/tcp")
+    table = subprocess.run(
+        [sys.executable, "-m", "netcon.cli", "show", "ports"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     assert table.splitlines()[0].split()[:3] == ["PROTO", "LOCAL", "ADDRESS"]
     assert any(f"127.0.0.1:{port}" in line and "docker-proxy" in line for line in table.splitlines())
 
@@ -186,8 +225,12 @@ def test_conflicts_between_containers_and_with_a_host_process(ctx, dobj, dclient
             dobj.container("late", ports={"80/tcp": ("127.0.0.1", held)}, command=["httpd", "-f", "-p", "80"])
         first = dobj.container("first", ports={"80/tcp": ("127.0.0.1", shared)}, command=["httpd", "-f", "-p", "80"])
         second = dclient.api.create_container(
-            dobj.image, ["httpd", "-f", "-p", "80"], name=dobj.name("second"), labels={"netcon.test": dobj.prefix},
-            host_config=dclient.api.create_host_config(port_bindings={80: ("127.0.0.1", shared)}))
+            dobj.image,
+            ["httpd", "-f", "-p", "80"],
+            name=dobj.name("second"),
+            labels={"netcon.test": dobj.prefix},
+            host_config=dclient.api.create_host_config(port_bindings={80: ("127.0.0.1", shared)}),
+        )
         dobj.containers.append(second["Id"])
         late = dclient.api.containers(all=True, filters={"name": dobj.name("late")})[0]
 
@@ -199,8 +242,15 @@ def test_conflicts_between_containers_and_with_a_host_process(ctx, dobj, dclient
         on_shared = {c.container_id for c in conflicts[("tcp", shared)].claims}
         assert on_shared == {first.id, second["Id"]}
 
-        rows = json.loads(subprocess.run([sys.executable, "-m", "netcon.cli", "show", "ports", "--json"],
-                                         capture_output=True, text=True, check=True, timeout=60).stdout)
+        rows = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "netcon.cli", "show", "ports", "--json"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout
+        )
         (mine,) = [r for r in rows if r["port"] == held and r["state"] == "LISTEN"]
         assert mine["pid"] == os.getpid() and mine["conflicts_with"] == [dobj.name("late")]
     finally:
@@ -215,11 +265,13 @@ def test_proc_tables_agree_with_sock_diag(dobj):
 
     def strip(sockets):
         return {dataclasses.replace(s, v6only=None) for s in sockets}
+
     for net_dir, netns in (("/proc/self/net", None), (f"/proc/{pid}/net", f"/proc/{pid}/ns/net")):
         for _ in range(6):  # other engineers' sockets come and go in the host netns
             diag = run_in_netns(netns, sockdiag.listening_sockets)
-            if diag and strip(diag) == strip(procfs.listening_sockets(net_dir)) == strip(run_in_netns(
-                    netns, sockdiag.listening_sockets)):
+            if diag and strip(diag) == strip(procfs.listening_sockets(net_dir)) == strip(
+                run_in_netns(netns, sockdiag.listening_sockets)
+            ):
                 break
             time.sleep(0.3)
         else:

@@ -12,11 +12,11 @@ import pytest
 
 from netcon.core.context import HostContext
 from netcon.core.model import Snapshot
+from netcon.tui.app import NetconApp
 from tests.fixtures.doctor_scene import FixedDoctor
 from tests.fixtures.ports_scene import FixturePorts
 from tests.fixtures.scene import TAKEN_AT, scene
 from tests.tui.screen_text import screen_text
-from netcon.tui.app import NetconApp
 
 
 class SceneCollector:
@@ -49,10 +49,22 @@ class Clock:
         return self.now
 
 
-def make_app(collector: SceneCollector | None = None, *, read_only: bool = False, clock: Callable[[], float] | None = None,
-             app_class: type[NetconApp] = NetconApp, doctor: FixedDoctor | None = None) -> NetconApp:
-    return app_class(HostContext(read_only=read_only), collector or SceneCollector(), watch=False,
-                     clock=clock or Clock(), doctor=doctor or FixedDoctor(), ports=FixturePorts())
+def make_app(
+    collector: SceneCollector | None = None,
+    *,
+    read_only: bool = False,
+    clock: Callable[[], float] | None = None,
+    app_class: type[NetconApp] = NetconApp,
+    doctor: FixedDoctor | None = None,
+) -> NetconApp:
+    return app_class(
+        HostContext(read_only=read_only),
+        collector or SceneCollector(),
+        watch=False,
+        clock=clock or Clock(),
+        doctor=doctor or FixedDoctor(),
+        ports=FixturePorts(),
+    )
 
 
 async def settle(pilot) -> None:
@@ -69,10 +81,12 @@ def collector() -> SceneCollector:
 
 def press_then(*keys: str):
     """A snapshot test's ``run_before``: let the app settle, press ``keys``, let it draw."""
+
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press(*keys)
         await settle(pilot)  # what the keys started (a pane's first read) has finished and is drawn
+
     return run_before
 
 

@@ -22,18 +22,32 @@ DRIVERS = ("bridge", "host", "ipvlan", "macvlan", "null", "overlay")
 
 def facts_of(snapshot: Snapshot) -> HostFacts:
     options = {net.id: dict(net.options) for net in snapshot.networks}
-    networks = tuple(NetworkFact(net.id, net.name, net.driver, net.subnets, net.gateways,
-                                 options[net.id].get("com.docker.network.bridge.name"))
-                     for net in snapshot.networks)
+    networks = tuple(
+        NetworkFact(
+            net.id,
+            net.name,
+            net.driver,
+            net.subnets,
+            net.gateways,
+            options[net.id].get("com.docker.network.bridge.name"),
+        )
+        for net in snapshot.networks
+    )
     endpoints: dict[str, list[EndpointFact]] = {}
     for net in snapshot.networks:
         for a in net.attachments:
             endpoints.setdefault(a.container_id, []).append(EndpointFact(net.id, net.name, a.ipv4, a.aliases))
-    containers = tuple(ContainerFact(c.id, c.name, c.state, c.network_mode, tuple(endpoints.get(c.id, ())))
-                       for c in snapshot.containers)
+    containers = tuple(
+        ContainerFact(c.id, c.name, c.state, c.network_mode, tuple(endpoints.get(c.id, ())))
+        for c in snapshot.containers
+    )
     images = tuple(sorted({c.image if ":" in c.image else f"{c.image}:latest" for c in snapshot.containers}))
-    routes = tuple(RouteFact(str(ipaddress.IPv4Interface(address).network), i.ifname)  # the connected routes
-                   for i in snapshot.interfaces for address in i.addresses if i.ifname != "lo" and ":" not in address)
+    routes = tuple(
+        RouteFact(str(ipaddress.IPv4Interface(address).network), i.ifname)  # the connected routes
+        for i in snapshot.interfaces
+        for address in i.addresses
+        if i.ifname != "lo" and ":" not in address
+    )
     return HostFacts(networks, containers, images, routes, DRIVERS)
 
 

@@ -11,14 +11,14 @@ from textual.widgets import DataTable, Tree
 
 from netcon.core.errors import NetlinkFailure
 from netcon.core.model import Network
-from tests.fixtures.scene import TAKEN_AT, docker_down, hexid, scene
-from tests.tui.conftest import Clock, SceneCollector, make_app, palette_text, settle
-from tests.tui.screen_text import screen_text
 from netcon.tui.actions import Action, bindings
 from netcon.tui.app import NetconApp
 from netcon.tui.panes import SLOTS
 from netcon.tui.screens import ContainerDetail, HelpScreen, NetworkDetail
 from netcon.tui.state import hms
+from tests.fixtures.scene import TAKEN_AT, docker_down, hexid, scene
+from tests.tui.conftest import Clock, SceneCollector, make_app, palette_text, settle
+from tests.tui.screen_text import screen_text
 
 
 async def test_the_four_panes_show_the_scene(collector):
@@ -27,8 +27,15 @@ async def test_the_four_panes_show_the_scene(collector):
         await settle(pilot)
         text = screen_text(app)
         assert "lab-host" in text and "Docker 20.10.24" in text and "RW" in text and "data 2s old" in text
-        for expected in ("app", "172.20.0.0/16", "172.20.0.1", "br-" + hexid("network app")[:12], "app1, app2",
-                         "docker0", "busybox"):
+        for expected in (
+            "app",
+            "172.20.0.0/16",
+            "172.20.0.1",
+            "br-" + hexid("network app")[:12],
+            "app1, app2",
+            "docker0",
+            "busybox",
+        ):
             assert expected in text
         await pilot.press("2")
         await pilot.pause()
@@ -69,8 +76,17 @@ async def test_network_detail_and_back(collector):
         await pilot.pause()
         assert isinstance(app.screen, NetworkDetail)
         text = screen_text(app)
-        for expected in ("subnet 172.20.0.0/16", "gateway 172.20.0.1", "ip range 172.20.5.0/24", "Attachable  yes",
-                         "com.example.stack=shop", "172.20.0.2/16", "02:42:ac:11:00:12", "app1, web", "app2, db"):
+        for expected in (
+            "subnet 172.20.0.0/16",
+            "gateway 172.20.0.1",
+            "ip range 172.20.5.0/24",
+            "Attachable  yes",
+            "com.example.stack=shop",
+            "172.20.0.2/16",
+            "02:42:ac:11:00:12",
+            "app1, web",
+            "app2, db",
+        ):
             assert expected in text
         await pilot.press("escape")
         await pilot.pause()
@@ -99,8 +115,16 @@ async def test_help_lists_every_key_of_the_pane(collector):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for words in ("Keys: Networks", "Details", "Filter", "Quit", "Refresh", "Help", "Command palette",
-                      *(f"Go to {s.title}" for s in SLOTS)):
+        for words in (
+            "Keys: Networks",
+            "Details",
+            "Filter",
+            "Quit",
+            "Refresh",
+            "Help",
+            "Command palette",
+            *(f"Go to {s.title}" for s in SLOTS),
+        ):
             assert words in text
         await pilot.press("escape")
         await pilot.pause()
@@ -158,9 +182,27 @@ async def test_filter_narrows_the_table_and_escape_restores_it(collector):
 
 async def test_table_updates_by_key_and_keeps_the_cursor():
     base = scene()
-    first = dataclasses.replace(base, networks=base.networks + (  # an extra network that sorts first
-        Network(hexid("aardvark"), "aardvark", "bridge", "local", ("10.98.0.0/24",), ("10.98.0.1",), (), False,
-                False, (), (), "br-aardvark0", ()),))
+    first = dataclasses.replace(
+        base,
+        networks=(
+            *base.networks,
+            Network(  # an extra network that sorts first
+                hexid("aardvark"),
+                "aardvark",
+                "bridge",
+                "local",
+                ("10.98.0.0/24",),
+                ("10.98.0.1",),
+                (),
+                False,
+                False,
+                (),
+                (),
+                "br-aardvark0",
+                (),
+            ),
+        ),
+    )
     collector = SceneCollector(base)
     app = make_app(collector)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -176,9 +218,14 @@ async def test_table_updates_by_key_and_keeps_the_cursor():
         assert table.row_count == 5
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == bridge_id
         assert table.rows[bridge_id] is row_before  # updated in place, not cleared and refilled
-        changed = dataclasses.replace(first, networks=tuple(
-            dataclasses.replace(n, attachments=()) if n.name == "app" else n for n in first.networks if
-            n.name != "aardvark"))
+        changed = dataclasses.replace(
+            first,
+            networks=tuple(
+                dataclasses.replace(n, attachments=()) if n.name == "app" else n
+                for n in first.networks
+                if n.name != "aardvark"
+            ),
+        )
         collector.push(changed)
         await pilot.press("r")
         await settle(pilot)
@@ -189,8 +236,9 @@ async def test_table_updates_by_key_and_keeps_the_cursor():
 
 async def test_veth_rates_tick_at_most_once_a_second():
     clock = Clock()
-    collector = SceneCollector(scene(), scene(taken_at=TAKEN_AT + 0.5, rx_offset=500),
-                               scene(taken_at=TAKEN_AT + 2, rx_offset=4000))
+    collector = SceneCollector(
+        scene(), scene(taken_at=TAKEN_AT + 0.5, rx_offset=500), scene(taken_at=TAKEN_AT + 2, rx_offset=4000)
+    )
     app = make_app(collector, clock=clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -211,9 +259,13 @@ async def test_veth_rates_tick_at_most_once_a_second():
 
 async def test_docker_down_keeps_stale_data_and_says_so():
     up = scene()
-    collector = SceneCollector(up, docker_down(up, taken_at=TAKEN_AT + 10,
-                                               error="Docker daemon not reachable at unix:///x.sock: no socket there."),
-                               scene(taken_at=TAKEN_AT + 20))
+    collector = SceneCollector(
+        up,
+        docker_down(
+            up, taken_at=TAKEN_AT + 10, error="Docker daemon not reachable at unix:///x.sock: no socket there."
+        ),
+        scene(taken_at=TAKEN_AT + 20),
+    )
     app = make_app(collector)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -30,8 +30,15 @@ def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
 def test_netcon_opens_the_console_and_q_quits(term):
     controller, terminal = pty.openpty()
     env = {**os.environ, "TERM": term, "NETCON_READ_ONLY": "1", "COLUMNS": "80", "LINES": "24"}
-    proc = subprocess.Popen([sys.executable, "-m", "netcon.cli"], cwd=ROOT, env=env, stdin=terminal, stdout=terminal,
-                            stderr=terminal, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netcon.cli"],
+        cwd=ROOT,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
+    )
     os.close(terminal)
     try:
         screen = read_until(controller, b"READ-ONLY", 20)

@@ -8,8 +8,8 @@ import time
 
 from textual.widgets import DataTable
 
-from tests.tui.screen_text import screen_text
 from netcon.tui.app import NetconApp
+from tests.tui.screen_text import screen_text
 
 
 async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
@@ -33,8 +33,11 @@ async def test_new_network_and_container_appear_without_a_key_press(ctx, dobj):
         await pilot.press("4")  # navigation only; no refresh key from here on
         container = await asyncio.to_thread(dobj.container, "web", network=net.name)
         await wait_until(pilot, lambda: container.name in column(app, "veths", "container"))
-        row = next(k for k in app.query_one("#veths DataTable", DataTable).rows
-                   if app.query_one("#veths DataTable", DataTable).get_cell(k, "container") == container.name)
+        row = next(
+            k
+            for k in app.query_one("#veths DataTable", DataTable).rows
+            if app.query_one("#veths DataTable", DataTable).get_cell(k, "container") == container.name
+        )
         assert app.query_one("#veths DataTable", DataTable).get_cell(row, "peer").startswith("eth0@if")
         await asyncio.to_thread(container.remove, force=True)
         await wait_until(pilot, lambda: container.name not in column(app, "veths", "container"))

@@ -18,9 +18,6 @@ from textual.widgets import DataTable
 
 from netcon.core.context import HostContext
 from netcon.core.etcd import EtcdOptions
-from tests.fixtures.doctor_scene import FixedDoctor, healthy_report, report
-from tests.tui.conftest import make_app, press_then, settle
-from tests.tui.screen_text import screen_text
 from netcon.tui.actions import declared
 from netcon.tui.app import NetconApp
 from netcon.tui.doctor_feed import DoctorFeed
@@ -28,6 +25,9 @@ from netcon.tui.flannel_feed import EtcdSettings
 from netcon.tui.messages import HostChanged
 from netcon.tui.panes import doctor as doctor_pane
 from netcon.tui.panes.doctor import DoctorPane, FindingScreen
+from tests.fixtures.doctor_scene import FixedDoctor, healthy_report, report
+from tests.tui.conftest import make_app, press_then, settle
+from tests.tui.screen_text import screen_text
 
 
 async def wait_until(pilot, condition, what: str, timeout: float = 15.0) -> None:
@@ -79,7 +79,9 @@ async def test_a_veth_left_down_shows_up_by_itself_in_read_only_mode(names):
         ip("link", "set", names["bridge"], "up")
         await wait_until(pilot, lambda: row_objects(app).get(names["a"]) == "veth-down", "the veth-down finding")
         table = app.query_one("#doctor DataTable", DataTable)
-        table.move_cursor(row=table.get_row_index(next(k for k in table.rows if str(table.get_row(k)[3]) == names["a"])))
+        table.move_cursor(
+            row=table.get_row_index(next(k for k in table.rows if str(table.get_row(k)[3]) == names["a"]))
+        )
         await pilot.pause()
         text = screen_text(app)
         assert f"ip link set {names['a']} up" in text and "netcon never runs it" in text
@@ -155,10 +157,14 @@ def test_findings_snapshot(snap_compare, size):
 
 
 def test_healthy_snapshot(snap_compare):
-    assert snap_compare(make_app(doctor=FixedDoctor(healthy_report())), terminal_size=(80, 24),
-                        run_before=press_then("8"))
+    assert snap_compare(
+        make_app(doctor=FixedDoctor(healthy_report())), terminal_size=(80, 24), run_before=press_then("8")
+    )
 
 
 def test_finding_screen_snapshot(snap_compare):
-    assert snap_compare(make_app(doctor=FixedDoctor(report())), terminal_size=(80, 24),
-                        run_before=press_then("8", "down", "down", "enter"))
+    assert snap_compare(
+        make_app(doctor=FixedDoctor(report())),
+        terminal_size=(80, 24),
+        run_before=press_then("8", "down", "down", "enter"),
+    )

@@ -15,13 +15,13 @@ from netcon.core.context import HostContext
 from netcon.core.etcd import EtcdOptions, open_client
 from netcon.core.flannel.lease import LEASE_TTL, revoke_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore, set_config
+from netcon.tui.app import NetconApp
+from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
+from netcon.tui.panes.flannel import FlannelPane
 from tests.fixtures.flannel_scene import FixtureFeed
 from tests.fixtures.ports_scene import FixturePorts
 from tests.tui.conftest import Clock, SceneCollector
 from tests.tui.screen_text import screen_text
-from netcon.tui.app import NetconApp
-from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
-from netcon.tui.panes.flannel import FlannelPane
 
 CONFIG = '{"Network": "10.77.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1}}'
 
@@ -29,7 +29,9 @@ CONFIG = '{"Network": "10.77.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1}}'
 @pytest.fixture
 def store(etcd_endpoint):
     """A flannel network under a unique prefix: config, this host's lease, a remote one, a reservation."""
-    store = FlannelStore(open_client(EtcdOptions(endpoints=(etcd_endpoint,), api="3")), f"/nctui{uuid.uuid4().hex[:8]}/net")
+    store = FlannelStore(
+        open_client(EtcdOptions(endpoints=(etcd_endpoint,), api="3")), f"/nctui{uuid.uuid4().hex[:8]}/net"
+    )
     ctx = HostContext()
     try:
         set_config(ctx, store, CONFIG)
@@ -46,8 +48,9 @@ def store(etcd_endpoint):
 def app_for(etcd_endpoint, store, *, read_only=False) -> NetconApp:
     settings = EtcdSettings(EtcdOptions(endpoints=(etcd_endpoint,)), store.prefix)
     ctx = HostContext(read_only=read_only)
-    return NetconApp(ctx, SceneCollector(), watch=False, clock=time.time, flannel=FlannelFeed(ctx, settings),
-                     ports=FixturePorts())
+    return NetconApp(
+        ctx, SceneCollector(), watch=False, clock=time.time, flannel=FlannelFeed(ctx, settings), ports=FixturePorts()
+    )
 
 
 async def until(pilot, predicate, timeout: float = 8.0) -> None:
@@ -77,12 +80,20 @@ async def test_leases_appear_follow_etcd_and_count_down(etcd_endpoint, store):
         assert "reserved" in text and "no flannel.1" in text  # this machine has no flannel device
 
         ttl = app.query_one(FlannelPane).shown["10.77.9.0/24"][app.query_one(FlannelPane).column_keys.index("ttl")]
-        await until(pilot, lambda: app.query_one(FlannelPane).shown["10.77.9.0/24"][app.query_one(FlannelPane).column_keys.index("ttl")] != ttl, timeout=3)
+        await until(
+            pilot,
+            lambda: (
+                app.query_one(FlannelPane).shown["10.77.9.0/24"][app.query_one(FlannelPane).column_keys.index("ttl")]
+                != ttl
+            ),
+            timeout=3,
+        )
 
         revoke_lease(HostContext(), store, "10.77.9.0/24")  # elsewhere: no key pressed here
         await until(pilot, lambda: "10.77.9.0/24" not in rows(app))
-        store.create_lease(HostContext(), "10.77.44.0/24", vxlan_attrs("198.18.99.44", 1, "02:aa:00:00:00:2c"),
-                           LEASE_TTL)
+        store.create_lease(
+            HostContext(), "10.77.44.0/24", vxlan_attrs("198.18.99.44", 1, "02:aa:00:00:00:2c"), LEASE_TTL
+        )
         await until(pilot, lambda: "10.77.44.0/24" in rows(app))
         order = [row.key.value for row in app.query_one(FlannelPane).table.ordered_rows]
         assert order == ["10.77.3.0/24", "10.77.20.0/24", "10.77.44.0/24"]  # by address, not as text
@@ -152,10 +163,12 @@ async def test_without_etcd_the_pane_says_so():
 async def test_default_etcd_that_does_not_answer_means_not_configured():
     """No flags and no variables: the default endpoint is only tried. A closed loopback port stands in for it."""
     from tests.fixtures.etcd import free_port
+
     settings = EtcdSettings(EtcdOptions(endpoints=(f"http://127.0.0.1:{free_port()}",), timeout=1), given=False)
     ctx = HostContext()
-    app = NetconApp(ctx, SceneCollector(), watch=False, clock=Clock(), flannel=FlannelFeed(ctx, settings),
-                    ports=FixturePorts())
+    app = NetconApp(
+        ctx, SceneCollector(), watch=False, clock=Clock(), flannel=FlannelFeed(ctx, settings), ports=FixturePorts()
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("5")
         await until(pilot, lambda: "No etcd configured" in screen_text(app))
@@ -163,8 +176,9 @@ async def test_default_etcd_that_does_not_answer_means_not_configured():
 
 
 def _fixture_app() -> NetconApp:
-    return NetconApp(HostContext(), SceneCollector(), watch=False, clock=Clock(), flannel=FixtureFeed(),
-                     ports=FixturePorts())
+    return NetconApp(
+        HostContext(), SceneCollector(), watch=False, clock=Clock(), flannel=FixtureFeed(), ports=FixturePorts()
+    )
 
 
 async def _flannel_shown(pilot) -> None:

@@ -19,12 +19,6 @@ from textual.widgets import DataTable, Input, OptionList, Select, Static
 
 from netcon.core.context import HostContext
 from netcon.core.operations import mutating_operations
-from tests.conftest import TEST_LABEL
-from tests.ops.conftest import free_subnets
-from tests.tui.conftest import Clock, SceneCollector, palette_text, settle
-from tests.tui.scene_facts import scene_facts
-from tests.tui.screen_text import screen_text
-from tests.tui.test_console_e2e import column, wait_until
 from netcon.tui.actions import declared
 from netcon.tui.app import NetconApp
 from netcon.tui.audit_panel import AuditPanel
@@ -32,6 +26,12 @@ from netcon.tui.docker_forms import network_modes
 from netcon.tui.forms import ConfirmScreen, FormScreen, OperationScreen
 from netcon.tui.panes.containers import ContainersPane
 from netcon.tui.panes.networks import NetworksPane
+from tests.conftest import TEST_LABEL
+from tests.ops.conftest import free_subnets
+from tests.tui.conftest import Clock, SceneCollector, palette_text, settle
+from tests.tui.scene_facts import scene_facts
+from tests.tui.screen_text import screen_text
+from tests.tui.test_console_e2e import column, wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -152,8 +152,9 @@ async def test_connect_and_disconnect_through_the_picker(ctx, leftovers, dclient
         await wait_until(pilot, lambda: app.screen is not form)
         networks = dclient.api.inspect_container(guest.id)["NetworkSettings"]["Networks"]
         assert net.name in networks
-        await wait_until(pilot, lambda: guest.name in [a.container_name for a in
-                                                       app.state.snapshot.network(net.id).attachments])
+        await wait_until(
+            pilot, lambda: guest.name in [a.container_name for a in app.state.snapshot.network(net.id).attachments]
+        )
         await pilot.press("x")
         form = await opened(pilot, FormScreen)
         picker = form.query_one("#picker", OptionList)
@@ -185,8 +186,9 @@ async def test_run_in_container_mode_through_the_picker_then_remove(ctx, leftove
         rider = dclient.api.inspect_container(name)
         assert rider["HostConfig"]["NetworkMode"] == f"container:{owner.id}" and rider["State"]["Running"]
         await select_row(pilot, "containers", rider["Id"])
-        assert app.query_one("#containers DataTable", DataTable).get_cell(rider["Id"], "mode") \
-            == f"container:{owner.name}"
+        assert (
+            app.query_one("#containers DataTable", DataTable).get_cell(rider["Id"], "mode") == f"container:{owner.name}"
+        )
         await pilot.press("d")
         await opened(pilot, ConfirmScreen)
         assert f"Remove container {name} (running" in screen_text(app)
@@ -209,8 +211,7 @@ FORCED_INPUT = {  # what is typed before submitting when a hidden action is forc
 
 
 def scene_app(read_only: bool) -> NetconApp:
-    return NetconApp(HostContext(read_only=read_only), SceneCollector(), watch=False, clock=Clock(),
-                     facts=scene_facts)
+    return NetconApp(HostContext(read_only=read_only), SceneCollector(), watch=False, clock=Clock(), facts=scene_facts)
 
 
 async def test_read_only_hides_every_mutating_action_and_the_core_refuses_forced_ones(audit_log):
@@ -254,12 +255,21 @@ async def test_read_only_hides_every_mutating_action_and_the_core_refuses_forced
                 app.clear_notifications()
     outcomes = [json.loads(line) for line in audit_log.read_text().splitlines()]
     assert [(e["operation"], e["outcome"]) for e in outcomes] == [
-        (op, "read-only") for op in ("network.create", "network.rm", "network.connect", "network.disconnect",
-                                     "container.run", "container.rm")]
+        (op, "read-only")
+        for op in (
+            "network.create",
+            "network.rm",
+            "network.connect",
+            "network.disconnect",
+            "container.run",
+            "container.rm",
+        )
+    ]
     assert {e["operation"] for e in outcomes} <= set(mutating_operations())
 
 
 # snapshots ---------------------------------------------------------------------------------------------
+
 
 def _open_create_form(pilot_keys: tuple[str, ...]):
     async def run_before(pilot) -> None:
@@ -269,6 +279,7 @@ def _open_create_form(pilot_keys: tuple[str, ...]):
         await pilot.press(*pilot_keys)
         await pilot.pause()
         await pilot.pause()
+
     return run_before
 
 

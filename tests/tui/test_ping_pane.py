@@ -14,12 +14,12 @@ from textual.widgets import DataTable, Input, OptionList, Sparkline
 
 from netcon.core.context import HostContext
 from netcon.core.ping.matrix import Matrix
-from tests.fixtures import ping_scene
-from tests.tui.conftest import make_app, settle
-from tests.tui.screen_text import screen_text
 from netcon.tui.app import NetconApp
 from netcon.tui.panes.ping import Tracked
 from netcon.tui.ping_screens import MatrixScreen, TargetPicker
+from tests.fixtures import ping_scene
+from tests.tui.conftest import make_app, settle
+from tests.tui.screen_text import screen_text
 
 
 async def wait_until(pilot, condition, what: str, timeout: float = 15.0) -> None:
@@ -45,8 +45,9 @@ def ip_of(container, network: str) -> str:
 
 
 async def open_picker(pilot, app: NetconApp, container) -> TargetPicker:
-    await wait_until(pilot, lambda: app.state.snapshot is not None and app.state.snapshot.container(container.id),
-                     "the snapshot")
+    await wait_until(
+        pilot, lambda: app.state.snapshot is not None and app.state.snapshot.container(container.id), "the snapshot"
+    )
     await pilot.press("2")
     await pilot.pause()
     table = app.query_one("#containers DataTable", DataTable)
@@ -122,8 +123,9 @@ async def test_the_probe_cap_is_enforced_with_a_message(ctx, pair):
         pane.start_probe(a.name, ip_of(b, net.name))
         await wait_until(pilot, lambda: probe_cells(app).get("state") == "running", "the first probe")
         pane.start_probe(b.name, ip_of(a, net.name))
-        await wait_until(pilot, lambda: any("the cap is 1" in str(n.message) for n in app._notifications),
-                         "the cap message")
+        await wait_until(
+            pilot, lambda: any("the cap is 1" in str(n.message) for n in app._notifications), "the cap message"
+        )
         assert len(app.ping.probes()) == 1
 
 
@@ -134,8 +136,7 @@ async def test_p_on_a_none_mode_container_says_why_without_a_picker(collector):
         await settle(pilot)
         await pilot.press("2")
         table = app.query_one("#containers DataTable", DataTable)
-        table.move_cursor(row=next(i for i in range(table.row_count)
-                                   if table.get_row_at(i)[0] == "busybox-3"))
+        table.move_cursor(row=next(i for i in range(table.row_count) if table.get_row_at(i)[0] == "busybox-3"))
         await pilot.press("p")
         await pilot.pause()
         assert not isinstance(app.screen, TargetPicker)
@@ -144,8 +145,9 @@ async def test_p_on_a_none_mode_container_says_why_without_a_picker(collector):
 
 def grid(app: NetconApp) -> dict[tuple[str, str], str]:
     table = app.screen.query_one(DataTable)
-    return {(str(row.value), str(col.value)): table.get_cell(row, col).plain
-            for row in table.rows for col in table.columns}
+    return {
+        (str(row.value), str(col.value)): table.get_cell(row, col).plain for row in table.rows for col in table.columns
+    }
 
 
 async def test_m_on_a_network_shows_the_matrix_and_a_dropped_pair_in_red(ctx, pair):
@@ -201,6 +203,7 @@ def test_ping_pane_snapshot(snap_compare, probes, size):
         for tracked in probes:
             pilot.app.pane("ping").track(tracked)
         await pilot.pause()
+
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 
 
@@ -210,4 +213,5 @@ def test_matrix_screen_snapshot(snap_compare, matrix, size):
         await settle(pilot)
         await pilot.app.push_screen(MatrixScreen("app", matrix))
         await pilot.pause()
+
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

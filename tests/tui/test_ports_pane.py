@@ -10,11 +10,11 @@ import pytest
 from textual.widgets import DataTable
 
 from netcon.core.context import HostContext
+from netcon.tui.app import NetconApp
+from netcon.tui.panes.ports import PortsPane, ProcessScreen
 from tests.fixtures.etcd import free_port
 from tests.tui.conftest import make_app
 from tests.tui.screen_text import screen_text
-from netcon.tui.app import NetconApp
-from netcon.tui.panes.ports import PortsPane, ProcessScreen
 
 
 async def until(pilot, predicate, timeout: float = 15.0) -> None:
@@ -78,8 +78,10 @@ async def _ports_shown(pilot) -> None:
 async def _process_shown(pilot) -> None:
     await _ports_shown(pilot)
     await pilot.press("down", "down", "enter")  # nginx on :80
-    await until(pilot, lambda: isinstance(pilot.app.screen, ProcessScreen)
-                and pilot.app.screen.query_one(DataTable).row_count == 4)
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, ProcessScreen) and pilot.app.screen.query_one(DataTable).row_count == 4,
+    )
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")

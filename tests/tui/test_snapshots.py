@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import make_app, press_then
 from netcon.tui.panes import SLOTS
+from tests.tui.conftest import make_app, press_then
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")

@@ -129,8 +129,9 @@ class TablePane(FilteredPane):
     TablePane.narrow > .strip { display: block; }
     """
     ACTIONS = (
-        Action("details", "enter", "Details", "open the highlighted row's full detail", key_display="Enter",
-               priority=True),
+        Action(
+            "details", "enter", "Details", "open the highlighted row's full detail", key_display="Enter", priority=True
+        ),
     )
     BINDINGS = bindings(ACTIONS)
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
@@ -193,8 +194,9 @@ class TablePane(FilteredPane):
         """Go narrow when every column would not fit in ``width`` (and wide again when they would)."""
         if not width:
             return
-        needed = sum(2 + max([len(c.label), *(len(str(cells[c.key])) for cells in self.full.values())])
-                     for c in self.COLUMNS)
+        needed = sum(
+            2 + max([len(c.label), *(len(str(cells[c.key])) for cells in self.full.values())]) for c in self.COLUMNS
+        )
         narrow = needed > width
         if narrow != self.narrow:
             self.narrow = narrow
@@ -204,8 +206,11 @@ class TablePane(FilteredPane):
     def _sync(self) -> None:
         needle = self.filter_text.lower()
         keys = [c.key for c in self.columns()]
-        rows = [(key, [cells[k] for k in keys]) for key, cells in self.full.items()
-                if not needle or any(needle in str(v).lower() for v in cells.values())]
+        rows = [
+            (key, [cells[k] for k in keys])
+            for key, cells in self.full.items()
+            if not needle or any(needle in str(v).lower() for v in cells.values())
+        ]
         sync_rows(self.table, keys, rows, self.SORT)
         self._update_strip()
 
@@ -230,4 +235,3 @@ class TablePane(FilteredPane):
         key = cursor_key(self.table)
         if key is not None:
             self.open_details(key)
-

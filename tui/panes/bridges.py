@@ -44,8 +44,14 @@ class BridgesPane(FilteredPane):
     BridgesPane > Tree { height: 1fr; }
     """
     ACTIONS = (
-        Action("details", "enter", "Details", "open the container behind a port, or fold a bridge",
-               key_display="Enter", priority=True),
+        Action(
+            "details",
+            "enter",
+            "Details",
+            "open the container behind a port, or fold a bridge",
+            key_display="Enter",
+            priority=True,
+        ),
     )
     BINDINGS = bindings(ACTIONS)
 
@@ -72,7 +78,11 @@ class BridgesPane(FilteredPane):
         for b in sorted(snapshot.bridges, key=lambda b: b.name):
             ports = {p: port_label(snapshot, p) for p in b.interfaces}
             label = bridge_label(b)
-            if needle and needle not in label.plain.lower() and not any(needle in t.plain.lower() for t in ports.values()):
+            if (
+                needle
+                and needle not in label.plain.lower()
+                and not any(needle in t.plain.lower() for t in ports.values())
+            ):
                 continue
             wanted[b.name] = (label, ports)
         nodes = {node.data: node for node in tree.root.children}
@@ -82,7 +92,9 @@ class BridgesPane(FilteredPane):
         for index, (name, (label, ports)) in enumerate(wanted.items()):
             node = nodes.get(name)
             if node is None:
-                node = tree.root.add(label, data=name, expand=True, before=index if index < len(tree.root.children) else None)
+                node = tree.root.add(
+                    label, data=name, expand=True, before=index if index < len(tree.root.children) else None
+                )
             elif node.label != label:
                 node.set_label(label)
             _sync_ports(node, ports)
@@ -106,6 +118,7 @@ class BridgesPane(FilteredPane):
         veth = next((v for v in self.state.snapshot.veths if v.ifname == node.data), None)
         if veth is not None and veth.container_id:
             from netcon.tui.screens import ContainerDetail
+
             self.app.push_screen(ContainerDetail(veth.container_id))
 
 

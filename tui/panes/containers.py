@@ -25,16 +25,22 @@ def addresses(c: Container) -> str:
 class ContainersPane(TablePane):
     title = "Containers"
     COLUMNS = (
-        Column("name", "NAME"), Column("state", "STATE"), Column("mode", "NETWORK MODE"), Column("ipv4", "IPV4"),
-        Column("netns", "NETNS", narrow=False), Column("shares", "SHARES NETNS WITH", narrow=False),
-        Column("image", "IMAGE", narrow=False), Column("id", "CONTAINER ID", narrow=False),
+        Column("name", "NAME"),
+        Column("state", "STATE"),
+        Column("mode", "NETWORK MODE"),
+        Column("ipv4", "IPV4"),
+        Column("netns", "NETNS", narrow=False),
+        Column("shares", "SHARES NETNS WITH", narrow=False),
+        Column("image", "IMAGE", narrow=False),
+        Column("id", "CONTAINER ID", narrow=False),
     )
     SORT = ("name",)
     ACTIONS = (
         Action("ping_from", "p", "Ping", "ping from the highlighted container (pick or type a target)"),
         Action("run_container", "n", "Run", "run a container in a network mode you pick (a form)", mutating=True),
-        Action("remove_container", "d", "Remove", "remove the highlighted container (killed if running)",
-               mutating=True),
+        Action(
+            "remove_container", "d", "Remove", "remove the highlighted container (killed if running)", mutating=True
+        ),
     )
     BINDINGS = bindings(ACTIONS)
 
@@ -50,18 +56,31 @@ class ContainersPane(TablePane):
             ping_from(self, key)
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
-        return [(c.id, {
-            "name": c.name, "state": c.state, "mode": c.network_mode, "ipv4": addresses(c),
-            "netns": str(c.netns_inode or "-"), "shares": joined(c.shares_netns_with), "image": c.image,
-            "id": c.short_id,
-        }) for c in state.snapshot.containers]
+        return [
+            (
+                c.id,
+                {
+                    "name": c.name,
+                    "state": c.state,
+                    "mode": c.network_mode,
+                    "ipv4": addresses(c),
+                    "netns": str(c.netns_inode or "-"),
+                    "shares": joined(c.shares_netns_with),
+                    "image": c.image,
+                    "id": c.short_id,
+                },
+            )
+            for c in state.snapshot.containers
+        ]
 
     def details(self, key: str) -> str:
         c = self.state.snapshot.container(key)
         if c is None:
             return ""
-        text = (f"{c.name}  id {c.short_id}  image {c.image}  netns {c.netns_inode or '-'}\n"
-                f"shares netns with: {joined(c.shares_netns_with)}  networks: {joined(c.networks)}")
+        text = (
+            f"{c.name}  id {c.short_id}  image {c.image}  netns {c.netns_inode or '-'}\n"
+            f"shares netns with: {joined(c.shares_netns_with)}  networks: {joined(c.networks)}"
+        )
         return text + (f"\nproblem: {c.problem}" if c.problem else "")
 
     def open_details(self, key: str) -> None:

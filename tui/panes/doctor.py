@@ -92,8 +92,13 @@ def detail(finding: Finding) -> Group:
     evidence.add_column(overflow="fold")
     for name, value in finding.evidence:
         evidence.add_row(name, value)
-    parts: list[Any] = [head, Text("Evidence", style="underline"), Padding(evidence, (0, 0, 0, 2)),
-                        Text("Why", style="underline"), Padding(Text(finding.explanation), (0, 0, 0, 2))]
+    parts: list[Any] = [
+        head,
+        Text("Evidence", style="underline"),
+        Padding(evidence, (0, 0, 0, 2)),
+        Text("Why", style="underline"),
+        Padding(Text(finding.explanation), (0, 0, 0, 2)),
+    ]
     if finding.fix:
         parts.append(Text.assemble(("Fix", "underline"), (f" ({FIX_NOTE})", "dim")))
         parts.extend(Text(f"  {command}", style="bold green", overflow="fold") for command in finding.fix)
@@ -127,8 +132,9 @@ class FindingScreen(Declared, Screen):
     def show(self, findings: dict[str, Finding]) -> None:
         finding = findings.get(self.key)
         if finding is None:
-            gone = Text(f"\nThe last run no longer reports {self.finding.id} on {self.finding.object}.",
-                        style="bold green")
+            gone = Text(
+                f"\nThe last run no longer reports {self.finding.id} on {self.finding.object}.", style="bold green"
+            )
             self.query_one(Static).update(Group(detail(self.finding), gone))
         else:
             self.finding = finding
@@ -152,8 +158,14 @@ class DoctorPane(Pane):
     """
     ACTIONS = (
         Action("recheck", "r", "Check again", "run every check again now (they only read)"),
-        Action("details", "enter", "Details", "the highlighted finding on a screen of its own", key_display="Enter",
-               priority=True),
+        Action(
+            "details",
+            "enter",
+            "Details",
+            "the highlighted finding on a screen of its own",
+            key_display="Enter",
+            priority=True,
+        ),
     )
     BINDINGS = bindings(ACTIONS)
 
@@ -236,8 +248,9 @@ class DoctorPane(Pane):
     def on_doctor_done(self, message: DoctorDone) -> None:
         self.running, self.error, self.report = False, None, message.report
         self.findings = {}
-        for finding in sorted(message.report.findings, key=lambda f: (SEVERITIES.index(f.severity), f.host, f.id,
-                                                                       f.object)):
+        for finding in sorted(
+            message.report.findings, key=lambda f: (SEVERITIES.index(f.severity), f.host, f.id, f.object)
+        ):
             key = finding_key(finding)
             while key in self.findings:  # the same check twice on one object: keep both rows
                 key += "'"
@@ -262,10 +275,7 @@ class DoctorPane(Pane):
         self._paint_summary()
 
     def _paint_summary(self) -> None:
-        if self.report is None:
-            text = Text("Checking…" if self.running else "")
-        else:
-            text = summary(self.report)
+        text = summary(self.report) if self.report is not None else Text("Checking…" if self.running else "")
         if self.running and self.report is not None:
             text.append(" │ checking…", style="dim")
         if self.error:
@@ -281,19 +291,29 @@ class DoctorPane(Pane):
         if not self.findings:
             checks = sorted({c for h in report.hosts for c in h.checks})
             hosts = ", ".join(h.host for h in report.hosts)
-            self.query_one(".healthy", Static).update(Group(
-                Text("No problems found.", style="bold green"),
-                Text(f"\nChecks run on {hosts}:", style="bold"),
-                Text(", ".join(checks))))
+            self.query_one(".healthy", Static).update(
+                Group(
+                    Text("No problems found.", style="bold green"),
+                    Text(f"\nChecks run on {hosts}:", style="bold"),
+                    Text(", ".join(checks)),
+                )
+            )
         table = self.table
-        rows = [(key, [Text(f.severity, style=STYLES[f.severity]), f.id, f.host, f.object])
-                for key, f in self.findings.items()]
+        rows = [
+            (key, [Text(f.severity, style=STYLES[f.severity]), f.id, f.host, f.object])
+            for key, f in self.findings.items()
+        ]
         sync_rows(table, [k for k, _ in COLUMNS], rows)
         order = list(self.findings)
         if [r.key.value for r in table.ordered_rows] != order:
             keep = cursor_key(table)
-            table.sort("severity", "host", "check", "object",
-                       key=lambda cells: (SEVERITIES.index(str(cells[0])), *map(str, cells[1:])))
+            table.sort(
+                "severity",
+                "host",
+                "check",
+                "object",
+                key=lambda cells: (SEVERITIES.index(str(cells[0])), *map(str, cells[1:])),
+            )
             if keep is not None and keep in table.rows:
                 table.move_cursor(row=table.get_row_index(keep), scroll=False)
         self._paint_detail()

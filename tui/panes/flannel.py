@@ -26,7 +26,15 @@ from textual.worker import get_current_worker
 from netcon.core.errors import EtcdUnavailable, NetconError, NotFound
 from netcon.core.etcd import WatchReset
 from netcon.core.flannel.config import FlannelConfig, parse_config
-from netcon.core.flannel.lease import Lease, acquire_lease, ipv4_int, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs
+from netcon.core.flannel.lease import (
+    Lease,
+    acquire_lease,
+    ipv4_int,
+    renew_lease,
+    reserve_subnet,
+    revoke_lease,
+    vxlan_attrs,
+)
 from netcon.core.flannel.registry import LeaseEvent, set_config
 from netcon.core.flannel.subnet_file import SubnetEnv
 from netcon.core.flannel.vxlan import ENCAP_OVERHEAD, VxlanState, device_name, random_mac
@@ -43,9 +51,16 @@ KERNEL_DELAY = 0.5  # seconds after lease changes before the kernel side is read
 WIDE = 100  # columns from which BACKEND and VNI are shown
 
 # (key, label, shown when narrow)
-COLUMNS = (("mark", " ", True), ("subnet", "SUBNET", True), ("public_ip", "PUBLIC IP", True),
-           ("backend", "BACKEND", False), ("vni", "VNI", False), ("vtep_mac", "VTEP MAC", True),
-           ("ttl", "TTL", True), ("kernel", "ON THIS HOST", True))
+COLUMNS = (
+    ("mark", " ", True),
+    ("subnet", "SUBNET", True),
+    ("public_ip", "PUBLIC IP", True),
+    ("backend", "BACKEND", False),
+    ("vni", "VNI", False),
+    ("vtep_mac", "VTEP MAC", True),
+    ("ttl", "TTL", True),
+    ("kernel", "ON THIS HOST", True),
+)
 
 
 # messages from the workers
@@ -108,24 +123,37 @@ class KernelView:
 
     @classmethod
     def of(cls, state: VxlanState) -> KernelView:
-        return cls(state, frozenset((n.ip, n.mac) for n in state.neighbours if n.permanent),
-                   frozenset((f.mac, f.dst) for f in state.fdb),
-                   frozenset((r.dst, r.gateway) for r in state.routes if r.onlink))
+        return cls(
+            state,
+            frozenset((n.ip, n.mac) for n in state.neighbours if n.permanent),
+            frozenset((f.mac, f.dst) for f in state.fdb),
+            frozenset((r.dst, r.gateway) for r in state.routes if r.onlink),
+        )
 
     def missing(self, lease: Lease) -> list[str]:
         subnet, mac = lease.canonical_subnet, lease.attrs.vtep_mac or ""
         gateway = subnet.partition("/")[0]
-        return [name for name, present in (("route", (subnet, gateway) in self.routes),
-                                           ("fdb", (mac, lease.attrs.public_ip) in self.fdb),
-                                           ("neigh", (gateway, mac) in self.neigh)) if not present]
+        return [
+            name
+            for name, present in (
+                ("route", (subnet, gateway) in self.routes),
+                ("fdb", (mac, lease.attrs.public_ip) in self.fdb),
+                ("neigh", (gateway, mac) in self.neigh),
+            )
+            if not present
+        ]
 
 
 def host_addresses(snapshot: Snapshot | None) -> dict[str, str]:
     """IPv4 address -> interface name, of the host (or netns) the console looks at."""
     if snapshot is None:
         return {}
-    return {a.split("/")[0]: i.ifname for i in snapshot.interfaces for a in i.addresses
-            if ":" not in a and not a.startswith("127.")}
+    return {
+        a.split("/")[0]: i.ifname
+        for i in snapshot.interfaces
+        for a in i.addresses
+        if ":" not in a and not a.startswith("127.")
+    }
 
 
 class FlannelPane(FilteredPane):
@@ -186,8 +214,10 @@ class FlannelPane(FilteredPane):
         self._set_columns()
         self.set_interval(1.0, self.tick)
         if self.feed is None:
-            self._no_etcd("No etcd configured: the console was started without etcd options "
-                          "(--etcd-endpoints, or ETCDCTL_ENDPOINTS).")
+            self._no_etcd(
+                "No etcd configured: the console was started without etcd options "
+                "(--etcd-endpoints, or ETCDCTL_ENDPOINTS)."
+            )
             return
         self._say("Connecting to etcd at " + self.feed.settings.endpoint + "…")
         self.follow()
@@ -280,8 +310,10 @@ class FlannelPane(FilteredPane):
             self._say(f"etcd unreachable: {message.detail} Retrying every {RETRY:.0f} s.", problem=True)
         else:
             status = "etcd: not configured"
-            self._no_etcd(f"No etcd configured: no --etcd-endpoints or ETCDCTL_ENDPOINTS was given, and nothing "
-                          f"answers at the default {message.where}.")
+            self._no_etcd(
+                f"No etcd configured: no --etcd-endpoints or ETCDCTL_ENDPOINTS was given, and nothing "
+                f"answers at the default {message.where}."
+            )
         self.app.etcd_status = status
         self.app.paint_header()
 
@@ -325,11 +357,18 @@ class FlannelPane(FilteredPane):
             self._refresh_view()
             return
         # only the leases whose entries changed are redrawn (the agent touches a few per lease change)
-        gateways = {ip for ip, _ in old.neigh ^ new.neigh} | {dst.partition("/")[0] for dst, _ in old.routes ^ new.routes}
+        gateways = {ip for ip, _ in old.neigh ^ new.neigh} | {
+            dst.partition("/")[0] for dst, _ in old.routes ^ new.routes
+        }
         macs = {mac for mac, _ in old.fdb ^ new.fdb}
         if gateways or macs:
-            self.apply([subnet for subnet, lease in self.leases.items()
-                        if subnet.partition("/")[0] in gateways or lease.attrs.vtep_mac in macs])
+            self.apply(
+                [
+                    subnet
+                    for subnet, lease in self.leases.items()
+                    if subnet.partition("/")[0] in gateways or lease.attrs.vtep_mac in macs
+                ]
+            )
         else:
             self._paint_checks()
 
@@ -395,10 +434,16 @@ class FlannelPane(FilteredPane):
             missing = self._missing(lease)
             kernel = Text("ok", style="green") if not missing else Text("no " + ",".join(missing), style="red")
         vni = lease.attrs.vni
-        cells = {"mark": Text(mark, style="bold"), "subnet": Text(lease.subnet, style="bold" if mine else ""),
-                 "public_ip": lease.attrs.public_ip, "backend": lease.attrs.backend_type or "-",
-                 "vni": "-" if vni is None else str(vni), "vtep_mac": lease.attrs.vtep_mac or "-",
-                 "ttl": ttl_text(lease, now), "kernel": kernel}
+        cells = {
+            "mark": Text(mark, style="bold"),
+            "subnet": Text(lease.subnet, style="bold" if mine else ""),
+            "public_ip": lease.attrs.public_ip,
+            "backend": lease.attrs.backend_type or "-",
+            "vni": "-" if vni is None else str(vni),
+            "vtep_mac": lease.attrs.vtep_mac or "-",
+            "ttl": ttl_text(lease, now),
+            "kernel": kernel,
+        }
         return tuple(cells[key] for key in self.column_keys)
 
     @property
@@ -410,8 +455,10 @@ class FlannelPane(FilteredPane):
         if not needle:
             return True
         attrs = lease.attrs
-        return any(needle in str(v).lower() for v in (lease.subnet, attrs.public_ip, attrs.backend_type,
-                                                      attrs.vtep_mac, attrs.vni))
+        return any(
+            needle in str(v).lower()
+            for v in (lease.subnet, attrs.public_ip, attrs.backend_type, attrs.vtep_mac, attrs.vni)
+        )
 
     def _set_columns(self) -> None:
         table = self.table
@@ -478,7 +525,7 @@ class FlannelPane(FilteredPane):
         table, now = self.table, self.app.clock()
         column = self.column_keys.index("ttl")
         first = int(table.scroll_y)
-        for row in table.ordered_rows[first:first + table.size.height]:
+        for row in table.ordered_rows[first : first + table.size.height]:
             subnet = row.key.value
             lease, old = self.leases.get(subnet), self.shown.get(subnet)
             if lease is None or old is None or lease.reservation:
@@ -486,7 +533,7 @@ class FlannelPane(FilteredPane):
             text = ttl_text(lease, now)
             if old[column] != text:
                 table.update_cell(subnet, "ttl", text)
-                self.shown[subnet] = old[:column] + (text,) + old[column + 1:]
+                self.shown[subnet] = (*old[:column], text, *old[column + 1 :])
 
     def on_resize(self, event: Resize) -> None:
         wide = event.size.width >= WIDE
@@ -508,8 +555,10 @@ class FlannelPane(FilteredPane):
         effective = self.config.effective()
         backend = effective.pop("Backend")
         parts = [(name, value, name.lower() not in stored) for name, value in effective.items()]
-        parts += [("Backend" if name == "Type" else name, value, f"backend.{name.lower()}" not in stored)
-                  for name, value in backend.items()]
+        parts += [
+            ("Backend" if name == "Type" else name, value, f"backend.{name.lower()}" not in stored)
+            for name, value in backend.items()
+        ]
         for index, (name, value, default) in enumerate(parts):
             text.append(("  " if index else "") + f"{name} ")
             text.append(json.dumps(value) if isinstance(value, bool) else str(value), style="bold")
@@ -625,31 +674,47 @@ class FlannelPane(FilteredPane):
             return f"valid: pool {config.pool} ({config.pool_size} subnets)"
 
         text = self.config.text if self.config else '{"Network": "10.5.0.0/16", "Backend": {"Type": "vxlan"}}'
-        form = FormScreen(f"Set the flannel config at {self.feed.settings.prefix}/config",
-                          [Field("config", "Config (JSON)", text, config_error)], describe)
+        form = FormScreen(
+            f"Set the flannel config at {self.feed.settings.prefix}/config",
+            [Field("config", "Config (JSON)", text, config_error)],
+            describe,
+        )
 
         def done(values: dict[str, str] | None) -> None:
             if values:
                 self.mutate("config stored", lambda ctx, store: set_config(ctx, store, values["config"]))
+
         self.app.push_screen(form, done)
 
     def action_acquire(self) -> None:
         addresses = host_addresses(self.state.snapshot if self.state else None)
         device = self.kernel.state.device if self.kernel else None
         public_ip = (device.local if device and device.local else None) or next(
-            (a for a, name in addresses.items() if name not in ("docker0",) and not name.startswith("br-")), "")
-        form = FormScreen("Acquire a lease", [Field("public_ip", "PublicIP of the host", public_ip, ipv4_error),
-                                              Field("vtep_mac", "VtepMAC (its flannel device's MAC)",
-                                                    device.mac if device else random_mac(), mac_error)])
+            (a for a, name in addresses.items() if name not in ("docker0",) and not name.startswith("br-")), ""
+        )
+        form = FormScreen(
+            "Acquire a lease",
+            [
+                Field("public_ip", "PublicIP of the host", public_ip, ipv4_error),
+                Field(
+                    "vtep_mac", "VtepMAC (its flannel device's MAC)", device.mac if device else random_mac(), mac_error
+                ),
+            ],
+        )
         previous = self.subnet_env.lease_subnet if self.subnet_env else None
         vni = self.config.vni if self.config else 1
 
         def done(values: dict[str, str] | None) -> None:
             if values:
+
                 def change(ctx, store):
-                    lease = acquire_lease(ctx, store, vxlan_attrs(values["public_ip"], vni, values["vtep_mac"]), previous)
+                    lease = acquire_lease(
+                        ctx, store, vxlan_attrs(values["public_ip"], vni, values["vtep_mac"]), previous
+                    )
                     return lease
+
                 self.mutate(f"lease acquired for {values['public_ip']}", change)
+
         self.app.push_screen(form, done)
 
     def action_renew(self) -> None:
@@ -665,8 +730,11 @@ class FlannelPane(FilteredPane):
         def done(yes: bool | None) -> None:
             if yes:
                 self.mutate(f"{lease.subnet}: revoked", lambda ctx, store: revoke_lease(ctx, store, lease.subnet))
-        self.app.push_screen(ConfirmScreen(f"Revoke the lease {lease.subnet} of {lease.attrs.public_ip}? "
-                                           f"Its host loses its subnet."), done)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Revoke the lease {lease.subnet} of {lease.attrs.public_ip}? Its host loses its subnet."),
+            done,
+        )
 
     def action_reserve(self) -> None:
         lease = self.current()

@@ -25,20 +25,38 @@ def joined(items, empty: str = "-") -> str:
 class NetworksPane(TablePane):
     title = "Networks"
     COLUMNS = (
-        Column("name", "NAME"), Column("id", "NETWORK ID", narrow=False), Column("driver", "DRIVER"),
-        Column("scope", "SCOPE", narrow=False), Column("subnet", "SUBNET"), Column("gateway", "GATEWAY", narrow=False),
-        Column("bridge", "BRIDGE"), Column("count", "#C"), Column("containers", "CONTAINERS", narrow=False),
+        Column("name", "NAME"),
+        Column("id", "NETWORK ID", narrow=False),
+        Column("driver", "DRIVER"),
+        Column("scope", "SCOPE", narrow=False),
+        Column("subnet", "SUBNET"),
+        Column("gateway", "GATEWAY", narrow=False),
+        Column("bridge", "BRIDGE"),
+        Column("count", "#C"),
+        Column("containers", "CONTAINERS", narrow=False),
     )
     SORT = ("name",)
     ACTIONS = (
         Action("ping_matrix", "m", "Matrix", "ping every pair of containers on the highlighted network"),
         Action("create_network", "n", "New", "create a Docker network (a form)", mutating=True),
-        Action("remove_network", "d", "Remove", "remove the highlighted network, disconnecting its containers",
-               mutating=True),
-        Action("connect", "c", "Connect", "connect a container to the highlighted network", mutating=True,
-               footer=False),  # c and x are in help and palette: the footer must stay readable at 80-120 columns
-        Action("disconnect", "x", "Disconnect", "disconnect a container from the highlighted network",
-               mutating=True, footer=False),
+        Action(
+            "remove_network",
+            "d",
+            "Remove",
+            "remove the highlighted network, disconnecting its containers",
+            mutating=True,
+        ),
+        Action(
+            "connect", "c", "Connect", "connect a container to the highlighted network", mutating=True, footer=False
+        ),  # c and x are in help and palette: the footer must stay readable at 80-120 columns
+        Action(
+            "disconnect",
+            "x",
+            "Disconnect",
+            "disconnect a container from the highlighted network",
+            mutating=True,
+            footer=False,
+        ),
     )
     BINDINGS = bindings(ACTIONS)
 
@@ -65,11 +83,23 @@ class NetworksPane(TablePane):
             open_matrix(self, key)
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
-        return [(net.id, {
-            "name": net.name, "id": net.short_id, "driver": net.driver, "scope": net.scope,
-            "subnet": joined(net.subnets), "gateway": joined(net.gateways), "bridge": net.bridge or "-",
-            "count": str(len(net.attachments)), "containers": joined(a.container_name for a in net.attachments),
-        }) for net in state.snapshot.networks]
+        return [
+            (
+                net.id,
+                {
+                    "name": net.name,
+                    "id": net.short_id,
+                    "driver": net.driver,
+                    "scope": net.scope,
+                    "subnet": joined(net.subnets),
+                    "gateway": joined(net.gateways),
+                    "bridge": net.bridge or "-",
+                    "count": str(len(net.attachments)),
+                    "containers": joined(a.container_name for a in net.attachments),
+                },
+            )
+            for net in state.snapshot.networks
+        ]
 
     def details(self, key: str) -> str:
         net = self.state.snapshot.network(key)
@@ -77,8 +107,10 @@ class NetworksPane(TablePane):
             return ""
         flags = [f for f, on in (("internal", net.internal), ("attachable", net.attachable)) if on]
         members = joined(f"{a.container_name} {a.ipv4 or ''}".strip() for a in net.attachments)
-        return (f"{net.name}  id {net.short_id}  scope {net.scope}  gateway {joined(net.gateways)}"
-                f"{'  ' + ' '.join(flags) if flags else ''}\ncontainers: {members}")
+        return (
+            f"{net.name}  id {net.short_id}  scope {net.scope}  gateway {joined(net.gateways)}"
+            f"{'  ' + ' '.join(flags) if flags else ''}\ncontainers: {members}"
+        )
 
     def open_details(self, key: str) -> None:
         self.app.push_screen(NetworkDetail(key))

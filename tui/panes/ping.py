@@ -99,9 +99,15 @@ class PingPane(TablePane):
     )
     BINDINGS = bindings(ACTIONS)
     COLUMNS = (
-        Column("source", "SOURCE"), Column("target", "TARGET"), Column("ip", "IP"),
-        Column("via", "RESOLVED", narrow=False), Column("ttl", "TTL"), Column("loss", "LOSS"),
-        Column("last", "LAST ms"), Column("avg", "AVG ms"), Column("sent", "RECV/SENT", narrow=False),
+        Column("source", "SOURCE"),
+        Column("target", "TARGET"),
+        Column("ip", "IP"),
+        Column("via", "RESOLVED", narrow=False),
+        Column("ttl", "TTL"),
+        Column("loss", "LOSS"),
+        Column("last", "LAST ms"),
+        Column("avg", "AVG ms"),
+        Column("sent", "RECV/SENT", narrow=False),
         Column("state", "STATE", narrow=False),
     )
 
@@ -120,25 +126,43 @@ class PingPane(TablePane):
 
     # what the table shows
     def rows(self, state: Any) -> list[tuple[str, dict[str, Any]]]:
-        return [(key, {
-            "source": t.source, "target": t.summary.label, "ip": t.resolution.ip, "via": via_text(t.resolution),
-            "ttl": str(t.summary.ttl or "-"), "loss": loss_text(t.summary), "last": ms(t.summary.last_rtt_ms),
-            "avg": ms(t.summary.rtt_avg_ms), "sent": f"{t.summary.received}/{t.summary.transmitted}",
-            "state": state_of(t.summary),
-        }) for key, t in self.tracked.items()]
+        return [
+            (
+                key,
+                {
+                    "source": t.source,
+                    "target": t.summary.label,
+                    "ip": t.resolution.ip,
+                    "via": via_text(t.resolution),
+                    "ttl": str(t.summary.ttl or "-"),
+                    "loss": loss_text(t.summary),
+                    "last": ms(t.summary.last_rtt_ms),
+                    "avg": ms(t.summary.rtt_avg_ms),
+                    "sent": f"{t.summary.received}/{t.summary.transmitted}",
+                    "state": state_of(t.summary),
+                },
+            )
+            for key, t in self.tracked.items()
+        ]
 
     def details(self, key: str) -> str:
         t = self.tracked.get(key)
         if t is None:
             return EMPTY
         s = t.summary
-        head = (f"{t.source} → {t.resolution.name}: {t.resolution.ip} {via_text(t.resolution)}  "
-                f"{state_of(s)} {s.elapsed_s:.0f}s")
-        stats = (f"{s.transmitted} sent, {s.received} received"
-                 f"{f', {s.errors} errors' if s.errors else ''}, {s.loss_pct:.0f}% loss")
+        head = (
+            f"{t.source} → {t.resolution.name}: {t.resolution.ip} {via_text(t.resolution)}  "
+            f"{state_of(s)} {s.elapsed_s:.0f}s"
+        )
+        stats = (
+            f"{s.transmitted} sent, {s.received} received"
+            f"{f', {s.errors} errors' if s.errors else ''}, {s.loss_pct:.0f}% loss"
+        )
         if s.received:
-            stats += (f", rtt min/avg/max/mdev {ms(s.rtt_min_ms)}/{ms(s.rtt_avg_ms)}/{ms(s.rtt_max_ms)}/"
-                      f"{ms(s.rtt_mdev_ms)} ms, ttl {s.ttl}")
+            stats += (
+                f", rtt min/avg/max/mdev {ms(s.rtt_min_ms)}/{ms(s.rtt_avg_ms)}/{ms(s.rtt_max_ms)}/"
+                f"{ms(s.rtt_mdev_ms)} ms, ttl {s.ttl}"
+            )
         return f"{head}\n{stats}"
 
     def show(self, state: Any) -> None:
@@ -154,7 +178,8 @@ class PingPane(TablePane):
         running = sum(t.summary.running for t in self.tracked.values())
         self.query_one(".caption", Static).update(
             f"{running} probe{'s' if running != 1 else ''} running · caps: {engine.max_probes} probes, "
-            f"{engine.max_pps:g} echoes/s")
+            f"{engine.max_pps:g} echoes/s"
+        )
 
     def _update_strip(self) -> None:
         key = cursor_key(self.table)
@@ -190,8 +215,9 @@ class PingPane(TablePane):
             resolution = resolve(source, target)
             if worker.is_cancelled:
                 return
-            probe = engine.start(ProbeSpec(source, resolution.ip, label=target),
-                                 on_event=lambda event: self._on_event(engine, event))
+            probe = engine.start(
+                ProbeSpec(source, resolution.ip, label=target), on_event=lambda event: self._on_event(engine, event)
+            )
             summary = engine.summary(probe)
         except NetconError as error:
             self.post_message(ProbeFailed(str(error)))

@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 
 from netcon.core.errors import NetconError
 from netcon.core.model import Snapshot
-from netcon.core.ports import PortsCollector, PortsView, PortSocket
+from netcon.core.ports import PortsCollector, PortSocket, PortsView
 from netcon.core.procfs import ProcessInfo, ancestry
 from netcon.tui.actions import Action, Declared, bindings
 from netcon.tui.panes.base import Column, TablePane
@@ -88,11 +88,15 @@ def notes(view: PortsView) -> Text:
     for w in view.wanted:
         if w.discarded:
             text.append("DISCARDED ", style="bold yellow")
-            text.append(f"{w.container} runs with --network host; Docker dropped its "
-                        f"-p {endpoint(w.host_ip, w.host_port)}->{w.container_port}/{w.proto}\n")
+            text.append(
+                f"{w.container} runs with --network host; Docker dropped its "
+                f"-p {endpoint(w.host_ip, w.host_port)}->{w.container_port}/{w.proto}\n"
+            )
     if view.skipped_vanished or view.skipped_unreadable:
-        text.append(f"skipped {view.skipped_vanished} vanished and {view.skipped_unreadable} unreadable /proc "
-                    f"entries\n", style="dim")
+        text.append(
+            f"skipped {view.skipped_vanished} vanished and {view.skipped_unreadable} unreadable /proc entries\n",
+            style="dim",
+        )
     for problem in view.problems:
         text.append(f"{problem}\n", style="yellow")
     text.rstrip()
@@ -105,8 +109,12 @@ class PortsPane(TablePane):
     PortsPane > .notes { height: auto; max-height: 5; padding: 0 1; }
     """
     COLUMNS = (
-        Column("proto", "PROTO"), Column("endpoint", "ADDRESS:PORT"), Column("state", "STATE", narrow=False),
-        Column("process", "PID/PROCESS"), Column("container", "CONTAINER"), Column("netns", "NETNS", narrow=False),
+        Column("proto", "PROTO"),
+        Column("endpoint", "ADDRESS:PORT"),
+        Column("state", "STATE", narrow=False),
+        Column("process", "PID/PROCESS"),
+        Column("container", "CONTAINER"),
+        Column("netns", "NETNS", narrow=False),
         Column("published", "PUBLISHED FROM", narrow=False),
     )
 
@@ -163,16 +171,36 @@ class PortsPane(TablePane):
         rows = []
         for s in view.sockets:
             p = s.process
-            rows.append((f"{s.netns_inode}:{s.inode}", {
-                "proto": s.proto, "endpoint": endpoint(s.address, s.port), "state": s.state,
-                "process": f"{p.pid}/{p.name}" if p else "-", "container": s.container or "",
-                "netns": names.get(s.netns_inode, str(s.netns_inode)),
-                "published": s.published.target if s.published else ""}))
+            rows.append(
+                (
+                    f"{s.netns_inode}:{s.inode}",
+                    {
+                        "proto": s.proto,
+                        "endpoint": endpoint(s.address, s.port),
+                        "state": s.state,
+                        "process": f"{p.pid}/{p.name}" if p else "-",
+                        "container": s.container or "",
+                        "netns": names.get(s.netns_inode, str(s.netns_inode)),
+                        "published": s.published.target if s.published else "",
+                    },
+                )
+            )
         for pub in view.published:
             if pub.served_by == "nat":
-                rows.append((f"nat:{pub.proto}:{pub.host_ip}:{pub.host_port}", {
-                    "proto": pub.proto, "endpoint": endpoint(pub.host_ip, pub.host_port), "state": "NAT",
-                    "process": "-", "container": pub.container, "netns": "host", "published": pub.target}))
+                rows.append(
+                    (
+                        f"nat:{pub.proto}:{pub.host_ip}:{pub.host_port}",
+                        {
+                            "proto": pub.proto,
+                            "endpoint": endpoint(pub.host_ip, pub.host_port),
+                            "state": "NAT",
+                            "process": "-",
+                            "container": pub.container,
+                            "netns": "host",
+                            "published": pub.target,
+                        },
+                    )
+                )
         return rows
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
@@ -188,6 +216,7 @@ class PortsPane(TablePane):
             if port:
                 return port_of(cells["endpoint"])[0] == int(port.group(1))
             return not needle or any(needle in str(v).lower() for v in cells.values())
+
         rows = [(key, [cells[k] for k in keys]) for key, cells in self.full.items() if wanted(cells)]
         before = set(self.table.rows)
         sync_rows(self.table, keys, rows)
@@ -203,8 +232,10 @@ class PortsPane(TablePane):
         p = s.process
         who = f"{p.pid} {p.user}: {p.cmdline or p.name}" if p else "no readable process"
         by = f" (by {s.attributed_by})" if s.container else ""
-        return (f"{s.state}  netns {s.netns_inode}  {who}\n"
-                f"container: {s.container or '-'}{by}  published from: {s.published.target if s.published else '-'}")
+        return (
+            f"{s.state}  netns {s.netns_inode}  {who}\n"
+            f"container: {s.container or '-'}{by}  published from: {s.published.target if s.published else '-'}"
+        )
 
     def open_details(self, key: str) -> None:
         s = self.sockets.get(key)
@@ -267,8 +298,11 @@ class ProcessScreen(Declared, Screen):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row("Socket", f"{s.proto} {endpoint(s.address, s.port)} {s.state}  (inode {s.inode}, "
-                               f"netns {s.netns_inode}{', the host' if s.host_netns else ''})")
+        grid.add_row(
+            "Socket",
+            f"{s.proto} {endpoint(s.address, s.port)} {s.state}  (inode {s.inode}, "
+            f"netns {s.netns_inode}{', the host' if s.host_netns else ''})",
+        )
         grid.add_row("Process", f"{p.pid} {p.name}  user {p.user}")
         grid.add_row("Command", p.cmdline or p.name)
         grid.add_row("Container", f"{s.container} (found by {s.attributed_by})" if s.container else "none")
@@ -288,9 +322,16 @@ class ProcessScreen(Declared, Screen):
         self._facts(message.chain)
         rows, depth = [], 0
         for depth, info in enumerate(message.chain):
-            rows.append((str(info.pid), [str(info.pid), info.user,
-                                         " " * max(0, 2 * depth - 2) + ("\\_ " if depth else "")
-                                         + (info.cmdline or f"[{info.name}]")]))
+            rows.append(
+                (
+                    str(info.pid),
+                    [
+                        str(info.pid),
+                        info.user,
+                        " " * max(0, 2 * depth - 2) + ("\\_ " if depth else "") + (info.cmdline or f"[{info.name}]"),
+                    ],
+                )
+            )
         holder_pids = {r[0] for r in rows}
         for h in self.socket.holders:
             if str(h.pid) not in holder_pids:  # workers: children of the owner

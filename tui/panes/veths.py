@@ -11,9 +11,15 @@ from netcon.tui.state import LiveState, rate_text
 class VethsPane(TablePane):
     title = "Veths"
     COLUMNS = (
-        Column("container", "CONTAINER"), Column("ifname", "HOST VETH"), Column("ifindex", "IFINDEX", narrow=False),
-        Column("peer", "PEER"), Column("bridge", "BRIDGE", narrow=False), Column("mtu", "MTU", narrow=False),
-        Column("state", "STATE"), Column("rx", "RX/s"), Column("tx", "TX/s"),
+        Column("container", "CONTAINER"),
+        Column("ifname", "HOST VETH"),
+        Column("ifindex", "IFINDEX", narrow=False),
+        Column("peer", "PEER"),
+        Column("bridge", "BRIDGE", narrow=False),
+        Column("mtu", "MTU", narrow=False),
+        Column("state", "STATE"),
+        Column("rx", "RX/s"),
+        Column("tx", "TX/s"),
     )
     SORT = ("container", "ifname")
     # The app refreshes at most once a second while this pane is visible, so the rates tick.
@@ -24,11 +30,22 @@ class VethsPane(TablePane):
         for v in state.snapshot.veths:
             rx, tx = state.rates.of(v)
             peer = f"{v.peer_ifname or '?'}@if{v.peer_ifindex}" if v.peer_ifindex else (v.peer_ifname or "-")
-            rows.append((f"{v.ifindex}:{v.ifname}", {
-                "container": v.container or (f"netns {v.peer_netns}" if v.peer_netns else "-"), "ifname": v.ifname, "ifindex": str(v.ifindex), "peer": peer,
-                "bridge": v.bridge or "-", "mtu": str(v.mtu), "state": v.state, "rx": rate_text(rx),
-                "tx": rate_text(tx),
-            }))
+            rows.append(
+                (
+                    f"{v.ifindex}:{v.ifname}",
+                    {
+                        "container": v.container or (f"netns {v.peer_netns}" if v.peer_netns else "-"),
+                        "ifname": v.ifname,
+                        "ifindex": str(v.ifindex),
+                        "peer": peer,
+                        "bridge": v.bridge or "-",
+                        "mtu": str(v.mtu),
+                        "state": v.state,
+                        "rx": rate_text(rx),
+                        "tx": rate_text(tx),
+                    },
+                )
+            )
         return rows
 
     def details(self, key: str) -> str:
@@ -37,15 +54,18 @@ class VethsPane(TablePane):
         if v is None:
             return ""
         c = v.counters
-        return (f"{v.ifname} (ifindex {v.ifindex}, mtu {v.mtu}, mac {v.mac or '-'}) on bridge {v.bridge or '-'}\n"
-                f"peer ifindex {v.peer_ifindex or '-'} netnsid {v.peer_netnsid if v.peer_netnsid is not None else '-'}"
-                f"  rx {c.rx_bytes} B / {c.rx_packets} pkts  tx {c.tx_bytes} B / {c.tx_packets} pkts")
+        return (
+            f"{v.ifname} (ifindex {v.ifindex}, mtu {v.mtu}, mac {v.mac or '-'}) on bridge {v.bridge or '-'}\n"
+            f"peer ifindex {v.peer_ifindex or '-'} netnsid {v.peer_netnsid if v.peer_netnsid is not None else '-'}"
+            f"  rx {c.rx_bytes} B / {c.rx_packets} pkts  tx {c.tx_bytes} B / {c.tx_packets} pkts"
+        )
 
     def open_details(self, key: str) -> None:
         ifindex = int(key.split(":", 1)[0])
         v = next((v for v in self.state.snapshot.veths if v.ifindex == ifindex), None)
         if v is not None and v.container_id:
             from netcon.tui.screens import ContainerDetail
+
             self.app.push_screen(ContainerDetail(v.container_id))
         elif v is not None:
             self.app.notify(f"{v.ifname}: no container behind this veth; its details are below the table.")
