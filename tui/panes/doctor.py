@@ -342,7 +342,12 @@ class DoctorPane(Pane):
             self.app.push_screen(FindingScreen(key, self.findings[key]))
 
     def focus_content(self) -> None:
-        self.table.focus()
+        """The findings table, or the pane itself while a healthy report hides the table (so r, check again,
+        stays the key of this pane rather than falling through to the app's refresh)."""
+        if self.table.display:
+            self.table.focus()
+        else:
+            self.focus()
 
 
 PANE = DoctorPane
