@@ -15,7 +15,7 @@ from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, UsageError
 from netcon.core.image import BUSYBOX_IMAGE
-from netcon.core.validate import check_form
+from netcon.core.validate.forms import check_form
 
 HOST_PUBLISH_WARNING = "Published ports are discarded when using host network mode"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.iproute import Netlink
+from netcon.core.refs import pick
 
 PREDEFINED_NETWORKS = ("bridge", "host", "none")
 
@@ -65,19 +66,12 @@ class HostFacts:
     routes: tuple[RouteFact, ...]
     drivers: tuple[str, ...] = ()  # network drivers the engine offers (docker info), empty when unknown
 
-    def network(self, name_or_id: str) -> NetworkFact | None:
-        """By exact name, full id, or an id prefix of at least 12 characters (as Docker resolves them)."""
-        for net in self.networks:
-            if name_or_id == net.name:
-                return net
-        return _by_id(self.networks, name_or_id)
+    def network(self, ref: str, field: str = "network") -> NetworkFact | None:
+        """By full id, name or id prefix, as Docker resolves them; an ambiguous name or prefix is refused."""
+        return pick(self.networks, ref, "network", field)
 
-    def container(self, name_or_id: str) -> ContainerFact | None:
-        name = name_or_id.lstrip("/")
-        for c in self.containers:
-            if name == c.name:
-                return c
-        return _by_id(self.containers, name)
+    def container(self, ref: str, field: str = "container") -> ContainerFact | None:
+        return pick(self.containers, ref.lstrip("/"), "container", field)
 
     def attached(self, network: NetworkFact) -> tuple[ContainerFact, ...]:
         """Running containers with an endpoint on ``network``, by name (Docker refuses to remove it while they
@@ -88,13 +82,6 @@ class HostFacts:
                 key=lambda c: c.name,
             )
         )
-
-
-def _by_id(items, ref: str):
-    if len(ref) < 12:
-        return None
-    matches = [item for item in items if item.id.startswith(ref)]
-    return matches[0] if len(matches) == 1 else None
 
 
 def _network(raw: dict) -> NetworkFact:

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from netcon.core.refs import pick
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -156,17 +158,12 @@ class Snapshot:
     interfaces: tuple[Interface, ...]
     problems: tuple[str, ...] = field(default=())
 
-    def network(self, name_or_id: str) -> Network | None:
-        for net in self.networks:
-            if name_or_id in (net.name, net.id) or (len(name_or_id) >= 12 and net.id.startswith(name_or_id)):
-                return net
-        return None
+    def network(self, ref: str, field: str | None = None) -> Network | None:
+        """By full id, name or id prefix, as Docker resolves them; an ambiguous name or prefix is refused."""
+        return pick(self.networks, ref, "network", field)
 
-    def container(self, name_or_id: str) -> Container | None:
-        for c in self.containers:
-            if name_or_id in (c.name, c.id) or (len(name_or_id) >= 12 and c.id.startswith(name_or_id)):
-                return c
-        return None
+    def container(self, ref: str, field: str | None = None) -> Container | None:
+        return pick(self.containers, ref.lstrip("/"), "container", field)
 
 
 def to_json(value: Any) -> Any:

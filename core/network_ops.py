@@ -14,7 +14,7 @@ from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import DockerRefused, NetconError, NotFound, UsageError
 from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact
-from netcon.core.validate import check_form
+from netcon.core.validate.forms import check_form
 
 KeyValues = Mapping[str, str] | Sequence[str]
 

@@ -16,12 +16,8 @@ from netcon.core.container_ops import remove_container, run_container
 from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact, HostFacts, NetworkFact
 from netcon.core.image import BUSYBOX_IMAGE
 from netcon.core.network_ops import connect, create_network, disconnect, remove_network
-from netcon.core.validate import shared_stack_reason, split_command, split_items
+from netcon.core.validate.docker import shared_stack_reason, split_command, split_items
 from netcon.tui.forms import ConfirmScreen, Field, FormScreen
-
-
-def _or_none(text: str) -> str | None:
-    return text.strip() or None
 
 
 class CreateNetworkForm(FormScreen):
@@ -40,14 +36,14 @@ class CreateNetworkForm(FormScreen):
             Field("options", "Options", "optional key=value, e.g. com.docker.network.bridge.name=br-app"),
         )
 
-    def apply(self, values: Mapping[str, str]) -> str:
+    def apply(self, values: Mapping[str, str | None]) -> str:
         made = create_network(
             self.app.ctx,
             values["name"],
-            driver=values["driver"].strip() or "bridge",
-            subnet=_or_none(values["subnet"]),
-            gateway=_or_none(values["gateway"]),
-            ip_range=_or_none(values["ip_range"]),
+            driver=values["driver"] or "bridge",
+            subnet=values["subnet"],
+            gateway=values["gateway"],
+            ip_range=values["ip_range"],
             labels=split_items(values["labels"]),
             options=split_items(values["options"]),
         )
@@ -126,12 +122,12 @@ class ConnectForm(ContainerPickerForm):
             options.append(Option(line, id=c.name, disabled=reason is not None))
         return options
 
-    def apply(self, values: Mapping[str, str]) -> str:
+    def apply(self, values: Mapping[str, str | None]) -> str:
         done = connect(
             self.app.ctx,
             values["network"],
             values["container"],
-            ip=_or_none(values["ip"]),
+            ip=values["ip"],
             aliases=split_items(values["aliases"]),
         )
         return f"Connected {done.container} to {done.network}" + (f" as {done.ip}." if done.ip else ".")
@@ -162,7 +158,7 @@ class DisconnectForm(ContainerPickerForm):
             for c in attached
         ]
 
-    def apply(self, values: Mapping[str, str]) -> str:
+    def apply(self, values: Mapping[str, str | None]) -> str:
         done = disconnect(self.app.ctx, values["network"], values["container"])
         return f"Disconnected {done.container} from {done.network}."
 
@@ -221,12 +217,12 @@ class RunContainerForm(FormScreen):
             picker.value = chosen
         super().facts_ready(facts)
 
-    def apply(self, values: Mapping[str, str]) -> str:
+    def apply(self, values: Mapping[str, str | None]) -> str:
         run = run_container(
             self.app.ctx,
             values["name"],
-            network=values["network"],
-            image=values["image"].strip() or BUSYBOX_IMAGE,
+            network=values["network"] or "bridge",
+            image=values["image"] or BUSYBOX_IMAGE,
             publish=split_items(values["publish"]),
             command=split_command(values["command"]),
             labels=split_items(values["labels"]),
@@ -255,7 +251,7 @@ class RemoveNetwork(ConfirmScreen):
         )
         return f"Remove network {net.name} ({net.driver}, id {net.id[:12]})?\n{then}"
 
-    def apply(self, values: Mapping[str, str]) -> str:
+    def apply(self, values: Mapping[str, str | None]) -> str:
         done = remove_network(self.app.ctx, self.network, force=True)
         return f"Removed network {done.name}" + (
             f"; disconnected {', '.join(done.disconnected)} first." if done.disconnected else "."
@@ -281,6 +277,6 @@ class RemoveContainer(ConfirmScreen):
             lines.append(f"{', '.join(sorted(sharing))} share its network namespace and will lose their network.")
         return "\n".join(lines)
 
-    def apply(self, values: Mapping[str, str]) -> str:
+    def apply(self, values: Mapping[str, str | None]) -> str:
         done = remove_container(self.app.ctx, self.container, force=True)
         return f"Removed container {done.name}" + (" (it was running)." if done.was_running else ".")

@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 
 from netcon.core.errors import NetconError
 from netcon.core.host_facts import HostFacts
-from netcon.core.validate import FORMS, field_error
+from netcon.core.validate.forms import FORMS, field_error
 from netcon.tui.actions import Action, Declared, bindings
 from netcon.tui.audit_panel import operation_done
 
@@ -75,17 +75,17 @@ class OperationScreen(Declared, ModalScreen):
         status.set_class(failed, "failed")
 
     # the change
-    def apply(self, values: Mapping[str, str]) -> str:
+    def apply(self, values: Mapping[str, str | None]) -> str:
         """Call the core (on a worker thread); return the sentence that reports success."""
         raise NotImplementedError
 
-    def start(self, values: Mapping[str, str]) -> None:
+    def start(self, values: Mapping[str, str | None]) -> None:
         self.busy = True
         self.set_status("Working…")
         self.run_operation(dict(values))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="operation", name="change the host")
-    def run_operation(self, values: dict[str, str]) -> None:
+    def run_operation(self, values: dict[str, str | None]) -> None:
         try:
             text = self.apply(values)
         except NetconError as error:
@@ -166,12 +166,13 @@ class FormScreen(OperationScreen):
         super().on_mount()
         self.query_one(f"#field-{self.fields()[0].key}").focus()
 
-    def values(self) -> dict[str, str]:
-        values = {}
+    def values(self) -> dict[str, str | None]:
+        """Each field's text; a blank field is None (not given: the core applies its default, or says the field
+        is needed)."""
+        values: dict[str, str | None] = {}
         for field in self.fields():
-            widget = self.query_one(f"#field-{field.key}")
-            value = widget.value
-            values[field.key] = "" if value is Select.BLANK else str(value)
+            value = self.query_one(f"#field-{field.key}").value
+            values[field.key] = None if value is Select.BLANK or not str(value).strip() else str(value)
         return values
 
     def errors(self) -> dict[str, str]:

@@ -11,18 +11,22 @@ from hypothesis import strategies as st
 
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import ContainerFact, EndpointFact, HostFacts, NetworkFact, RouteFact
-from netcon.core.validate import (
+from netcon.core.validate.docker import (
     check_gateway,
     check_ip_range,
     check_options,
     check_subnet_free,
-    field_error,
     parse_kv_items,
     parse_publish,
-    parse_subnet,
     split_command,
     usable_host,
 )
+from netcon.core.validate.forms import field_error
+from netcon.core.validate.values import ipv4_network
+
+
+def parse_subnet(text: str):
+    return ipv4_network(text, "subnet", "Subnet")
 
 
 @pytest.mark.parametrize(
@@ -100,15 +104,17 @@ def test_key_values_options_publish_command():
 
 
 def test_field_error_as_the_user_types():
-    """The console calls field_error per keystroke: syntax without facts, the host's state with them."""
-    form = {"name": "app", "subnet": "10.7.0.0/24", "gateway": "10.7.1.1", "ip_range": ""}
+    """The console calls field_error per keystroke: syntax without facts, the host's state with them. A blank
+    field reaches the checks as None (not given); an empty string is a value given, and refused."""
+    form = {"name": "app", "subnet": "10.7.0.0/24", "gateway": "10.7.1.1", "ip_range": None}
     assert field_error("network.create", "subnet", form) is None
     assert field_error("network.create", "gateway", form) == "Gateway 10.7.1.1 is outside the subnet 10.7.0.0/24."
     assert field_error("network.create", "ip_range", form) is None
     # A bad subnet is reported on the subnet field only, not again on the fields that depend on it.
     assert "prefix length" in field_error("network.create", "subnet", {**form, "subnet": "10.7.0.0/40"})
     assert field_error("network.create", "gateway", {**form, "subnet": "10.7.0.0/40"}) is None
-    assert "needs a subnet" in field_error("network.create", "gateway", {**form, "subnet": ""})
+    assert "needs a subnet" in field_error("network.create", "gateway", {**form, "subnet": None})
+    assert field_error("network.create", "ip_range", {**form, "ip_range": ""}) == "IP range is empty."
 
     app = _net("app", "10.7.0.0/24", gateways=("10.7.0.1",))
     owner = ContainerFact(
@@ -137,7 +143,7 @@ def test_field_error_as_the_user_types():
         field_error("network.connect", "ip", {**connect, "ip": "10.7.0.1"}, facts)
         == "IP address 10.7.0.1 is the gateway of network app."
     )
-    run = {"name": "x", "network": "container:nope", "image": "", "publish": "80:80"}
+    run = {"name": "x", "network": "container:nope", "image": None, "publish": "80:80"}
     assert "at least two characters" in field_error("container.run", "name", run, facts)
     assert "does not exist" in field_error("container.run", "network", run, facts)
     assert "cannot be published" in field_error("container.run", "publish", run, facts)

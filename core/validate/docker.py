@@ -1,9 +1,9 @@
-"""Checks of user input before anything is asked of Docker, shared by the core operations and the console's
-forms (which call ``field_error`` as the user types).
+"""The checks of Docker networks and containers a user names or asks for — names, subnets, gateways, network
+modes, published ports — against the host's state (``HostFacts``, read once) where it matters.
 
 Every check raises ``UsageError`` with one sentence naming the field; ``error.target`` is the field's key.
-Checks that need the host's state take a ``HostFacts`` (core.host_facts); ``field_error`` without facts skips
-those parts, so a form can validate syntax before the facts have been read.
+Checks that take ``facts=None`` skip the parts that need the host, so a form can validate syntax before the
+facts have been read.
 """
 
 from __future__ import annotations
@@ -17,55 +17,28 @@ from typing import Any
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import ContainerFact, HostFacts, NetworkFact
 from netcon.core.image import BUSYBOX_IMAGE
+from netcon.core.validate.values import IFNAME_RE, MAX_SHOWN, fail, ipv4_address, ipv4_network, shown, text
 
 # Docker's own rule for container names (daemon/names); netcon applies it to networks, aliases too, since
 # Docker 20.10 accepts network names with "/" or spaces that its API paths and CLI then cannot address.
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
-IFNAME_RE = re.compile(r"[^/\s:]{1,15}")  # Linux IFNAMSIZ-1, no slash, colon or space
+NAME_MAX = 255  # longer names make Docker's bridge and endpoint names fail later
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
 MTU_MIN, MTU_MAX = 68, 65535
 PORT_RE = re.compile(r"(\d{1,5}):(\d{1,5})(?:/(tcp|udp|sctp))?")
 
 Value = Any  # a form's text, or the typed value an API caller passes (sequence or mapping of k=v)
+Check = Callable[[Value, Mapping[str, Value], HostFacts | None], Any]
 
 
-def _fail(field: str, message: str) -> UsageError:
-    return UsageError(message, target=field)
-
-
-def _given(value: Value) -> bool:
-    return value not in (None, "", (), [], {})
+def given(value: Value) -> bool:
+    """False for "not given" (None, or an empty sequence); an empty string is given, and refused where a value
+    is needed."""
+    return value not in (None, (), [], {})
 
 
 # --- addresses -------------------------------------------------------------------------------------------
-
-
-def parse_subnet(value: str, field: str = "subnet", label: str = "Subnet") -> ipaddress.IPv4Network:
-    """An IPv4 CIDR with an explicit prefix length and no host bits set."""
-    text = str(value).strip()
-    if "/" not in text or not text.rsplit("/", 1)[1].isdigit():
-        raise _fail(field, f"{label} {text!r} is not a CIDR: write it as address/prefix-length, e.g. 10.1.2.0/24.")
-    address, prefix = text.rsplit("/", 1)
-    try:
-        ipaddress.IPv4Address(address)
-    except ipaddress.AddressValueError:
-        raise _fail(field, f"{label} {text!r} is not a valid IPv4 CIDR: {address} is not an IPv4 address.") from None
-    if int(prefix) > 32:
-        raise _fail(field, f"{label} {text!r} is not a valid IPv4 CIDR: the prefix length must be 0 to 32.")
-    try:
-        return ipaddress.IPv4Network(text, strict=True)
-    except ValueError:
-        network = ipaddress.IPv4Network(text, strict=False)
-        raise _fail(field, f"{label} {text!r} has host bits set: did you mean {network}?") from None
-
-
-def parse_address(value: str, field: str, label: str) -> ipaddress.IPv4Address:
-    text = str(value).strip()
-    try:
-        return ipaddress.IPv4Address(text)
-    except ipaddress.AddressValueError:
-        raise _fail(field, f"{label} {text!r} is not an IPv4 address.") from None
 
 
 def usable_host(address: ipaddress.IPv4Address, subnet: ipaddress.IPv4Network) -> bool:
@@ -79,11 +52,11 @@ def usable_host(address: ipaddress.IPv4Address, subnet: ipaddress.IPv4Network) -
 
 
 def check_gateway(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
-    gateway = parse_address(value, "gateway", "Gateway")
+    gateway = ipv4_address(value, "gateway", "Gateway")
     if gateway not in subnet:
-        raise _fail("gateway", f"Gateway {gateway} is outside the subnet {subnet}.")
+        raise fail("gateway", f"Gateway {gateway} is outside the subnet {subnet}.")
     if not usable_host(gateway, subnet):
-        raise _fail(
+        raise fail(
             "gateway",
             f"Gateway {gateway} is the {'network' if gateway == subnet.network_address else 'broadcast'}"
             f" address of {subnet}; pick a host address inside it.",
@@ -92,9 +65,9 @@ def check_gateway(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Ad
 
 
 def check_ip_range(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-    ip_range = parse_subnet(value, "ip_range", "IP range")
+    ip_range = ipv4_network(value, "ip_range", "IP range")
     if not ip_range.subnet_of(subnet):
-        raise _fail("ip_range", f"IP range {ip_range} is not inside the subnet {subnet}.")
+        raise fail("ip_range", f"IP range {ip_range} is not inside the subnet {subnet}.")
     return ip_range
 
 
@@ -103,54 +76,55 @@ def check_subnet_free(subnet: ipaddress.IPv4Network, networks: Iterable[NetworkF
     for net in networks:
         for cidr in net.subnets:
             if subnet.overlaps(ipaddress.IPv4Network(cidr, strict=False)):
-                raise _fail("subnet", f"Subnet {subnet} overlaps Docker network {net.name} ({cidr}).")
+                raise fail("subnet", f"Subnet {subnet} overlaps Docker network {net.name} ({cidr}).")
     for route in routes:
         if subnet.overlaps(ipaddress.IPv4Network(route.destination, strict=False)):
             where = f" via {route.device}" if route.device else ""
-            raise _fail("subnet", f"Subnet {subnet} overlaps the host's route to {route.destination}{where}.")
+            raise fail("subnet", f"Subnet {subnet} overlaps the host's route to {route.destination}{where}.")
 
 
 # --- names -----------------------------------------------------------------------------------------------
 
 
-def check_network_name(value: str, facts: HostFacts | None = None) -> str:
-    name = str(value).strip()
-    if not name:
-        raise _fail("name", "Network name is empty.")
+def _name(value: str | None, label: str, rule: str) -> str:
+    name = text(value, "name", label)
+    if len(name) > NAME_MAX:
+        raise fail("name", f"{label} {shown(name)} is longer than {NAME_MAX} characters.")
     if not NAME_RE.fullmatch(name):
-        raise _fail(
-            "name",
-            f"Network name {name!r} is not allowed: it must start with a letter or digit and "
-            "hold only letters, digits, '_', '.' and '-'.",
-        )
-    if facts is not None:
-        taken = next((n for n in facts.networks if n.name == name), None)
-        if taken is not None:
-            raise _fail("name", f"Network name {name} is already taken (network {taken.id[:12]}).")
+        raise fail("name", f"{label} {shown(name)} is not allowed: {rule}.")
     return name
 
 
-def check_container_name(value: str, facts: HostFacts | None = None) -> str:
-    name = str(value).strip()
-    if not name:
-        raise _fail("name", "Container name is empty.")
-    if len(name) < 2 or not NAME_RE.fullmatch(name):
-        raise _fail(
-            "name",
-            f"Container name {name!r} is not allowed: Docker wants at least two characters, "
-            "starting with a letter or digit, then only letters, digits, '_', '.' and '-'.",
-        )
+def check_network_name(value: str | None, facts: HostFacts | None = None) -> str:
+    name = _name(
+        value, "Network name", "it must start with a letter or digit and hold only letters, digits, '_', '.' and '-'"
+    )
+    if facts is not None:
+        taken = next((n for n in facts.networks if n.name == name), None)
+        if taken is not None:
+            raise fail("name", f"Network name {name} is already taken (network {taken.id[:12]}).")
+    return name
+
+
+def check_container_name(value: str | None, facts: HostFacts | None = None) -> str:
+    rule = (
+        "Docker wants at least two characters, starting with a letter or digit, then only letters, digits, "
+        "'_', '.' and '-'"
+    )
+    name = _name(value, "Container name", rule)
+    if len(name) < 2:
+        raise fail("name", f"Container name {shown(name)} is not allowed: {rule}.")
     if facts is not None:
         taken = next((c for c in facts.containers if c.name == name), None)
         if taken is not None:
-            raise _fail("name", f"Container name {name} is already taken (container {taken.id[:12]}, {taken.state}).")
+            raise fail("name", f"Container name {name} is already taken (container {taken.id[:12]}, {taken.state}).")
     return name
 
 
 def check_alias(value: str) -> str:
-    alias = str(value).strip()
-    if not NAME_RE.fullmatch(alias):
-        raise _fail("aliases", f"Alias {alias!r} is not a valid DNS name: use letters, digits, '_', '.' and '-'.")
+    alias = text(value, "aliases", "Alias")
+    if len(alias) > NAME_MAX or not NAME_RE.fullmatch(alias):
+        raise fail("aliases", f"Alias {shown(alias)} is not a valid DNS name: use letters, digits, '_', '.' and '-'.")
     return alias
 
 
@@ -167,7 +141,7 @@ def split_items(value: Value) -> list[str]:
 def parse_kv(item: str, field: str, label: str) -> tuple[str, str]:
     key, sep, val = str(item).partition("=")
     if not sep or not key.strip():
-        raise _fail(field, f"{label} {item!r} is not of the form key=value.")
+        raise fail(field, f"{label} {shown(item)} is not of the form key=value.")
     return key.strip(), val
 
 
@@ -183,18 +157,18 @@ def check_options(value: Value, facts: HostFacts | None = None) -> dict[str, str
     bridge = options.get(BRIDGE_NAME_OPTION)
     if bridge is not None:
         if not IFNAME_RE.fullmatch(bridge) or bridge in (".", ".."):
-            raise _fail(
+            raise fail(
                 "options",
-                f"Bridge name {bridge!r} ({BRIDGE_NAME_OPTION}) is not a valid Linux interface "
+                f"Bridge name {shown(bridge)} ({BRIDGE_NAME_OPTION}) is not a valid Linux interface "
                 "name: 1 to 15 characters without '/', ':' or spaces.",
             )
         if facts is not None:
             user = next((n for n in facts.networks if n.bridge_name == bridge), None)
             if user is not None:
-                raise _fail("options", f"Bridge name {bridge} is already used by Docker network {user.name}.")
+                raise fail("options", f"Bridge name {bridge} is already used by Docker network {user.name}.")
     mtu = options.get(MTU_OPTION)
     if mtu is not None and not (mtu.strip().isdigit() and MTU_MIN <= int(mtu) <= MTU_MAX):
-        raise _fail("options", f"MTU {mtu!r} ({MTU_OPTION}) must be a whole number from {MTU_MIN} to {MTU_MAX}.")
+        raise fail("options", f"MTU {shown(mtu)} ({MTU_OPTION}) must be a whole number from {MTU_MIN} to {MTU_MAX}.")
     return options
 
 
@@ -207,10 +181,10 @@ def check_labels(value: Value) -> dict[str, str]:
 
 def _subnet_of_form(values: Mapping[str, Value]) -> ipaddress.IPv4Network | None:
     """The form's subnet when it parses; a bad subnet is reported on its own field, not on its dependants."""
-    if not _given(values.get("subnet")):
+    if not given(values.get("subnet")):
         return None
     try:
-        return parse_subnet(values["subnet"])
+        return ipv4_network(values["subnet"], "subnet", "Subnet")
     except UsageError:
         return None
 
@@ -220,20 +194,20 @@ def _create_name(value, values, facts):
 
 
 def _create_driver(value, values, facts):
-    driver = str(value or "bridge").strip()
-    if not NAME_RE.fullmatch(driver):
-        raise _fail("driver", f"Driver {driver!r} is not a driver name.")
+    driver = "bridge" if value is None else text(value, "driver", "Driver")
+    if len(driver) > NAME_MAX or not NAME_RE.fullmatch(driver):
+        raise fail("driver", f"Driver {shown(driver)} is not a driver name.")
     if facts is not None and facts.drivers and driver not in facts.drivers:
-        raise _fail(
+        raise fail(
             "driver", f"Driver {driver} is not available on this engine (it offers {', '.join(sorted(facts.drivers))})."
         )
     return driver
 
 
 def _create_subnet(value, values, facts):
-    if not _given(value):
+    if not given(value):
         return None
-    subnet = parse_subnet(value)
+    subnet = ipv4_network(value, "subnet", "Subnet")
     if facts is not None:
         check_subnet_free(subnet, facts.networks, facts.routes)
     return subnet
@@ -241,10 +215,10 @@ def _create_subnet(value, values, facts):
 
 def _dependent(field: str, label: str, check: Callable) -> Callable:
     def run(value, values, facts):
-        if not _given(value):
+        if not given(value):
             return None
-        if not _given(values.get("subnet")):
-            raise _fail(field, f"{label} needs a subnet to belong to: give the subnet too.")
+        if not given(values.get("subnet")):
+            raise fail(field, f"{label} needs a subnet to belong to: give the subnet too.")
         subnet = _subnet_of_form(values)
         return check(value, subnet) if subnet is not None else None
 
@@ -254,14 +228,23 @@ def _dependent(field: str, label: str, check: Callable) -> Callable:
 # --- network connect / disconnect ------------------------------------------------------------------------
 
 
-def _find(value: str, lookup: Callable, field: str, label: str):
-    ref = str(value).strip()
-    if not ref:
-        raise _fail(field, f"{label} is empty.")
-    found = lookup(ref)
+def _find(value: str | None, lookup: Callable, field: str, label: str):
+    ref = text(value, field, label)
+    found = lookup(ref, field)
     if found is None:
-        raise _fail(field, f"{label} {ref} does not exist.")
+        raise fail(field, f"{label} {shown(ref) if len(ref) > MAX_SHOWN else ref} does not exist.")
     return found
+
+
+def _other(lookup: Callable, value: Value):
+    """Another field's object, for a check that depends on it; None when that field is empty or wrong (its
+    own check says why)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return lookup(value.strip())
+    except UsageError:
+        return None
 
 
 def find_network(value: str, facts: HostFacts, field: str = "network") -> NetworkFact:
@@ -306,7 +289,7 @@ def shared_stack_reason(container: ContainerFact, facts: HostFacts | None = None
 def check_attachable_network(net: NetworkFact, field: str = "network") -> NetworkFact:
     if net.driver in ("host", "null"):
         mode = "host" if net.driver == "host" else "none"
-        raise _fail(
+        raise fail(
             field,
             f"Network {net.name} is Docker's {mode} mode, not a network a container can be "
             f"connected to; run the container with --network {mode} instead.",
@@ -318,55 +301,55 @@ def check_ip_for(
     value: str, net: NetworkFact, facts: HostFacts | None, container: ContainerFact | None = None
 ) -> ipaddress.IPv4Address:
     """An address inside ``net``'s subnet, not its gateway and not held by another container."""
-    address = parse_address(value, "ip", "IP address")
+    address = ipv4_address(value, "ip", "IP address")
     if net.name == "bridge":
-        raise _fail("ip", "An IP address can only be chosen on a user-defined network, not on the default bridge.")
+        raise fail("ip", "An IP address can only be chosen on a user-defined network, not on the default bridge.")
     if not net.subnets:
-        raise _fail("ip", f"Network {net.name} has no IPv4 subnet, so an IP address cannot be chosen on it.")
+        raise fail("ip", f"Network {net.name} has no IPv4 subnet, so an IP address cannot be chosen on it.")
     subnets = [ipaddress.IPv4Network(s, strict=False) for s in net.subnets]
     if not any(usable_host(address, s) for s in subnets):
-        raise _fail(
+        raise fail(
             "ip", f"IP address {address} is not a usable address of network {net.name} ({', '.join(net.subnets)})."
         )
     if str(address) in net.gateways:
-        raise _fail("ip", f"IP address {address} is the gateway of network {net.name}.")
+        raise fail("ip", f"IP address {address} is the gateway of network {net.name}.")
     if facts is not None:
         for other in facts.containers:
             if container is not None and other.id == container.id:
                 continue
             if any(e.network_id == net.id and e.ipv4 == str(address) for e in other.endpoints):
-                raise _fail("ip", f"IP address {address} is already used by container {other.name} on {net.name}.")
+                raise fail("ip", f"IP address {address} is already used by container {other.name} on {net.name}.")
     return address
 
 
 def _connect_network(value, values, facts):
     if facts is None:
-        return str(value).strip() or None
+        return text(value, "network", "Network")
     return check_attachable_network(find_network(value, facts))
 
 
 def _connect_container(value, values, facts):
     if facts is None:
-        return str(value).strip() or None
+        return text(value, "container", "Container")
     container = find_container(value, facts)
     reason = shared_stack_reason(container, facts)
     if reason:
-        raise _fail("container", reason)
-    net = facts.network(str(values.get("network") or "").strip())
+        raise fail("container", reason)
+    net = _other(facts.network, values.get("network"))
     if net is not None and any(e.network_id == net.id for e in container.endpoints):
-        raise _fail("container", f"Container {container.name} is already connected to network {net.name}.")
+        raise fail("container", f"Container {container.name} is already connected to network {net.name}.")
     return container
 
 
 def _connect_ip(value, values, facts):
-    if not _given(value):
+    if not given(value):
         return None
     if facts is None:
-        return parse_address(value, "ip", "IP address")
-    net = facts.network(str(values.get("network") or "").strip())
+        return ipv4_address(value, "ip", "IP address")
+    net = _other(facts.network, values.get("network"))
     if net is None:
-        return parse_address(value, "ip", "IP address")
-    return check_ip_for(value, net, facts, facts.container(str(values.get("container") or "").strip()))
+        return ipv4_address(value, "ip", "IP address")
+    return check_ip_for(value, net, facts, _other(facts.container, values.get("container")))
 
 
 def _aliases(value, values, facts):
@@ -375,10 +358,10 @@ def _aliases(value, values, facts):
 
 def _disconnect_network(value, values, facts):
     if facts is None:
-        return str(value).strip() or None
+        return text(value, "network", "Network")
     net = find_network(value, facts)
     if net.driver in ("host", "null"):
-        raise _fail(
+        raise fail(
             "network",
             f"Network {net.name} is Docker's {'host' if net.driver == 'host' else 'none'} mode: "
             "a container cannot be disconnected from it, only removed.",
@@ -388,15 +371,15 @@ def _disconnect_network(value, values, facts):
 
 def _disconnect_container(value, values, facts):
     if facts is None:
-        return str(value).strip() or None
+        return text(value, "container", "Container")
     container = find_container(value, facts)
-    net = facts.network(str(values.get("network") or "").strip())
+    net = _other(facts.network, values.get("network"))
     if (
         net is not None
         and net.driver not in ("host", "null")
         and not any(e.network_id == net.id for e in container.endpoints)
     ):
-        raise _fail("container", f"Container {container.name} is not connected to network {net.name}.")
+        raise fail("container", f"Container {container.name} is not connected to network {net.name}.")
     return container
 
 
@@ -406,34 +389,35 @@ def _disconnect_container(value, values, facts):
 def check_network_mode(value: str, facts: HostFacts | None) -> str:
     """``bridge``, a user network, ``host``, ``none`` or ``container:<name|id>`` of a running container;
     returned as Docker's NetworkMode (container: with the full id)."""
-    mode = str(value or "bridge").strip()
+    mode = "bridge" if value is None else text(value, "network", "Network mode")
     if mode in ("bridge", "host", "none", "default"):
         return mode
     if mode.startswith("container:"):
         ref = mode.split(":", 1)[1].strip()
         if not ref:
-            raise _fail("network", "Network mode container: needs the name or id of the container to share with.")
+            raise fail("network", "Network mode container: needs the name or id of the container to share with.")
         if facts is None:
             return mode
-        other = facts.container(ref)
+        other = facts.container(ref, "network")
         if other is None:
-            raise _fail("network", f"Network mode container:{ref} names a container that does not exist.")
+            raise fail("network", f"Network mode container:{ref} names a container that does not exist.")
         if not other.running:
-            raise _fail(
+            raise fail(
                 "network",
                 f"Network mode container:{ref} names a container that is {other.state}, "
                 "not running, so it has no network namespace to share.",
             )
         return f"container:{other.id}"
     if facts is None:
-        if not NAME_RE.fullmatch(mode):
-            raise _fail("network", f"Network {mode!r} is not a network name.")
+        if len(mode) > NAME_MAX or not NAME_RE.fullmatch(mode):
+            raise fail("network", f"Network {shown(mode)} is not a network name.")
         return mode
-    net = facts.network(mode)
+    net = facts.network(mode, "network")
     if net is None:
-        raise _fail(
+        raise fail(
             "network",
-            f"Network {mode} does not exist (modes: bridge, host, none, container:<name>, or a user network).",
+            f"Network {shown(mode) if len(mode) > MAX_SHOWN else mode} does not exist (modes: bridge, host, none, "
+            "container:<name>, or a user network).",
         )
     return net.name
 
@@ -442,9 +426,10 @@ def parse_publish(item: str) -> tuple[int, int, str]:
     """``HOST:CONTAINER[/tcp|udp|sctp]`` as (host port, container port, protocol)."""
     match = PORT_RE.fullmatch(str(item).strip())
     if not match or not all(1 <= int(p) <= 65535 for p in match.group(1, 2)):
-        raise _fail(
+        raise fail(
             "publish",
-            f"Published port {item!r} must be HOST:CONTAINER with ports 1 to 65535 (optionally /tcp, /udp or /sctp).",
+            f"Published port {shown(item)} must be HOST:CONTAINER with ports 1 to 65535 "
+            "(optionally /tcp, /udp or /sctp).",
         )
     return int(match.group(1)), int(match.group(2)), match.group(3) or "tcp"
 
@@ -453,7 +438,7 @@ def _run_publish(value, values, facts):
     published = tuple(parse_publish(item) for item in split_items(value))
     mode = str(values.get("network") or "bridge").strip()
     if published and (mode == "none" or mode.startswith("container:")):
-        raise _fail(
+        raise fail(
             "publish",
             f"Ports cannot be published with network mode {mode}: the container has no "
             "network of its own to publish from.",
@@ -462,11 +447,11 @@ def _run_publish(value, values, facts):
 
 
 def _run_image(value, values, facts):
-    image = str(value or BUSYBOX_IMAGE).strip()
+    image = BUSYBOX_IMAGE if value is None else text(value, "image", "Image")
     if facts is not None:
         candidates = {image, f"{image}:latest"}
         if not candidates & set(facts.images):
-            raise _fail(
+            raise fail(
                 "image",
                 f"Image {image} is not present locally and no registry is reachable "
                 f"(netcon image ensure-busybox imports {BUSYBOX_IMAGE}).",
@@ -480,56 +465,5 @@ def split_command(value: Value) -> tuple[str, ...]:
         try:
             return tuple(shlex.split(value))
         except ValueError as error:
-            raise _fail("command", f"Command {value!r} cannot be split into words: {error}.") from None
+            raise fail("command", f"Command {shown(value)} cannot be split into words: {error}.") from None
     return tuple(str(v) for v in (value or ()))
-
-
-# --- forms -----------------------------------------------------------------------------------------------
-
-FORMS: dict[str, dict[str, Callable[[Value, Mapping[str, Value], HostFacts | None], Any]]] = {
-    "network.create": {
-        "name": _create_name,
-        "driver": _create_driver,
-        "subnet": _create_subnet,
-        "gateway": _dependent("gateway", "A gateway", check_gateway),
-        "ip_range": _dependent("ip_range", "An IP range", check_ip_range),
-        "labels": lambda value, values, facts: check_labels(value),
-        "options": lambda value, values, facts: check_options(value, facts),
-    },
-    "network.connect": {
-        "network": _connect_network,
-        "container": _connect_container,
-        "ip": _connect_ip,
-        "aliases": _aliases,
-    },
-    "network.disconnect": {
-        "network": _disconnect_network,
-        "container": _disconnect_container,
-    },
-    "container.run": {
-        "name": lambda value, values, facts: check_container_name(value, facts),
-        "network": lambda value, values, facts: check_network_mode(value, facts),
-        "image": _run_image,
-        "publish": _run_publish,
-        "labels": lambda value, values, facts: check_labels(value),
-        "command": lambda value, values, facts: split_command(value),
-    },
-}
-
-
-def check_form(form: str, values: Mapping[str, Value], facts: HostFacts | None) -> dict[str, Any]:
-    """Check every field of ``form`` in order; the parsed values, or the first field's ``UsageError``."""
-    return {field: check(values.get(field), values, facts) for field, check in FORMS[form].items()}
-
-
-def field_error(form: str, field: str, values: Mapping[str, Value], facts: HostFacts | None = None) -> str | None:
-    """The error to show next to ``field`` of ``form`` given all the form's current ``values``, or None.
-
-    Cheap and side-effect free: call it on every keystroke. Pass the ``HostFacts`` read when the form opened
-    to also check names taken, overlaps, existing containers and used addresses.
-    """
-    try:
-        FORMS[form][field](values.get(field), values, facts)
-    except UsageError as error:
-        return str(error)
-    return None
