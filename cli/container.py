@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from netcon.cli.main import CommandParser
 from netcon.core.container_ops import remove_container, run_container
 from netcon.core.image import BUSYBOX_IMAGE
-
-
-class _CommandAfterDashes(argparse.ArgumentParser):
-    """Takes everything after the first ``--`` as the container's command, wherever the options stand:
-    argparse alone matches an empty CMD right after NAME and then rejects ``-- CMD`` after the options."""
-
-    def parse_known_args(self, args=None, namespace=None):
-        args = list(sys.argv[1:] if args is None else args)
-        command = args[args.index("--") + 1 :] if "--" in args else []
-        if "--" in args:
-            args = args[: args.index("--")]
-        namespace, extras = super().parse_known_args(args, namespace)
-        namespace.command = command
-        return namespace, extras
 
 
 def register(sub, common) -> None:
     container = sub.add_parser("container", parents=[common], help="run and remove containers")
     actions = container.add_subparsers(
-        dest="container_command", metavar="ACTION", required=True, parser_class=_CommandAfterDashes
+        dest="container_command", metavar="ACTION", required=True, parser_class=CommandParser
     )
 
     run = actions.add_parser(

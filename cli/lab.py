@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 from dataclasses import asdict
 
+from netcon.cli.main import CommandParser
 from netcon.cli.table import render
-from netcon.core.errors import NotFound, UsageError
 from netcon.core.lab import lab
 from netcon.core.lab import state as lab_state
 
 
 def register(sub, common) -> None:
     parser = sub.add_parser("lab", parents=[common], help="Docker hosts in network namespaces, an underlay, etcd")
-    actions = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+    actions = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True, parser_class=CommandParser)
     prefix = argparse.ArgumentParser(add_help=False)
     prefix.add_argument(
         "--prefix",
@@ -42,9 +40,14 @@ def register(sub, common) -> None:
     console.add_argument("host", nargs="?", default="h1", help="lab host (default h1)")
     console.set_defaults(func=run_console)
 
-    execute = actions.add_parser("exec", parents=[common, prefix], help="run a command in a lab host's netns")
+    execute = actions.add_parser(
+        "exec",
+        parents=[common, prefix],
+        help="run a command in a lab host's netns",
+        usage="%(prog)s HOST [--prefix PREFIX] -- CMD...",
+        epilog="CMD after -- is run in the host's network namespace, without a shell",
+    )
     execute.add_argument("host")
-    execute.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
     execute.set_defaults(func=run_exec)
 
     down = actions.add_parser("down", parents=[common, prefix], help="remove everything the lab made")
@@ -96,13 +99,7 @@ def _print_status(result: lab.LabStatus, as_json: bool) -> int:
 
 
 def _host(args) -> lab_state.LabHost:
-    state = lab_state.load(args.prefix)
-    if state is None:
-        raise NotFound(f"No lab {args.prefix} here (netcon lab up builds it).")
-    host = state.host(args.host)
-    if host is None:
-        raise UsageError(f"Lab host {args.host} does not exist (hosts: {', '.join(h.name for h in state.hosts)}).")
-    return host
+    return lab.find_host(args.prefix, args.host)
 
 
 def run_console(args, ctx) -> int:
@@ -129,12 +126,7 @@ def run_console(args, ctx) -> int:
 
 
 def run_exec(args, ctx) -> int:
-    host = _host(args)
-    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    if not cmd:
-        raise UsageError("lab exec needs a command after --.")
-    nsenter = shutil.which("nsenter")
-    os.execv(nsenter, [nsenter, f"--net={host.netns_path}", *cmd])
+    return lab.exec_in(ctx, args.prefix, args.host, args.command).exit_code
 
 
 def run_down(args, ctx) -> int:

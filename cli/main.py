@@ -9,8 +9,10 @@ code (2 usage, 1 operational, 3 read-only).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+from typing import NoReturn
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
@@ -32,9 +34,32 @@ SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse in netcon's style: a usage error is one line naming the problem and where the usage is shown,
+    exit code 2 (argparse's own prints the whole usage first). Subcommands inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"netcon: {message.rstrip('.')} (see {self.prog} --help).\n")
+
+
+class CommandParser(Parser):
+    """Takes everything after the first ``--`` as the command to run (``args.command``), wherever netcon's own
+    options stand: argparse alone would match an empty command right after the last positional and then
+    take options written after it (``--read-only``) as part of the command."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        args = list(sys.argv[1:] if args is None else args)
+        command = args[args.index("--") + 1 :] if "--" in args else []
+        if "--" in args:
+            args = args[: args.index("--")]
+        namespace, extras = super().parse_known_args(args, namespace)
+        namespace.command = command
+        return namespace, extras
+
+
 def common_options() -> argparse.ArgumentParser:
     """The global options every subcommand accepts (before or after the subcommand)."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--docker-host",
         metavar="URL",
@@ -72,7 +97,7 @@ def _modules_for(argv: list[str]) -> tuple[set[str], set[str]]:
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="netcon",
         parents=[common],
         description="See and operate a host's container networking: Docker networks, bridges, veths, flannel.",
@@ -89,18 +114,26 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def with_command(argv: list[str]) -> list[str]:
+    """``argv`` with ``console`` in front when it names no command: the console is netcon's default, and its
+    options (``--etcd-endpoints URL``...) may be given without the word."""
+    if any(arg in COMMANDS for arg in argv) or any(arg in ("-h", "--help") for arg in argv):
+        return argv
+    return ["console", *argv]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = with_command(sys.argv[1:] if argv is None else argv)
+    with contextlib.suppress(AttributeError, ValueError):  # a value the user gave may not be UTF-8: escape it
+        sys.stderr.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     args = build_parser(argv).parse_args(argv)
-    if not getattr(args, "func", None):
-        args = build_parser(["console", *argv]).parse_args(["console", *argv])
     try:
         ctx = HostContext.from_options(
             docker_host=getattr(args, "docker_host", None),
             netns=getattr(args, "netns", None),
             read_only=getattr(args, "read_only", False),
         )
-        return args.func(args, ctx)
+        return int(args.func(args, ctx))
     except NetconError as error:
         print(f"netcon: {error}", file=sys.stderr)
         return error.exit_code

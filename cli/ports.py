@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from netcon.cli.table import render
+from netcon.cli.table import emit, render
 from netcon.core.ports import PortsView, collect_ports
 
 
@@ -16,10 +14,7 @@ def register_show(views, common) -> None:
 
 def run_show_ports(args, ctx) -> int:
     view = collect_ports(ctx)
-    if args.json:
-        print(json.dumps(port_rows(view), indent=2))
-    else:
-        print(ports_table(view))
+    emit("ports", port_rows(view), ports_table(view), view.not_read, args.json)
     return 0
 
 
@@ -152,9 +147,4 @@ def ports_table(view: PortsView) -> str:
     for c in view.conflicts:
         who = "; ".join(f"{claim.owner} on {_endpoint(claim.address, claim.port)} ({claim.how})" for claim in c.claims)
         notes.append(f"CONFLICT {c.proto} port {c.port}: {who}")
-    if view.skipped_vanished or view.skipped_unreadable:
-        notes.append(
-            f"(skipped {view.skipped_vanished} vanished and {view.skipped_unreadable} unreadable /proc entries)"
-        )
-    notes.extend(f"(problem: {p})" for p in view.problems)
     return "\n".join(notes)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from netcon.cli.main import SNAPSHOT_VIEWS
-from netcon.cli.table import render
+from netcon.cli.table import emit, render
 from netcon.core.errors import DockerUnavailable
 from netcon.core.model import Snapshot
 from netcon.core.snapshot import collect
@@ -25,13 +23,7 @@ def run_show(args, ctx) -> int:
     snap = collect(ctx)
     if snap.docker_error and args.view in ("networks", "containers"):
         raise DockerUnavailable(snap.docker_error)
-    rows = JSON_ROWS[args.view](snap)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(TABLES[args.view](snap))
-        if snap.docker_error:
-            print(f"(Docker not read: {snap.docker_error})")
+    emit(args.view, JSON_ROWS[args.view](snap), TABLES[args.view](snap), snap.not_read, args.json)
     return 0
 
 

@@ -3,7 +3,10 @@ by three spaces, a header in capitals, continuation lines for multi-valued cells
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[object]], gap: str = "   ") -> str:
@@ -29,3 +32,14 @@ def _lines(cell: object) -> list[str]:
     if isinstance(cell, (list, tuple)):
         return [str(x) for x in cell] or [""]
     return [str(cell)]
+
+
+def emit(view: str, rows: list[dict[str, Any]], table: str, not_read: Sequence[str], as_json: bool) -> None:
+    """Print a ``show`` view: the table, with what could not be read on stderr (one ``netcon:`` line each), or
+    one JSON object ``{view: rows, "not_read": [...]}``. A partial answer always says what it lacks."""
+    if as_json:
+        print(json.dumps({view: rows, "not_read": list(not_read)}, indent=2))
+        return
+    print(table)
+    for sentence in not_read:
+        print(f"netcon: {sentence}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from netcon.core import host_facts
 from netcon.core.audit import mutation
@@ -15,6 +16,7 @@ from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, UsageError
 from netcon.core.image import BUSYBOX_IMAGE
+from netcon.core.locks import create_lock
 from netcon.core.validate.forms import check_form
 
 HOST_PUBLISH_WARNING = "Published ports are discarded when using host network mode"
@@ -54,21 +56,56 @@ def run_container(
     command: Sequence[str] = (),
     labels: Mapping[str, str] | Sequence[str] = (),
 ) -> ContainerRun:
-    """``docker container run -itd --name NAME --network MODE [-p H:C] IMAGE [CMD]``."""
-    facts = host_facts.gather(ctx)
-    v = check_form(
-        "container.run",
-        {"name": name, "network": network, "image": image, "publish": publish, "command": command, "labels": labels},
-        facts,
+    """``docker container run -itd --name NAME --network MODE [-p H:C] IMAGE [CMD]``; the name is checked and
+    the container created under netcon's create lock (Docker itself refuses a second container of one name)."""
+    with create_lock(ctx):
+        facts = host_facts.gather(ctx)
+        v = check_form(
+            "container.run",
+            {
+                "name": name,
+                "network": network,
+                "image": image,
+                "publish": publish,
+                "command": command,
+                "labels": labels,
+            },
+            facts,
+        )
+        created = _create(ctx, v)
+    cid = created["Id"]
+    try:
+        docker_call(ctx, f"start container {v['name']}", lambda a: a.start(cid))
+        inspected = docker_call(ctx, f"inspect container {v['name']}", lambda a: a.inspect_container(cid))
+    except NetconError:
+        docker_call(
+            ctx, f"remove container {v['name']} after its failed start", lambda a: a.remove_container(cid, force=True)
+        )
+        raise
+    warnings = list(created.get("Warnings") or ())
+    if v["network"] == "host" and v["publish"] and HOST_PUBLISH_WARNING not in warnings:
+        warnings.append(HOST_PUBLISH_WARNING)
+    return ContainerRun(
+        id=cid,
+        name=v["name"],
+        image=v["image"],
+        network_mode=str(network).strip(),
+        command=v["command"],
+        published=tuple(f"{h}:{c}/{p}" for h, c, p in v["publish"]),
+        warnings=tuple(warnings),
+        ipv4=_ipv4(inspected),
     )
-    mode = v["network"]
-    # Built by hand: docker-py refuses port bindings with host mode, where Docker itself only warns.
-    host_config: dict = {"NetworkMode": mode}
+
+
+def _create(ctx: HostContext, v: dict[str, Any]) -> dict[str, Any]:
+    """Create (not start) the container. The host config is built by hand: docker-py refuses port bindings
+    with host mode, where Docker itself only warns."""
+    host_config: dict[str, Any] = {"NetworkMode": v["network"]}
     if v["publish"]:
         host_config["PortBindings"] = {
             f"{cport}/{proto}": [{"HostIp": "", "HostPort": str(hport)}] for hport, cport, proto in v["publish"]
         }
-    created = docker_call(
+    return docker_call(
         ctx,
         f"create container {v['name']}",
         lambda a: a.create_container(
@@ -82,28 +119,6 @@ def run_container(
             host_config=host_config,
             ports=[(cport, proto) for _, cport, proto in v["publish"]] or None,
         ),
-    )
-    cid = created["Id"]
-    try:
-        docker_call(ctx, f"start container {v['name']}", lambda a: a.start(cid))
-        inspected = docker_call(ctx, f"inspect container {v['name']}", lambda a: a.inspect_container(cid))
-    except NetconError:
-        docker_call(
-            ctx, f"remove container {v['name']} after its failed start", lambda a: a.remove_container(cid, force=True)
-        )
-        raise
-    warnings = list(created.get("Warnings") or ())
-    if mode == "host" and v["publish"] and HOST_PUBLISH_WARNING not in warnings:
-        warnings.append(HOST_PUBLISH_WARNING)
-    return ContainerRun(
-        id=cid,
-        name=v["name"],
-        image=v["image"],
-        network_mode=str(network or "bridge").strip(),
-        command=v["command"],
-        published=tuple(f"{h}:{c}/{p}" for h, c, p in v["publish"]),
-        warnings=tuple(warnings),
-        ipv4=_ipv4(inspected),
     )
 
 

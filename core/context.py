@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from netcon.core.errors import ReadOnlyError, UsageError
+from netcon.core.validate import values
 
 NETNS_RUN_DIR = "/var/run/netns"
 
@@ -20,11 +21,14 @@ def _truthy(value: str | None) -> bool:
 
 def resolve_netns(name_or_path: str | None) -> str | None:
     """Turn ``--netns NAME|PATH`` into a path of a network namespace file, or None for our own netns."""
-    if not name_or_path:
+    if name_or_path is None:
         return None
-    path = name_or_path if "/" in name_or_path else os.path.join(NETNS_RUN_DIR, name_or_path)
-    if not os.path.exists(path):
-        raise UsageError(f"Network namespace {name_or_path!r} does not exist (looked for {path}).")
+    given = values.text(name_or_path, "netns", "Network namespace")
+    path = given if "/" in given else os.path.join(NETNS_RUN_DIR, given)
+    if len(path) > 4096 or not os.path.exists(path):
+        raise UsageError(f"Network namespace {values.shown(given)} does not exist (looked for {path}).", target="netns")
+    if os.stat(path).st_dev != os.stat("/proc/self/ns/net").st_dev:  # namespace files live on nsfs
+        raise UsageError(f"{path} is not a network namespace (like /var/run/netns/NAME).", target="netns")
     return path
 
 
@@ -40,8 +44,12 @@ class HostContext:
     def from_options(
         cls, docker_host: str | None = None, netns: str | None = None, read_only: bool = False
     ) -> HostContext:
+        if docker_host is not None:
+            docker_host = values.docker_url(docker_host, "docker_host", "--docker-host")
+        elif os.environ.get("DOCKER_HOST"):
+            docker_host = values.docker_url(os.environ["DOCKER_HOST"], "docker_host", "DOCKER_HOST")
         return cls(
-            docker_host=docker_host or os.environ.get("DOCKER_HOST") or None,
+            docker_host=docker_host,
             netns=resolve_netns(netns),
             read_only=read_only or _truthy(os.environ.get("NETCON_READ_ONLY")),
         )

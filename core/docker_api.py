@@ -15,7 +15,7 @@ import docker.errors
 import requests.exceptions
 
 from netcon.core.context import HostContext
-from netcon.core.errors import DockerRefused, DockerUnavailable, NotFound
+from netcon.core.errors import DockerRefused, DockerUnavailable, NetconError, NotFound, PermissionDenied
 
 T = TypeVar("T")
 
@@ -32,9 +32,7 @@ def api(ctx: HostContext, timeout: int = 30) -> docker.APIClient:
             try:
                 client = docker.APIClient(base_url=ctx.docker_url, version="auto", timeout=timeout)
             except docker.errors.DockerException as error:
-                raise DockerUnavailable(
-                    f"Docker daemon not reachable at {ctx.docker_url}: {_reason(error)}.", target=ctx.docker_url
-                ) from error
+                raise unreachable(ctx, error) from error
             _clients[key] = client
         return client
 
@@ -55,6 +53,34 @@ def _reason(error: BaseException) -> str:
     return text.rstrip(".")
 
 
+def _permission_denied(error: BaseException) -> bool:
+    """docker-py wraps the socket's EACCES in requests' ConnectionError (args hold the PermissionError)."""
+    seen: list[object] = [error]
+    while seen:
+        item = seen.pop()
+        if isinstance(item, PermissionError):
+            return True
+        if isinstance(item, BaseException):
+            seen.extend(item.args)
+            seen.extend(x for x in (item.__cause__, item.__context__) if x is not None)
+        elif isinstance(item, tuple | list):
+            seen.extend(item)
+    return False
+
+
+def unreachable(ctx: HostContext, error: BaseException) -> NetconError:
+    """Why the engine cannot be reached, in one sentence: a socket this user may not open says what to do."""
+    if _permission_denied(error):
+        socket_path = ctx.docker_url.removeprefix("unix://")
+        return PermissionDenied(
+            f"Permission denied on {socket_path}: run netcon as root or as a member of the docker group.",
+            target=ctx.docker_url,
+        )
+    return DockerUnavailable(
+        f"Docker daemon not reachable at {ctx.docker_url}: {_reason(error)}.", target=ctx.docker_url
+    )
+
+
 def docker_call(ctx: HostContext, what: str, fn: Callable[[docker.APIClient], T], timeout: int = 30) -> T:
     """Run ``fn(client)``, translating docker-py errors; ``what`` names the request for the message."""
     try:
@@ -68,8 +94,6 @@ def docker_call(ctx: HostContext, what: str, fn: Callable[[docker.APIClient], T]
         raise DockerRefused(f"Docker refused to {what}: {explanation.rstrip('.')}.", target=what) from error
     except (requests.exceptions.ConnectionError, docker.errors.DockerException, ConnectionError) as error:
         forget(ctx)
-        raise DockerUnavailable(
-            f"Docker daemon not reachable at {ctx.docker_url}: {_reason(error)}.", target=ctx.docker_url
-        ) from error
+        raise unreachable(ctx, error) from error
     except requests.exceptions.ReadTimeout as error:
         raise DockerUnavailable(f"Docker daemon at {ctx.docker_url} did not answer in time ({what}).") from error

@@ -158,6 +158,12 @@ class Snapshot:
     interfaces: tuple[Interface, ...]
     problems: tuple[str, ...] = field(default=())
 
+    @property
+    def not_read(self) -> tuple[str, ...]:
+        """What this snapshot lacks, one sentence each: a partial answer says so."""
+        docker = (f"Docker not read: {self.docker_error}",) if self.docker_error else ()
+        return docker + tuple(f"Not read: {problem}." for problem in self.problems)
+
     def network(self, ref: str, field: str | None = None) -> Network | None:
         """By full id, name or id prefix, as Docker resolves them; an ambiguous name or prefix is refused."""
         return pick(self.networks, ref, "network", field)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import docker.types
 
@@ -14,6 +15,7 @@ from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import DockerRefused, NetconError, NotFound, UsageError
 from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact
+from netcon.core.locks import create_lock
 from netcon.core.validate.forms import check_form
 
 KeyValues = Mapping[str, str] | Sequence[str]
@@ -74,21 +76,42 @@ def create_network(
     labels: KeyValues = (),
     options: KeyValues = (),
 ) -> NetworkCreated:
-    """``docker network create``: Docker creates the network atomically, so a refusal leaves none behind."""
-    facts = host_facts.gather(ctx)
-    v = check_form(
-        "network.create",
-        {
-            "name": name,
-            "driver": driver,
-            "subnet": subnet,
-            "gateway": gateway,
-            "ip_range": ip_range,
-            "labels": labels,
-            "options": options,
-        },
-        facts,
+    """``docker network create``, under netcon's create lock, and checked afterwards: a network of the same name
+    made meanwhile by someone else (Docker does not refuse it) makes netcon remove its own again."""
+    with create_lock(ctx):
+        facts = host_facts.gather(ctx)
+        v = check_form(
+            "network.create",
+            {
+                "name": name,
+                "driver": driver,
+                "subnet": subnet,
+                "gateway": gateway,
+                "ip_range": ip_range,
+                "labels": labels,
+                "options": options,
+            },
+            facts,
+        )
+        created = _create(ctx, v, internal, attachable)
+        _keep_if_unique(ctx, v["name"], created["Id"])
+    return NetworkCreated(
+        id=created["Id"],
+        name=v["name"],
+        driver=v["driver"],
+        subnet=_str(v["subnet"]),
+        gateway=_str(v["gateway"]),
+        ip_range=_str(v["ip_range"]),
+        internal=internal,
+        attachable=attachable,
+        labels=tuple(sorted(v["labels"].items())),
+        options=tuple(sorted(v["options"].items())),
+        warning=created.get("Warning") or None,
     )
+
+
+def _create(ctx: HostContext, v: dict[str, Any], internal: bool, attachable: bool) -> dict[str, Any]:
+    """The Docker call itself, with Docker's refusals translated for the two cases users meet."""
     ipam = None
     if v["subnet"] is not None:
         pool = docker.types.IPAMPool(
@@ -99,7 +122,7 @@ def create_network(
         ipam = docker.types.IPAMConfig(pool_configs=[pool])
     what = f"create network {v['name']}"
     try:
-        created = docker_call(
+        return docker_call(
             ctx,
             what,
             lambda a: a.create_network(
@@ -124,18 +147,19 @@ def create_network(
         raise UsageError(
             f"Driver {v['driver']} is not available on this engine ({_docker_reason(error)}).", target="driver"
         ) from error
-    return NetworkCreated(
-        id=created["Id"],
-        name=v["name"],
-        driver=v["driver"],
-        subnet=_str(v["subnet"]),
-        gateway=_str(v["gateway"]),
-        ip_range=_str(v["ip_range"]),
-        internal=internal,
-        attachable=attachable,
-        labels=tuple(sorted(v["labels"].items())),
-        options=tuple(sorted(v["options"].items())),
-        warning=created.get("Warning") or None,
+
+
+def _keep_if_unique(ctx: HostContext, name: str, created_id: str) -> None:
+    """Remove the network just made when another one has its name (the other creator wins)."""
+    listed = docker_call(ctx, f"list networks named {name}", lambda a: a.networks(names=[name]))
+    others = sorted(n["Id"] for n in listed if n.get("Name") == name and n["Id"] != created_id)
+    if not others:
+        return
+    docker_call(ctx, f"remove the duplicate network {name}", lambda a: a.remove_network(created_id))
+    raise DockerRefused(
+        f"Network name {name} was taken by another creator at the same moment (network {others[0][:12]}); "
+        f"netcon removed the network it had just made ({created_id[:12]}), so the name stays unique.",
+        target="name",
     )
 
 

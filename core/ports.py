@@ -139,6 +139,14 @@ class PortsView:
     skipped_unreadable: int  # /proc entries this process may not read
     problems: tuple[str, ...]
 
+    @property
+    def not_read(self) -> tuple[str, ...]:
+        """What this view lacks, one sentence each (the CLI prints them; a partial answer says so)."""
+        skipped = []  # processes that ended while being read lack nothing: they are gone
+        if self.skipped_unreadable:
+            skipped.append(f"Not read: {self.skipped_unreadable} /proc entries this user may not read (run as root).")
+        return tuple(f"{p[0].upper()}{p[1:]}." if not p.endswith(".") else p for p in self.problems) + tuple(skipped)
+
     def holding(self, port: int, proto: str | None = None) -> tuple[PortSocket, ...]:
         """The seed's question, "who holds port 80?": sockets bound to ``port``."""
         return tuple(s for s in self.sockets if s.port == port and proto in (None, s.proto))
@@ -233,6 +241,9 @@ class PortsCollector:
     ) -> tuple[list, list[WantedPort]]:
         """(published as (proto, ip, port, cid, name, cport) from the list, wanted ports from bindings)."""
         if snap.docker_error:
+            problems.append(
+                f"Docker not read, so containers' published and wanted ports are missing: {snap.docker_error}"
+            )
             return [], []
         if isinstance(summaries, NetconError):
             problems.append(str(summaries))

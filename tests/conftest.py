@@ -22,6 +22,15 @@ TEST_LABEL = "netcon.test"
 pytest_plugins = ["tests.fixtures.etcd"]
 
 
+@pytest.fixture(autouse=True)
+def audit_log(tmp_path, monkeypatch):
+    """Every test (and every netcon it starts) writes its own audit log, never the user's."""
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("NETCON_AUDIT_LOG", str(path))
+    monkeypatch.delenv("NETCON_READ_ONLY", raising=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def ctx() -> HostContext:
     return HostContext()

@@ -14,16 +14,21 @@ from netcon.core.audit import AuditEntry, last_entries, log_path
 from netcon.core.errors import NetconError
 
 ENTRIES = 20
-OUTCOME_STYLE = {"ok": "green", "read-only": "yellow", "invalid": "yellow", "refused": "red", "failed": "red"}
+OUTCOME_STYLE = {
+    "ok": "green",
+    "read-only": "yellow",
+    "invalid": "yellow",
+    "refused": "red",
+    "failed": "red",
+    "started": "yellow",
+}
 
 
 def entry_text(entry: AuditEntry) -> Text:
     """The entry's summary with its outcome coloured."""
-    tail = f" -> {entry.outcome}" + (f": {entry.error}" if entry.error else "")
-    text = Text(entry.summary.removesuffix(tail) + " -> ")
+    text = Text(entry.head + " -> ")
     text.append(entry.outcome, style=OUTCOME_STYLE.get(entry.outcome, ""))
-    if entry.error:
-        text.append(f": {entry.error}")
+    text.append(entry.tail)
     return text
 
 

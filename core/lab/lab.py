@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netcon.core.audit import mutation
 from netcon.core.context import HostContext
-from netcon.core.errors import NetconError, PermissionDenied, UsageError
+from netcon.core.errors import NetconError, NotFound, PermissionDenied, UsageError
 from netcon.core.etcd import EtcdOptions, open_client
 from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.image import ensure_busybox
@@ -217,6 +219,39 @@ def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress=lambda message
     shutil.rmtree(state.directory, ignore_errors=True)
     lab_state.forget(prefix)
     return True
+
+
+@dataclass(frozen=True)
+class ExecDone:
+    host: str
+    command: tuple[str, ...]
+    exit_code: int
+
+
+def find_host(prefix: str, name: str) -> LabHost:
+    """Lab host ``name`` (h1, or its netns name) of lab ``prefix``."""
+    state = lab_state.load(prefix)
+    if state is None:
+        raise NotFound(f"No lab {prefix} here (netcon lab up builds it).", target=prefix)
+    host = state.host(name)
+    if host is None:
+        raise UsageError(
+            f"Lab host {name} does not exist (hosts: {', '.join(h.name for h in state.hosts)}).", target="host"
+        )
+    return host
+
+
+@mutation("lab.exec", "run a command in lab host {host}")
+def exec_in(ctx: HostContext, prefix: str, host: str, command: Sequence[str]) -> ExecDone:
+    """Run ``command`` in the lab host's network namespace (``nsenter --net=``, no shell) with this terminal as
+    its own. Any command may change the host, so this is a change like the others: refused read-only, audited
+    with its exit code."""
+    if not command or not str(command[0]).strip():
+        raise UsageError("lab exec needs a command after --, e.g. netcon lab exec h1 -- ip route.", target="command")
+    lab_host = find_host(prefix, host)
+    nsenter = procs.require_binary("nsenter", "util-linux")
+    done = subprocess.run([nsenter, f"--net={lab_host.netns_path}", *command], check=False)
+    return ExecDone(host=lab_host.name, command=tuple(command), exit_code=done.returncode)
 
 
 def status(prefix: str = DEFAULT_PREFIX) -> LabStatus:

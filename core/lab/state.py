@@ -7,6 +7,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from netcon.core.errors import NetconError
+
 LAB_ROOT = os.environ.get("NETCON_LAB_ROOT", "/var/lib/netcon")
 
 
@@ -70,13 +72,22 @@ def state_path(prefix: str) -> str:
 
 
 def load(prefix: str) -> LabState | None:
+    """The recorded lab, None when there is none; a state file that is not what ``save`` wrote is an error
+    (netcon cannot tell what such a lab made, so it touches nothing)."""
+    path = state_path(prefix)
     try:
-        with open(state_path(prefix)) as f:
-            raw = json.load(f)
+        with open(path, "rb") as f:
+            raw = json.loads(f.read())
+        hosts = [LabHost(**h) for h in raw.pop("hosts", [])]
+        return LabState(**raw, hosts=hosts)
     except FileNotFoundError:
         return None
-    hosts = [LabHost(**h) for h in raw.pop("hosts", [])]
-    return LabState(**raw, hosts=hosts)
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError) as error:
+        reason = error.strerror if isinstance(error, OSError) else type(error).__name__
+        raise NetconError(
+            f"The lab state file {path} cannot be read ({reason}): netcon cannot tell what lab {prefix} made, so "
+            "it changes nothing; remove the lab's parts by hand, or the file to forget the lab."
+        ) from error
 
 
 def save(state: LabState) -> None:

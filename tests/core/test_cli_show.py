@@ -38,7 +38,9 @@ def test_json_keys(dobj, view):
     c = dobj.container("keys", network=net.name)
     result = netcon("show", view, "--json")
     assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
+    shown = json.loads(result.stdout)
+    assert set(shown) == {view, "not_read"} and shown["not_read"] == []
+    rows = shown[view]
     assert rows and all(REQUIRED_KEYS[view] <= set(row) for row in rows)
     if view == "networks":
         row = next(r for r in rows if r["name"] == net.name)
@@ -48,7 +50,7 @@ def test_json_keys(dobj, view):
 
 def test_veths_json_names_the_container(dobj):
     c = dobj.container("v")
-    rows = json.loads(netcon("show", "veths", "--json").stdout)
+    rows = json.loads(netcon("show", "veths", "--json").stdout)["veths"]
     (row,) = [r for r in rows if r["container_id"] == c.id]
     assert row["container"] == c.name and row["peer_ifname"] == "eth0" and row["bridge"] == "docker0"
 
@@ -73,10 +75,29 @@ def test_unreachable_docker_is_one_line_and_exit_1():
     assert result.stdout == ""
 
 
-def test_bridges_still_shown_without_docker():
-    result = netcon("--docker-host", "unix:///nonexistent/docker.sock", "show", "bridges")
-    assert result.returncode == 0
-    assert "Docker not read" in result.stdout
+@pytest.mark.parametrize("view", ["bridges", "veths", "ports"])
+def test_a_partial_answer_says_what_it_lacks(view):
+    """Without Docker the kernel's side is still shown, and the table (on stderr) and the JSON (not_read) say
+    that Docker was not read."""
+    sock = "unix:///nonexistent/docker.sock"
+    lacks = f"Docker daemon not reachable at {sock}: no socket there."
+    table = netcon("--docker-host", sock, "show", view)
+    assert table.returncode == 0 and table.stdout
+    assert table.stderr.startswith("netcon: Docker not read") and table.stderr.strip().endswith(lacks)
+    shown = json.loads(netcon("--docker-host", sock, "show", view, "--json").stdout)
+    assert shown[view] and len(shown["not_read"]) == 1 and shown["not_read"][0].endswith(lacks)
+
+
+def test_docker_permission_denied_says_what_to_do():
+    """As user nobody (setpriv drops root) the socket cannot be opened: one sentence saying what to do."""
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    result = subprocess.run(
+        [*as_nobody, sys.executable, "-m", "netcon.cli", "show", "networks"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "netcon: Permission denied on /var/run/docker.sock: run netcon as root or as a member of the docker group.\n"
+    )
 
 
 def test_bad_usage_exits_2():

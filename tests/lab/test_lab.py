@@ -57,6 +57,19 @@ def test_full_lab_lifecycle():
         assert ping.returncode == 0, ping.stdout + ping.stderr
         routes = netcon("lab", "exec", "--prefix", prefix, "h1", "--", "ip", "route").stdout
         assert "default" not in routes
+        assert netcon("lab", "exec", "--prefix", prefix, "h1", "--", "false").returncode == 1  # its exit code
+
+        # lab exec runs any command, so read-only refuses it like every change: exit 3, audited, host unchanged
+        add = ("lab", "exec", "--prefix", prefix, "h1", "--", "ip", "link", "add", "ro0", "type", "dummy")
+        refused = netcon("--read-only", *add)
+        assert refused.returncode == 3 and refused.stderr == (
+            "netcon: Refused run a command in lab host h1: netcon runs in read-only mode.\n"
+        )
+        links = netcon("lab", "exec", "--prefix", prefix, "h1", "--", "ip", "-o", "link").stdout
+        assert "ro0" not in links
+        with open(os.environ["NETCON_AUDIT_LOG"]) as f:
+            records = [json.loads(line) for line in f]
+        assert [r["outcome"] for r in records if r["arguments"].get("command") == list(add[6:])] == ["read-only"]
 
         # etcd holds the seed's flannel config under the seed's prefix (v2 API)
         with urllib.request.urlopen(f"{state.etcd_endpoint}/v2/keys/atomic.io/network/config", timeout=5) as r:
@@ -71,14 +84,14 @@ def test_full_lab_lifecycle():
         assert {p.name for p in SEED} <= set(names)
         shown = json.loads(
             netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "containers", "--json").stdout
-        )
+        )["containers"]
         modes = {c["name"]: c["network_mode"] for c in shown}
         assert modes["app1"] == modes["app2"] == "app"
         assert modes["nginx"] == "host" and modes["busybox-3"] == "none" and modes["busybox"] == "bridge"
         assert modes["busybox-1"] == modes["busybox-2"] == "container:busybox"
         veths = json.loads(
             netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "veths", "--json").stdout
-        )
+        )["veths"]
         assert {v["container"] for v in veths if v["container"]} == {"app1", "app2", "busybox", "h1-probe"}
         exec_id = client.exec_create(names["app1"]["Id"], ["ping", "-c", "1", "app2"])
         assert b"1 packets received" in client.exec_start(exec_id)
@@ -90,7 +103,7 @@ def test_full_lab_lifecycle():
         # who holds port 80 on h1: the host-mode web server, attributed to its container
         ports = json.loads(
             netcon("--docker-host", h1.docker_host, "--netns", h1.netns, "show", "ports", "--json").stdout
-        )
+        )["ports"]
         (web80,) = [p for p in ports if p["port"] == 80 and p["proto"].startswith("tcp") and p["pid"]]
         assert web80["container"] == "nginx" and web80["process"] == "httpd"
         assert [c["Names"] for c in docker.APIClient(base_url=h2.docker_host).containers()] == [["/h2-probe"]]
@@ -145,7 +158,7 @@ def check_overlay(state) -> None:
         assert f"inet {subnet} " in docker0
         bridges = json.loads(
             netcon("--docker-host", host.docker_host, "--netns", host.netns, "show", "bridges", "--json").stdout
-        )
+        )["bridges"]
         assert any(b["name"] == "docker0" for b in bridges)
         flannel = netcon(
             "lab", "exec", "--prefix", state.prefix, host.name, "--", "ip", "-d", "link", "show", "flannel.1"

@@ -24,15 +24,6 @@ class Result:
     err: str
 
 
-@pytest.fixture(autouse=True)
-def audit_log(tmp_path, monkeypatch):
-    """Every test writes its own audit log, never the user's."""
-    path = tmp_path / "audit.jsonl"
-    monkeypatch.setenv("NETCON_AUDIT_LOG", str(path))
-    monkeypatch.delenv("NETCON_READ_ONLY", raising=False)
-    return path
-
-
 @pytest.fixture
 def netcon(capsys):
     """``netcon ARGS...`` in-process through cli.main.main: exit code, stdout, stderr."""

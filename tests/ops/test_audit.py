@@ -17,7 +17,15 @@ KEYS = {"time", "user", "host", "operation", "arguments", "outcome", "error"}
 
 
 def lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """One record per attempt: the outcome line of each, checked against the "started" line before it."""
+    raw = [json.loads(line) for line in path.read_text().splitlines()]
+    started = {r["id"]: r for r in raw if r["outcome"] == "started"}
+    finals = [r for r in raw if r["outcome"] != "started"]
+    for record in finals:
+        if record["outcome"] != "read-only":  # a read-only refusal happens before anything starts
+            assert started.pop(record["id"])["arguments"] == record["arguments"]
+    assert not started, "an attempt without an outcome line"
+    return finals
 
 
 def test_each_attempt_is_one_line(lab, netcon, audit_log, monkeypatch):
@@ -72,6 +80,36 @@ def test_unwritable_log_refuses_the_change(lab, monkeypatch, tmp_path, dclient):
     with pytest.raises(NetconError, match=r"Cannot write the audit log .*nothing was changed"):
         create_network(HostContext(), lab.name("unlogged"))
     assert not dclient.api.networks(names=[lab.name("unlogged")])
+
+
+def test_a_full_disk_refuses_the_change(lab, netcon, monkeypatch, dclient):
+    """The audit log fails closed: /dev/full accepts the open and fails every write with ENOSPC, as a full
+    disk does, so the "started" line cannot be written and nothing is created."""
+    monkeypatch.setenv("NETCON_AUDIT_LOG", "/dev/full")
+    result = netcon("network", "create", lab.name("full"), "--label", lab.label)
+    assert result.code == 1
+    assert result.err == "netcon: Cannot write the audit log /dev/full: No space left on device; nothing was changed.\n"
+    assert not dclient.api.networks(names=[lab.name("full")])
+
+
+def test_only_values_the_user_gave_are_recorded(audit_log):
+    """A progress callback (lab up's) is not a value the user gave; neither are defaults left alone."""
+
+    @audit.mutation("test.progress", "test {name}")
+    def change(ctx, name: str, count: int = 2, progress=lambda message: None) -> None:
+        progress("working")
+
+    change(HostContext(), "x", progress=print)
+    (record,) = lines(audit_log)
+    assert record["arguments"] == {"name": "x"}
+    audit.REGISTRY.pop("test.progress")
+
+
+def test_an_attempt_that_died_shows_without_outcome(audit_log):
+    record = {"id": "a1", "time": "t", "user": "u", "host": "h", "operation": "lab.up", "arguments": {}}
+    audit_log.write_text(json.dumps({**record, "outcome": "started", "error": None}) + "\n")
+    (entry,) = audit.last_entries(5)
+    assert entry.summary == "t u@h lab.up  -> started (no outcome recorded)"
 
 
 def test_reader_returns_the_newest_entries(audit_log):

@@ -31,6 +31,7 @@ CLI_ARGV = {
     "image.import": ["image", "ensure-busybox", "--image", "{p}/busybox:latest"],
     "lab.up": ["lab", "up", "--prefix", "nro"],
     "lab.down": ["lab", "down", "--prefix", "nro"],
+    "lab.exec": ["lab", "exec", "--prefix", "nro", "h1", "--", "ip", "link", "add", "ro0", "type", "dummy"],
     "flannel.config.set": ["flannel", "config", "set", '{{"Network": "10.77.0.0/16"}}', *ETCD],
     "flannel.lease.acquire": ["flannel", "lease", "acquire", "--public-ip", "198.18.250.2", *ETCD],
     "flannel.lease.renew": ["flannel", "lease", "renew", "{subnet}", *ETCD],
@@ -96,8 +97,8 @@ def test_core_refuses_in_read_only_mode(operation, lab, audit_log):
 def test_cli_exits_3(operation, switch, lab, flannel_prefix, netcon, monkeypatch):
     before = lab.owned()
     argv = [a.format(p=lab.prefix, **flannel_prefix) for a in CLI_ARGV[operation]]
-    if switch == "option":
-        argv.append("--read-only")
+    if switch == "option":  # after the operation's own options, before a command after --
+        argv.insert(argv.index("--") if "--" in argv else len(argv), "--read-only")
     else:
         monkeypatch.setenv("NETCON_READ_ONLY", "1")
     result = netcon(*argv)

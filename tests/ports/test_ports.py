@@ -193,7 +193,7 @@ def test_published_port_and_its_docker_proxy(ctx, dobj):
             check=True,
             timeout=60,
         ).stdout
-    )
+    )["ports"]
     (row,) = [r for r in rows if r["port"] == port and r["state"] == "LISTEN"]
     assert {
         "proto",
@@ -250,7 +250,7 @@ def test_conflicts_between_containers_and_with_a_host_process(ctx, dobj, dclient
                 check=True,
                 timeout=60,
             ).stdout
-        )
+        )["ports"]
         (mine,) = [r for r in rows if r["port"] == held and r["state"] == "LISTEN"]
         assert mine["pid"] == os.getpid() and mine["conflicts_with"] == [dobj.name("late")]
     finally:
