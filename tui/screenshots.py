@@ -1,82 +1,203 @@
-"""``python -m netcon.tui.screenshots``: an SVG of every pane at 120x40 in ``screenshots/``, for the README.
+"""``python -m netcon.tui.screenshots``: the README's pictures, one SVG per pane at 120x40 in ``screenshots/``,
+taken of the real console on a lab host.
 
-Run from a checkout: the scene is the test suite's fixture snapshot (tests/fixtures/scene.py), fed to the
-console through its collector argument with a fixed clock; the Doctor, Flannel, Ports and Ping panes get the
-fixture data of tests/fixtures/doctor_scene.py, flannel_scene.py, ports_scene.py and ping_scene.py. So the
-pictures are the same on every run.
+It opens what ``netcon lab console HOST`` opens — ``NetconApp`` with the real snapshot collector and watcher,
+the Flannel pane on the lab's etcd, the real doctor — headless through Textual's ``run_test``, starts one real
+probe (app1 -> app2 on the seed's network ``app``), and, pane by pane, waits until the pane shows the lab's data
+(snapshot applied, leases listed, sockets read, probe replies in, doctor report in) before exporting it with
+Textual's ``export_screenshot``. A pane that never shows its data, or an error the console reports, stops the
+run with a message instead of a picture of an empty or failing pane.
+
+``--build`` builds a lab for the pictures and removes it afterwards; without it the lab ``--prefix`` must
+exist (``netcon lab up`` builds one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from textual.notifications import SeverityLevel
+from textual.pilot import Pilot
 
 from netcon.core.context import HostContext
-from netcon.core.model import Snapshot
+from netcon.core.errors import NetconError, NotFound, UsageError
+from netcon.core.etcd import EtcdOptions
+from netcon.core.lab import lab
+from netcon.core.lab import state as lab_state
 from netcon.tui.app import NetconApp
-from netcon.tui.panes import SLOTS
-from tests.fixtures.doctor_scene import FixedDoctor
-from tests.fixtures.flannel_scene import FixtureFeed
-from tests.fixtures.ping_scene import probes
-from tests.fixtures.ports_scene import FixturePorts
-from tests.fixtures.scene import TAKEN_AT, scene
+from netcon.tui.flannel_feed import EtcdSettings
+from netcon.tui.panes import SLOTS, Slot
 
 SIZE = (120, 40)
+PROBE = ("app1", "app2")  # source container and target of the Ping pane's probe, both in the seed's scene
+PROBE_REPLIES = 4  # replies the Ping pane waits for, so its sparkline has bars
+TIMEOUT = 30.0  # seconds a pane may take to show its data
 
 
-class FixedScene:
-    """A collector that always returns the fixture scene."""
-
-    def __init__(self) -> None:
-        self.snapshot = scene()
-
-    def collect(self) -> Snapshot:
-        return self.snapshot
+class NotShown(NetconError):
+    """A pane did not show the lab's data in time, or the console reported an error."""
 
 
-async def settle(app: NetconApp, pilot) -> None:
-    """Wait for the workers that finish (the Flannel pane's etcd follower never does; its fixture answers at once)."""
-    await pilot.pause(0.2)
-    ending = [w for w in app.workers if w.group != "flannel"]
-    if ending:  # an empty list would mean "every worker" to Textual
-        await app.workers.wait_for_complete(ending)
-    await pilot.pause()
+class ScreenshotApp(NetconApp):
+    """The console unchanged, except that it keeps the error notifications (a headless run draws no toasts), so
+    that no picture is taken of a console that reported a failure."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.errors: list[str] = []
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        if severity == "error":
+            self.errors.append(message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
 
-async def shoot(out: Path) -> list[Path]:
-    written = []
-    app = NetconApp(
-        HostContext(),
-        FixedScene(),
-        watch=False,
-        clock=lambda: TAKEN_AT + 2,
-        doctor=FixedDoctor(),
-        flannel=FixtureFeed(),
-        ports=FixturePorts(),
-    )
+def lab_console(prefix: str, host_name: str) -> tuple[HostContext, EtcdSettings]:
+    """The host context and etcd settings ``netcon lab console HOST`` opens the console with."""
+    state = lab_state.load(prefix)
+    if state is None:
+        raise NotFound(f"No lab {prefix} here: build one with netcon lab up --prefix {prefix}, or pass --build.")
+    host = state.host(host_name)
+    if host is None:
+        names = ", ".join(h.name for h in state.hosts)
+        raise UsageError(f"Lab {prefix} has no host {host_name} (hosts: {names}).")
+    ctx = HostContext.from_options(docker_host=host.docker_host, netns=host.netns_path)
+    etcd = EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api))
+    return ctx, EtcdSettings(etcd, state.flannel_prefix)
+
+
+# What each pane waits for before its picture: (what, done(app)). Every pane first waits for the latest
+# snapshot to be applied to it.
+Wait = tuple[str, Callable[[NetconApp], bool]]
+WAITS: dict[str, Wait] = {
+    "veths": ("a second snapshot for the RX/TX rates", lambda app: bool(app.state.rates.rates)),
+    "flannel": (
+        "the leases, this host's among them, and the kernel's flannel entries",
+        lambda app: app.pane("flannel").mine is not None and app.pane("flannel").kernel is not None,
+    ),
+    "ping": (
+        f"{PROBE_REPLIES} replies to the probe {PROBE[0]} -> {PROBE[1]}",
+        lambda app: any(t.summary.received >= PROBE_REPLIES for t in app.pane("ping").tracked.values()),
+    ),
+    "ports": ("the sockets", lambda app: app.pane("ports").view is not None),
+    "doctor": (
+        "the doctor's report",
+        lambda app: app.pane("doctor").report is not None and not app.pane("doctor").running,
+    ),
+}
+
+
+def waiting_for(app: NetconApp, pane_id: str) -> str | None:
+    """What ``pane_id`` still waits for, or None when it shows the lab's data."""
+    if app.state.snapshot is None or pane_id in app.behind:
+        return "the host's snapshot"
+    what, done = WAITS.get(pane_id, ("", lambda app: True))
+    return None if done(app) else what
+
+
+async def wait_until_shown(pilot: Pilot, slot: Slot, timeout: float) -> None:
+    app = pilot.app
+    assert isinstance(app, ScreenshotApp)
+    deadline = time.monotonic() + timeout
+    while True:
+        if app.errors:
+            raise NotShown(f"The console reported an error: {app.errors[0]}")
+        what = waiting_for(app, slot.id)
+        if what is None:
+            break
+        if time.monotonic() > deadline:
+            raise NotShown(f"The {slot.title} pane did not show {what} within {timeout:g} s.")
+        await pilot.pause(0.1)
+    pane = app.pane(slot.id)
+    running = [w for w in app.workers if w.node is pane and w.group != "flannel" and w.is_running]
+    if running:  # an empty list would mean "every worker" to Textual (the Flannel pane's follower never ends)
+        await app.workers.wait_for_complete(running)
+    await pilot.pause()  # let the last message's repaint land
+
+
+async def shoot(app: ScreenshotApp, timeout: float = TIMEOUT) -> dict[str, str]:
+    """Every pane of ``app``, in order: file name (``<digit>-<pane>.svg``) -> SVG."""
+    pictures = {}
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+        await wait_until_shown(pilot, SLOTS[0], timeout)
+        app.pane("ping").start_probe(*PROBE)  # what the Containers pane's `p` starts; it runs while we go on
         for slot in SLOTS:
             await pilot.press(slot.digit)
-            if slot.id == "ping":
-                for tracked in probes():
-                    app.pane("ping").track(tracked)
-            await settle(app, pilot)
-            path = out / f"{slot.digit}-{slot.id}.svg"
-            path.write_text(app.export_screenshot(title=f"netcon — {slot.title}"))
-            written.append(path)
+            await wait_until_shown(pilot, slot, timeout)
+            pictures[f"{slot.digit}-{slot.id}.svg"] = app.export_screenshot(title=f"netcon — {slot.title}")
+    return pictures
+
+
+def screenshots(prefix: str, host: str, out: Path, timeout: float = TIMEOUT) -> list[Path]:
+    """The pictures of lab ``prefix``'s host ``host``, written into ``out`` once all were taken (a failed run
+    leaves the old ones as they were); the paths written."""
+    ctx, etcd = lab_console(prefix, host)
+    pictures = asyncio.run(shoot(ScreenshotApp(ctx, etcd=etcd), timeout))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, svg in pictures.items():
+        (out / name).write_text(svg)
+        written.append(out / name)
     return written
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def built_lab_screenshots(prefix: str, host: str, out: Path, timeout: float = TIMEOUT) -> list[Path]:
+    """Build lab ``prefix`` (which must not exist: it is removed afterwards), take the pictures, remove it."""
+    if lab_state.load(prefix) is not None:
+        raise UsageError(
+            f"Lab {prefix} exists already and --build would remove it afterwards: drop --build to take the "
+            f"pictures on it, or give --build another --prefix."
+        )
+    ctx = HostContext.from_options()
+    try:
+        lab.up(ctx, prefix, progress=progress)
+        return screenshots(prefix, host, out, timeout)
+    finally:
+        lab.down(ctx, prefix, progress=progress)
+
+
+def progress(message: str) -> None:
+    print(f"lab: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m netcon.tui.screenshots",
+        description="Write an SVG of every console pane at 120x40, taken of the real console on a lab host "
+        "(the seed's scene on h1). Without --build the lab must exist: netcon lab up builds it.",
+    )
     parser.add_argument("--out", type=Path, default=Path("screenshots"), help="directory (default screenshots/)")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    for path in asyncio.run(shoot(args.out)):
+    parser.add_argument("--prefix", default=lab.DEFAULT_PREFIX, help=f"the lab (default {lab.DEFAULT_PREFIX})")
+    parser.add_argument("--host", default="h1", help="the lab host whose console is pictured (default h1)")
+    parser.add_argument("--build", action="store_true", help="build the lab first and remove it afterwards")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds per pane (default {TIMEOUT:g})")
+    args = parser.parse_args(argv)
+    take = built_lab_screenshots if args.build else screenshots
+    try:
+        if not args.timeout > 0:
+            raise UsageError(f"--timeout {args.timeout:g} is not a number of seconds above 0.")
+        written = take(args.prefix, args.host, args.out, args.timeout)
+    except NetconError as error:
+        print(f"netcon screenshots: {error}", file=sys.stderr)
+        return error.exit_code
+    for path in written:
         print(path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
