@@ -17,6 +17,7 @@ from netcon.core.ping.engine import PingEngine, ProbeSpec, Reply, validate
 from netcon.core.ping.matrix import Matrix, containers_matrix, network_matrix
 from netcon.core.ping.resolve import resolve
 from netcon.core.ping.sources import find_source
+from netcon.core.validate import values
 
 USAGE = """netcon ping --from SRC TARGET [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-t TTL] [--flood-ok] [--json]
        netcon ping matrix (--network NAME | --containers a,b,c) [-c COUNT] [-W TIMEOUT] [--json]"""
@@ -136,16 +137,16 @@ def _ms(value: float) -> str:
 def run_matrix(args, ctx) -> int:
     if args.source is not None:
         raise UsageError("'netcon ping matrix' probes from every member; leave out --from.")
-    if bool(args.network) == bool(args.containers):
+    if (args.network is None) == (args.containers is None):
         raise UsageError("Give exactly one of --network NAME or --containers a,b,c.")
     options = {
         "count": 3 if args.count is None else args.count,
         "timeout": 1.0 if args.timeout is None else args.timeout,
     }
-    if args.network:
-        matrix = network_matrix(ctx, args.network, **options)
+    if args.network is not None:
+        matrix = network_matrix(ctx, values.text(args.network, "network", "--network"), **options)
     else:
-        matrix = containers_matrix(ctx, [n.strip() for n in args.containers.split(",") if n.strip()], **options)
+        matrix = containers_matrix(ctx, values.name_list(args.containers, "containers", "--containers", 2), **options)
     if args.json:
         print(
             json.dumps(

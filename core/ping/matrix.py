@@ -12,6 +12,7 @@ from netcon.core.model import Snapshot
 from netcon.core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec
 from netcon.core.ping.sources import Source, snapshot_source
 from netcon.core.snapshot import SnapshotCollector
+from netcon.core.validate import values
 
 MATRIX_PPS = 2000.0  # echoes per second over all pairs: a short burst, on local bridges only
 
@@ -131,7 +132,6 @@ def containers_matrix(
     ctx: HostContext, names: list[str], collector: SnapshotCollector | None = None, **options
 ) -> Matrix:
     """The chosen containers against each other, each at its address on a network the pair shares."""
-    if len(set(names)) != len(names):
-        raise UsageError("A container is named twice in the list; name each once.")
+    names = values.name_list(",".join(names), "containers", "The container list", 2)
     snap = (collector or SnapshotCollector(ctx)).collect()
     return run_matrix(f"containers {', '.join(names)}", _members_of(snap, names), None, **options)

@@ -47,6 +47,24 @@ def text(value: str | None, field: str, label: str) -> str:
     return stripped
 
 
+def name_list(value: str | None, field: str, label: str, at_least: int = 1) -> list[str]:
+    """Comma-separated names (``a,b,c``): none blank, none twice, at least ``at_least`` of them."""
+    given = "" if value is None else str(value)
+    names = [part.strip() for part in given.split(",")]
+    if not given.strip() or not any(names):
+        raise fail(field, f"{label} is empty: give {at_least} or more names separated by commas.")
+    if not all(names):
+        raise fail(field, f"{label} {shown(given)} has an empty name: separate the names with single commas.")
+    for name in names:
+        text(name, field, label)
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise fail(field, f"{label} names {shown(twice) if len(twice) > MAX_SHOWN else twice} twice; name each once.")
+    if len(names) < at_least:
+        raise fail(field, f"{label} names only {len(names)}; give {at_least} or more.")
+    return names
+
+
 # --- files -----------------------------------------------------------------------------------------------
 
 
