@@ -11,7 +11,6 @@ from netcon.cli.flannel import etcd_options, etcd_parent
 from netcon.core.doctor.facts import Target
 from netcon.core.doctor.findings import ERROR, Report
 from netcon.core.doctor.runner import run, target_for
-from netcon.core.errors import NotFound
 from netcon.core.etcd import EtcdOptions
 from netcon.core.lab import state as lab_state
 from netcon.core.lab.lab import DEFAULT_PREFIX, host_context
@@ -38,11 +37,9 @@ def register(sub, common) -> None:
 
 def lab_targets(prefix: str, read_only: bool = True) -> tuple[list[Target], EtcdOptions, str]:
     """Every host of lab ``prefix`` as a doctor target, and the lab's etcd (endpoint, API, flannel prefix)."""
-    state = lab_state.load(prefix)
-    if state is None:
-        raise NotFound(f"No lab {prefix} here (netcon lab up builds it).", target=prefix)
+    state = lab_state.require(prefix)
     targets = [Target(f"{prefix} {h.name}", host_context(h, read_only=True), lab_prefix=prefix) for h in state.hosts]
-    return targets, EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)), state.flannel_prefix
+    return targets, state.etcd_options(), state.flannel_prefix
 
 
 def _etcd_given(args) -> bool:

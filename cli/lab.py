@@ -106,7 +106,7 @@ def run_console(args, ctx) -> int:
     from netcon.cli.main import main
 
     host = _host(args)
-    state = lab_state.load(args.prefix)
+    state = lab_state.require(args.prefix)
     return main(
         [
             "--docker-host",

@@ -27,7 +27,6 @@ from textual.pilot import Pilot
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, NotFound, UsageError
-from netcon.core.etcd import EtcdOptions
 from netcon.core.lab import lab
 from netcon.core.lab import state as lab_state
 from netcon.tui.app import NetconApp
@@ -76,8 +75,7 @@ def lab_console(prefix: str, host_name: str) -> tuple[HostContext, EtcdSettings]
         names = ", ".join(h.name for h in state.hosts)
         raise UsageError(f"Lab {prefix} has no host {host_name} (hosts: {names}).")
     ctx = HostContext.from_options(docker_host=host.docker_host, netns=host.netns_path)
-    etcd = EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api))
-    return ctx, EtcdSettings(etcd, state.flannel_prefix)
+    return ctx, EtcdSettings(state.etcd_options(), state.flannel_prefix)
 
 
 # What each pane waits for before its picture: (what, done(app)). Every pane first waits for the latest

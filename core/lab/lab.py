@@ -11,14 +11,15 @@ from dataclasses import dataclass
 
 from netcon.core.audit import mutation
 from netcon.core.context import HostContext
-from netcon.core.errors import NetconError, NotFound, PermissionDenied, UsageError
-from netcon.core.etcd import EtcdOptions, open_client
+from netcon.core.errors import PermissionDenied, UsageError
+from netcon.core.etcd import open_client
 from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.image import ensure_busybox
 from netcon.core.lab import firewall, overlay, procs, underlay
 from netcon.core.lab import state as lab_state
 from netcon.core.lab.scenario import ensure_probe, ensure_seed
 from netcon.core.lab.state import LAB_ROOT, LabHost, LabState
+from netcon.core.validate import values
 
 DEFAULT_PREFIX = "nclab"
 SEED_PREFIX = "/atomic.io/network"
@@ -64,11 +65,6 @@ class LabStatus:
 def _require_root() -> None:
     if os.geteuid() != 0:
         raise PermissionDenied("The lab creates namespaces, links and daemons: run netcon lab as root.")
-
-
-def _check_prefix(prefix: str) -> None:
-    if not prefix.isascii() or not prefix.replace("-", "").isalnum() or not 1 <= len(prefix) <= 8:
-        raise UsageError(f"Lab prefix {prefix!r} must be 1 to 8 letters, digits or dashes (it names interfaces).")
 
 
 def host_context(host: LabHost, read_only: bool = False) -> HostContext:
@@ -117,7 +113,7 @@ def up(
 ) -> LabState:
     """Build the lab, or complete and repair the one recorded; on failure remove everything it made."""
     _require_root()
-    _check_prefix(prefix)
+    lab_state.check_prefix(prefix)
     existing = lab_state.load(prefix)
     if existing:
         if (hosts, etcd_api, normalize_prefix(flannel_prefix)) != (
@@ -191,7 +187,7 @@ def _build(state: LabState, seed: bool, progress) -> None:
 
 
 def _write_flannel_config(state: LabState) -> None:
-    client = open_client(EtcdOptions(endpoints=(state.etcd_endpoint,), api=str(state.etcd_api)))
+    client = open_client(state.etcd_options())
     try:
         client.create(f"{state.flannel_prefix}/config", SEED_CONFIG)  # a config changed on purpose stays
     finally:
@@ -230,9 +226,10 @@ class ExecDone:
 
 def find_host(prefix: str, name: str) -> LabHost:
     """Lab host ``name`` (h1, or its netns name) of lab ``prefix``."""
-    state = lab_state.load(prefix)
-    if state is None:
-        raise NotFound(f"No lab {prefix} here (netcon lab up builds it).", target=prefix)
+    name = values.text(name, "host", "Lab host")
+    if len(name) > 32 or not name.replace("-", "").isalnum():
+        raise UsageError(f"Lab host {values.shown(name)} is not a lab host name like h1.", target="host")
+    state = lab_state.require(prefix)
     host = state.host(name)
     if host is None:
         raise UsageError(
@@ -255,9 +252,7 @@ def exec_in(ctx: HostContext, prefix: str, host: str, command: Sequence[str]) ->
 
 
 def status(prefix: str = DEFAULT_PREFIX) -> LabStatus:
-    state = lab_state.load(prefix)
-    if state is None:
-        raise NetconError(f"No lab {prefix} here (netcon lab up builds it).")
+    state = lab_state.require(prefix)
     return LabStatus(
         prefix=state.prefix,
         underlay=state.underlay,

@@ -7,7 +7,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from netcon.core.errors import NetconError
+from netcon.core.errors import NetconError, NotFound, UsageError
+from netcon.core.etcd.options import EtcdOptions
+from netcon.core.validate import values
 
 LAB_ROOT = os.environ.get("NETCON_LAB_ROOT", "/var/lib/netcon")
 
@@ -63,8 +65,31 @@ class LabState:
     def etcd_dir(self) -> str:
         return os.path.join(self.directory, "etcd")
 
+    def etcd_options(self) -> EtcdOptions:
+        """How netcon reaches the lab's etcd (its endpoint and the API the lab wrote flannel's config with)."""
+        return EtcdOptions(endpoints=(self.etcd_endpoint,), api=str(self.etcd_api))
+
     def host(self, name: str) -> LabHost | None:
         return next((h for h in self.hosts if name in (h.name, h.netns)), None)
+
+
+def check_prefix(prefix: str) -> str:
+    """A lab prefix names interfaces (``<prefix>-h1u``), so it is short and plain."""
+    given = values.text(prefix, "prefix", "Lab prefix")
+    if not given.isascii() or not given.replace("-", "").isalnum() or not 1 <= len(given) <= 8:
+        raise UsageError(
+            f"Lab prefix {values.shown(given)} must be 1 to 8 letters, digits or dashes (it names interfaces).",
+            target="prefix",
+        )
+    return given
+
+
+def require(prefix: str) -> LabState:
+    """The recorded lab ``prefix``; a missing one is an error saying how to build it."""
+    state = load(prefix)
+    if state is None:
+        raise NotFound(f"No lab {prefix} here (netcon lab up builds it).", target="prefix")
+    return state
 
 
 def state_path(prefix: str) -> str:
@@ -74,7 +99,7 @@ def state_path(prefix: str) -> str:
 def load(prefix: str) -> LabState | None:
     """The recorded lab, None when there is none; a state file that is not what ``save`` wrote is an error
     (netcon cannot tell what such a lab made, so it touches nothing)."""
-    path = state_path(prefix)
+    path = state_path(check_prefix(prefix))
     try:
         with open(path, "rb") as f:
             raw = json.loads(f.read())

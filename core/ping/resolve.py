@@ -14,6 +14,7 @@ from netcon.core.errors import NotFound
 from netcon.core.netns import run_in_netns
 from netcon.core.ping.dns import MalformedAnswer, decode_answer, encode_query
 from netcon.core.ping.sources import Source
+from netcon.core.validate import values
 
 MAX_TIMEOUT_S = 2.0  # per nameserver try; resolv.conf's default of 5 s is too long for a console
 
@@ -129,6 +130,7 @@ def _ask(sock: socket.socket, server: str, name: str, conf: ResolvConf) -> tuple
 
 def resolve(source: Source, name: str) -> Resolution:
     """Resolve ``name`` from ``source``; raise ``NameNotResolved`` saying what was asked and what it said."""
+    name = values.host(name, "target", "Target")
     try:
         if ipaddress.ip_address(name).version == 4:
             return Resolution(name, name, "literal")

@@ -11,6 +11,7 @@ from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.model import Container
 from netcon.core.netns import netns_inode, proc_netns
+from netcon.core.validate import values
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ def snapshot_source(c: Container) -> Source:
 def find_source(ctx: HostContext, spec: str) -> Source:
     """``--from`` value: ``host``, ``netns:NAME|PATH``, a namespace path, or a container name or id (a name with
     no such container but a ``/var/run/netns/NAME`` is that lab host)."""
+    spec = values.text(spec, "source", "Source (--from)")
     if spec == "host":
         return host_source(ctx)
     if spec.startswith("netns:"):
