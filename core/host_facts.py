@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
-from netcon.core.iproute import Netlink
+from netcon.core.pyroute import Netlink
 
 PREDEFINED_NETWORKS = ("bridge", "host", "none")
 

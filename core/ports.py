@@ -3,7 +3,7 @@ container; the ports Docker publishes and what serves them; and host ports wante
 
 The seed answers "who holds port 80?" with ``netstat -lntup`` (nginx) and ``ps -axf`` (its parent is a
 ``containerd-shim``, so it is a container). Here: sockets come from sock_diag once per network namespace
-(``core.sockdiag``; /proc tables if the kernel lacks it), their processes from one pass over ``/proc/*/fd``
+(``core.netlink.sockdiag``; /proc tables if the kernel lacks it), their processes from one pass over ``/proc/*/fd``
 (``core.procfs``); the container from the process's cgroup, else
 its ``containerd-shim`` ancestor, else the namespace it lives in (which is how a socket of a container
 without a process of its own, or of a process we may not read, still has a container). Published ports come
@@ -23,6 +23,7 @@ from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NotFound
 from netcon.core.model import Snapshot
+from netcon.core.netlink.sockdiag import listening_sockets
 from netcon.core.netns import netns_inode, proc_netns, run_in_each_netns, run_in_netns
 from netcon.core.procfs import (
     ProcessInfo,
@@ -36,7 +37,6 @@ from netcon.core.procfs import (
 )
 from netcon.core.procfs import listening_sockets as proc_listening_sockets
 from netcon.core.snapshot import SnapshotCollector
-from netcon.core.sockdiag import listening_sockets
 
 DOCKER_PROXY = "docker-proxy"
 

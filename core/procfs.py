@@ -3,7 +3,7 @@
 /proc is cheaper than psutil here: one pass over ``/proc/*/fd`` maps socket inodes to processes, and
 ``/proc/PID/...`` files give a process's parent, user, command line and cgroup. ``/proc/PID/net/tcp`` shows
 the sockets of PID's network namespace without entering it, but costs ~10 ms per namespace (see
-``core.sockdiag``), so it only stands in when sock_diag is not available. Processes come and go while this
+``core.netlink.sockdiag``), so it only stands in when sock_diag is not available. Processes come and go while this
 runs; a vanished process or an unreadable entry is skipped and counted in a ``Skipped``, never raised.
 """
 

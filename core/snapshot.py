@@ -30,7 +30,7 @@ from netcon.core.model import (
     Snapshot,
     Veth,
 )
-from netcon.core.netlink import Address, Link, Rtnl
+from netcon.core.netlink.rtnl import Address, Link, Rtnl
 from netcon.core.netns import netns_inode, proc_netns
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"

@@ -24,7 +24,7 @@ from netcon.core.flannel.config import FlannelConfig
 from netcon.core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore
 from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
-from netcon.core.iproute import Netlink
+from netcon.core.pyroute import Netlink
 
 log = logging.getLogger("netcon.flannel.agent")
 

@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 
 from netcon.core.context import HostContext
-from netcon.core.iproute import Netlink
+from netcon.core.pyroute import Netlink
 
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02

@@ -13,8 +13,8 @@ import socket
 
 from netcon.core.context import NETNS_RUN_DIR, HostContext
 from netcon.core.errors import NetconError, UsageError
-from netcon.core.iproute import Netlink
 from netcon.core.netns import create_named, remove_named
+from netcon.core.pyroute import Netlink
 
 CANDIDATES = (
     *(f"198.18.{i}.0/24" for i in range(0, 256, 17)),

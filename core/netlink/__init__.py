@@ -1,0 +1,7 @@
+"""netcon's own netlink sockets, read by hand where pyroute2 is too slow or too heavy.
+
+- ``rtnl``: a synchronous rtnetlink reader (links, addresses, netns ids) for the snapshot's hot path.
+- ``sockdiag``: listening sockets of a namespace through sock_diag, as ``ss -lntu`` reads them.
+
+Everything that changes the kernel goes through pyroute2, in ``core.pyroute``.
+"""
