@@ -2,6 +2,7 @@
 
 - ``rtnl``: a synchronous rtnetlink reader (links, addresses, netns ids) for the snapshot's hot path.
 - ``sockdiag``: listening sockets of a namespace through sock_diag, as ``ss -lntu`` reads them.
+- ``monitor``: the rtnetlink multicast subscription the console's watcher blocks on.
 
 Everything that changes the kernel goes through pyroute2, in ``core.pyroute``.
 """
