@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
-from netcon.core.errors import NetconError, NotFound
+from netcon.core.errors import NetconError, NetlinkFailure, NotFound
 from netcon.core.model import Snapshot
 from netcon.core.netlink.sockdiag import listening_sockets
 from netcon.core.netns import netns_inode, proc_netns, run_in_each_netns, run_in_netns
@@ -165,12 +165,12 @@ def _owner_pid(pids: list[int], infos: dict[int, ProcessInfo]) -> list[int]:
     return sorted(pids, key=lambda p: (p in infos and infos[p].ppid in held, p))
 
 
-def _sockets_here() -> list[RawSocket] | OSError:
-    """sock_diag in the calling thread's netns; an OSError is returned, not raised, to tell a refused dump
+def _sockets_here() -> list[RawSocket] | NetlinkFailure:
+    """sock_diag in the calling thread's netns; its failure is returned, not raised, to tell a refused dump
     (read /proc instead) from a namespace that could not be entered."""
     try:
         return listening_sockets()
-    except OSError as error:
+    except NetlinkFailure as error:
         return error
 
 
@@ -277,7 +277,7 @@ class PortsCollector:
             pending[host_inode] = [self.ctx.netns]
         else:
             here = _sockets_here()
-            found[host_inode] = _proc_sockets(None) if isinstance(here, OSError) else here
+            found[host_inode] = _proc_sockets(None) if isinstance(here, NetlinkFailure) else here
         for c in snap.containers:
             if c.pid and c.netns_inode and c.netns_inode not in found:
                 pending.setdefault(c.netns_inode, []).append(proc_netns(c.pid))
@@ -294,7 +294,7 @@ class PortsCollector:
             results = run_in_each_netns(list(batch), _sockets_here)
             for path, result in results.items():
                 inode = batch[path]
-                if isinstance(result, OSError):  # returned: sock_diag refused, read the namespace's /proc tables
+                if isinstance(result, NetlinkFailure):  # returned: sock_diag refused, read the netns's /proc tables
                     try:
                         result = _proc_sockets(path)
                     except (OSError, NetconError) as error:
