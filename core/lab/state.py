@@ -7,6 +7,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from netcon.core.context import NETNS_RUN_DIR
+
 LAB_ROOT = os.environ.get("NETCON_LAB_ROOT", "/var/lib/netcon")
 
 
@@ -36,7 +38,7 @@ class LabHost:
 
     @property
     def netns_path(self) -> str:
-        return f"/var/run/netns/{self.netns}"
+        return os.path.join(NETNS_RUN_DIR, self.netns)
 
 
 @dataclass

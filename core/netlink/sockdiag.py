@@ -13,12 +13,11 @@ import struct
 from typing import NamedTuple
 
 from netcon.core.netlink.framing import NLM_F_DUMP, NLM_F_REQUEST, Message, attrs, open_socket, request
-from netcon.core.procfs import RawSocket
+from netcon.core.procfs import TCP_CLOSE, TCP_LISTEN, RawSocket
 
 NETLINK_SOCK_DIAG = 4  # <linux/netlink.h>; Python's socket module does not name it
 SOCK_DIAG_BY_FAMILY = 20
 INET_DIAG_SKV6ONLY = 11
-TCP_CLOSE, TCP_LISTEN = 7, 10  # kernel TCP states; an unconnected UDP socket is in TCP_CLOSE
 
 _REQ = struct.Struct("=BBBxI4x32sI8s")  # inet_diag_req_v2: family, protocol, ext, states, id (zeroed)
 _MSG = struct.Struct("=BBBB")  # inet_diag_msg head: family, state, timer, retrans
