@@ -20,7 +20,6 @@ from netcon.core.errors import NetlinkFailure
 HEADER = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLA_TYPE_MASK = 0x3FFF  # an attribute's type without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 _ATTR = struct.Struct("=HH")  # nlattr: len, type
 _ERRNO = struct.Struct("=i")  # nlmsgerr starts with the (negative) errno
 
@@ -35,33 +34,29 @@ class Message(NamedTuple):
     end: int
 
 
-def align(length: int) -> int:
-    """Netlink pads messages and attributes to 4 bytes."""
-    return (length + 3) & ~3
-
-
 def messages(data: bytes) -> Iterator[Message]:
     """The messages of one datagram, in order; a malformed or truncated message ends the walk (nothing
-    after it can be trusted)."""
-    offset = 0
-    while offset + HEADER.size <= len(data):
-        length, kind, _flags, seq, _pid = HEADER.unpack_from(data, offset)
-        if length < HEADER.size or offset + length > len(data):
+    after it can be trusted). Every reply passes through here, so the loop is written out."""
+    offset, size, unpack, make = 0, len(data), HEADER.unpack_from, Message._make
+    while offset + 16 <= size:  # 16: the nlmsghdr
+        length, kind, _flags, seq, _pid = unpack(data, offset)
+        if length < 16 or offset + length > size:
             return
-        yield Message(kind, seq, data, offset + HEADER.size, offset + length)
-        offset += align(length)
+        yield make((kind, seq, data, offset + 16, offset + length))
+        offset += (length + 3) & ~3
 
 
 def attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
     """The attributes in ``data[offset:end]`` by type (the last one wins); nested ones stay packed, for a
-    second call on their payload."""
+    second call on their payload. The hot loop of every dump, so it is written out (no helper calls)."""
     out = {}
-    while offset + _ATTR.size <= end:
-        length, kind = _ATTR.unpack_from(data, offset)
-        if length < _ATTR.size:
+    unpack = _ATTR.unpack_from
+    while offset + 4 <= end:  # 4: the nlattr header
+        length, kind = unpack(data, offset)
+        if length < 4:
             break
-        out[kind & NLA_TYPE_MASK] = data[offset + _ATTR.size : offset + length]
-        offset += align(length)
+        out[kind & 0x3FFF] = data[offset + 4 : offset + length]  # NLA_TYPE_MASK: without NESTED/BYTEORDER
+        offset += (length + 3) & ~3
     return out
 
 

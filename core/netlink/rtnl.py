@@ -69,19 +69,19 @@ class Address:
 
 
 def _u32(value: bytes | None) -> int | None:
-    return int(_U32.unpack_from(value)[0]) if value else None
+    if not value:
+        return None
+    number: int = _U32.unpack_from(value)[0]
+    return number
 
 
 def _s32(value: bytes) -> int:
-    return int(_S32.unpack_from(value)[0])
-
-
-def _text(value: bytes | None) -> str:
-    return (value or b"").rstrip(b"\0").decode(errors="replace")
+    number: int = _S32.unpack_from(value)[0]
+    return number
 
 
 def _mac(value: bytes | None) -> str | None:
-    return ":".join(f"{b:02x}" for b in value) if value else None
+    return value.hex(":") if value else None
 
 
 def _bridge(info: bytes | None) -> tuple[str | None, str | None, bool]:
@@ -89,7 +89,7 @@ def _bridge(info: bytes | None) -> tuple[str | None, str | None, bool]:
     if not info:
         return None, None, False
     nested = attrs(info, 0, len(info))
-    kind = _text(nested.get(IFLA_INFO_KIND)) or None
+    kind = nested.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode(errors="replace") or None
     if kind != "bridge" or IFLA_INFO_DATA not in nested:
         return kind, None, False
     br = attrs(nested[IFLA_INFO_DATA], 0, len(nested[IFLA_INFO_DATA]))
@@ -110,7 +110,7 @@ def _link(msg: Message) -> Link:
     netnsid = found.get(IFLA_LINK_NETNSID)
     return Link(
         index=index,
-        ifname=_text(found.get(IFLA_IFNAME)),
+        ifname=found.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace"),
         kind=kind,
         mtu=_u32(found.get(IFLA_MTU)) or 0,
         state=OPERSTATES[operstate[0]] if operstate and operstate[0] < len(OPERSTATES) else "UNKNOWN",
