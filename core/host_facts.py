@@ -15,7 +15,7 @@ from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
 from netcon.core.netlink.rtnl import MAIN_TABLE
 from netcon.core.pyroute import Netlink
-from netcon.core.snapshot import BRIDGE_NAME_OPTION
+from netcon.core.snapshot_join import BRIDGE_NAME_OPTION
 
 PREDEFINED_NETWORKS = ("bridge", "host", "none")
 

@@ -17,7 +17,7 @@ from typing import Any
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import ContainerFact, HostFacts, NetworkFact
 from netcon.core.image import BUSYBOX_IMAGE
-from netcon.core.snapshot import BRIDGE_NAME_OPTION
+from netcon.core.snapshot_join import BRIDGE_NAME_OPTION
 
 # Docker's own rule for container names (daemon/names); netcon applies it to networks, aliases too, since
 # Docker 20.10 accepts network names with "/" or spaces that its API paths and CLI then cannot address.
