@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,8 +38,10 @@ from netcon.core.procfs import (
 )
 from netcon.core.procfs import listening_sockets as proc_listening_sockets
 from netcon.core.snapshot import SnapshotCollector
+from netcon.core.snapshot_join import Raw, docker_name
 
 DOCKER_PROXY = "docker-proxy"
+_PublishedRaw = tuple[str, str, int, str, str, int]  # proto, host ip, host port, container id and name, its port
 
 
 @dataclass(frozen=True)
@@ -183,10 +186,6 @@ def _proc_sockets(path: str | None) -> list[RawSocket]:
     return run_in_netns(path, lambda: proc_listening_sockets("/proc/thread-self/net"))
 
 
-def _name(summary: dict) -> str:
-    return summary["Names"][0].lstrip("/")
-
-
 class PortsCollector:
     """Collects ``PortsView``s of one host; keep one so warm calls reuse the snapshot's and its own caches."""
 
@@ -212,7 +211,7 @@ class PortsCollector:
 
     def _port_bindings(self, cid: str) -> tuple[tuple[str, str, int, int], ...]:
         if cid not in self._bindings:
-            info = docker_call(self.ctx, f"inspect container {cid[:12]}", lambda a: a.inspect_container(cid))
+            info: Raw = docker_call(self.ctx, f"inspect container {cid[:12]}", lambda a: a.inspect_container(cid))
             out = []
             for spec, binds in ((info.get("HostConfig") or {}).get("PortBindings") or {}).items():
                 cport, _, proto = spec.partition("/")
@@ -222,26 +221,28 @@ class PortsCollector:
             self._bindings[cid] = tuple(out)
         return self._bindings[cid]
 
-    def _list_containers(self) -> list[dict] | NetconError:
+    def _list_containers(self) -> list[Raw] | NetconError:
         try:
-            return docker_call(self.ctx, "list containers", lambda a: a.containers(all=True))
+            containers: list[Raw] = docker_call(self.ctx, "list containers", lambda a: a.containers(all=True))
         except NetconError as error:
             return error
+        return containers
 
     def _docker_ports(
-        self, snap: Snapshot, summaries: list[dict] | NetconError, problems: list[str]
-    ) -> tuple[list, list[WantedPort]]:
+        self, snap: Snapshot, summaries: list[Raw] | NetconError, problems: list[str]
+    ) -> tuple[list[_PublishedRaw], list[WantedPort]]:
         """(published as (proto, ip, port, cid, name, cport) from the list, wanted ports from bindings)."""
         if snap.docker_error:
             return [], []
         if isinstance(summaries, NetconError):
             problems.append(str(summaries))
             return [], []
-        published, wanted = [], []
+        published: list[_PublishedRaw] = []
+        wanted: list[WantedPort] = []
         mode = {c.id: c.network_mode for c in snap.containers}
         live = set()
         for c in summaries:
-            cid, name, state = c["Id"], _name(c), c.get("State") or ""
+            cid, name, state = c["Id"], docker_name(c), c.get("State") or ""
             live.add(cid)
             for p in c.get("Ports") or ():
                 if p.get("PublicPort"):
@@ -316,7 +317,7 @@ class PortsCollector:
         self,
         snap: Snapshot,
         started: float,
-        summaries: list[dict] | NetconError,
+        summaries: list[Raw] | NetconError,
         owners: dict[int, list[int]],
         skipped: Skipped,
     ) -> PortsView:
@@ -431,7 +432,9 @@ class PortsCollector:
         )
 
 
-def conflicts(sockets, published, wanted) -> tuple[Conflict, ...]:
+def conflicts(
+    sockets: Sequence[PortSocket], published: Sequence[Published], wanted: Sequence[WantedPort]
+) -> tuple[Conflict, ...]:
     """Host ports held or wanted by more than one owner (a container, or a host process) on overlapping
     addresses: host-namespace sockets, NAT-only published ports, and wanted ports."""
     claims: list[Claim] = []
