@@ -41,6 +41,27 @@ QUERIES = (
 )
 
 
+class _Dump(NamedTuple):
+    """One request of ``listening_sockets``, built once: a query in one address family."""
+
+    family: int
+    query: _Query
+    body: bytes  # inet_diag_req_v2
+    what: str  # names the dump in a failure
+
+
+_DUMPS = tuple(
+    _Dump(
+        family,
+        query,
+        _REQ.pack(family, query.protocol, 0, 1 << query.state, b"", 0, b""),
+        f"sock_diag {query.proto}{'6' if family == socket.AF_INET6 else ''} dump",
+    )
+    for query in QUERIES
+    for family in (socket.AF_INET, socket.AF_INET6)
+)
+
+
 def _socket(msg: Message, query: _Query, family: int) -> RawSocket | None:
     """The RawSocket one inet_diag_msg describes; None when it is in another state."""
     data, start = msg.data, msg.start
@@ -48,9 +69,9 @@ def _socket(msg: Message, query: _Query, family: int) -> RawSocket | None:
     if state != query.state:
         return None
     addr_len, version = (4, 4) if family == socket.AF_INET else (16, 6)
-    port = int(_PORT.unpack_from(data, start + 4)[0])
+    port: int = _PORT.unpack_from(data, start + 4)[0]
     address = socket.inet_ntop(family, data[start + 8 : start + 8 + addr_len])
-    inode = int(_INODE.unpack_from(data, start + 68)[0])
+    inode: int = _INODE.unpack_from(data, start + 68)[0]
     v6only = None
     if version == 6:
         flag = attrs(data, start + _MSG_SIZE, msg.end).get(INET_DIAG_SKV6ONLY)
@@ -58,21 +79,14 @@ def _socket(msg: Message, query: _Query, family: int) -> RawSocket | None:
     return RawSocket(query.proto, version, address, port, query.name, inode, v6only)
 
 
-def _dump(sock: socket.socket, seq: int, family: int, query: _Query) -> list[RawSocket]:
-    body = _REQ.pack(family, query.protocol, 0, 1 << query.state, b"", 0, b"")
-    what = f"sock_diag {query.proto}{'6' if family == socket.AF_INET6 else ''} dump"
-    replies = request(sock, seq, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, body, what, _RECV)
-    return [s for s in (_socket(msg, query, family) for msg in replies) if s]
-
-
 def listening_sockets() -> list[RawSocket]:
     """Listening TCP and unconnected UDP sockets (what ``ss -lntu`` lists) of the calling thread's netns.
     Raises NetlinkFailure (code ENOENT when the kernel lacks the inet_diag modules)."""
     out: list[RawSocket] = []
     with open_socket(NETLINK_SOCK_DIAG) as sock:
-        seq = 0
-        for query in QUERIES:
-            for family in (socket.AF_INET, socket.AF_INET6):
-                seq += 1
-                out.extend(_dump(sock, seq, family, query))
+        for seq, dump in enumerate(_DUMPS, 1):
+            for msg in request(sock, seq, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, dump.body, dump.what, _RECV):
+                found = _socket(msg, dump.query, dump.family)
+                if found:
+                    out.append(found)
     return out
