@@ -25,7 +25,7 @@ from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NetlinkFailure, NotFound
 from netcon.core.model import Snapshot
 from netcon.core.netlink.sockdiag import listening_sockets
-from netcon.core.netns import netns_inode, proc_netns, run_in_each_netns, run_in_netns
+from netcon.core.netns import OWN_NETNS, netns_inode, proc_netns, run_in_each_netns, run_in_netns
 from netcon.core.procfs import (
     ProcessInfo,
     RawSocket,
@@ -322,7 +322,7 @@ class PortsCollector:
         skipped: Skipped,
     ) -> PortsView:
         problems: list[str] = []
-        host_inode = netns_inode(self.ctx.netns or "/proc/self/ns/net")
+        host_inode = netns_inode(self.ctx.netns or OWN_NETNS)
         by_netns = self._namespaces(snap, host_inode, skipped, problems)
         published_raw, wanted = self._docker_ports(snap, summaries, problems)
         infos: dict[int, ProcessInfo] = {}
