@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
-from netcon.core.iproute import Netlink
+from netcon.core.netlink.rtnl import MAIN_TABLE
+from netcon.core.pyroute import Netlink
 from netcon.core.refs import pick
+from netcon.core.snapshot_join import BRIDGE_NAME_OPTION
 
 PREDEFINED_NETWORKS = ("bridge", "host", "none")
 
@@ -93,7 +95,7 @@ def _network(raw: dict) -> NetworkFact:
         driver=raw.get("Driver") or "",
         subnets=tuple(c["Subnet"] for c in v4),
         gateways=tuple(_gateway(c) for c in v4),
-        bridge_name=(raw.get("Options") or {}).get("com.docker.network.bridge.name"),
+        bridge_name=(raw.get("Options") or {}).get(BRIDGE_NAME_OPTION),
     )
 
 
@@ -131,7 +133,7 @@ def host_routes(ctx: HostContext) -> tuple[RouteFact, ...]:
     """IPv4 routes of the main table in ``ctx``'s netns, except the default route (it overlaps everything)."""
     with Netlink(ctx) as nl:
         names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in nl.call("read links", "get_links")}
-        routes = nl.call("read routes", "get_routes", family=socket.AF_INET, table=254)
+        routes = nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE)
     return tuple(
         RouteFact(f"{r.get_attr('RTA_DST')}/{r['dst_len']}", names.get(r.get_attr("RTA_OIF")))
         for r in routes

@@ -20,14 +20,14 @@ from netcon.core.flannel import vxlan
 from netcon.core.flannel.config import FlannelConfig
 from netcon.core.flannel.lease import Lease
 from netcon.core.flannel.registry import FlannelStore, normalize_prefix
-from netcon.core.iproute import Netlink
 from netcon.core.model import Snapshot
+from netcon.core.netlink.rtnl import MAIN_TABLE
 from netcon.core.netns import run_in_netns
+from netcon.core.pyroute import Netlink
 from netcon.core.snapshot import SnapshotCollector
 
 SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables")
 IFF_UP = 0x1
-MAIN_TABLE = 254
 RENEW_MARGIN_S = 3600.0  # flanneld's --subnet-lease-renew-margin default (60 min)
 
 

@@ -24,7 +24,8 @@ from netcon.core.flannel.config import FlannelConfig
 from netcon.core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore
 from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
-from netcon.core.iproute import Netlink
+from netcon.core.netlink.rtnl import MAIN_TABLE
+from netcon.core.pyroute import Netlink
 
 log = logging.getLogger("netcon.flannel.agent")
 
@@ -80,7 +81,7 @@ def find_underlay(nl: Netlink, ifaces: tuple[str, ...], public_ip: str | None) -
     if chosen is None:
         default = [
             r
-            for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=254)
+            for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE)
             if r["dst_len"] == 0 and r.get("RTA_OIF")
         ]
         if not default:

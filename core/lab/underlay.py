@@ -13,8 +13,9 @@ import socket
 
 from netcon.core.context import NETNS_RUN_DIR, HostContext
 from netcon.core.errors import NetconError, UsageError
-from netcon.core.iproute import Netlink
+from netcon.core.netlink.rtnl import MAIN_TABLE
 from netcon.core.netns import create_named, remove_named
+from netcon.core.pyroute import Netlink
 
 CANDIDATES = (
     *(f"198.18.{i}.0/24" for i in range(0, 256, 17)),
@@ -23,7 +24,6 @@ CANDIDATES = (
     "192.0.2.0/24",
 )
 HOST_OFFSET = 30  # h1 gets .31 like the seed's 10.10.110.31
-MAIN_TABLE = 254
 
 
 def machine_networks() -> list[ipaddress.IPv4Network]:

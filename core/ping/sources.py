@@ -10,7 +10,7 @@ from netcon.core.context import NETNS_RUN_DIR, HostContext, resolve_netns
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.model import Container
-from netcon.core.netns import netns_inode, proc_netns
+from netcon.core.netns import OWN_NETNS, netns_inode, proc_netns
 from netcon.core.validate import values
 
 
@@ -33,7 +33,7 @@ class Source:
 def host_source(ctx: HostContext) -> Source:
     """The host netcon looks at: our own namespace, or ``--netns`` (a lab host) with ``ip netns``' /etc overlay."""
     if ctx.netns is None:
-        return Source("host", "host", None, netns_inode("/proc/self/ns/net"), ("/etc",))
+        return Source("host", "host", None, netns_inode(OWN_NETNS), ("/etc",))
     return netns_source(ctx.netns)
 
 

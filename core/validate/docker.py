@@ -17,13 +17,13 @@ from typing import Any
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import ContainerFact, HostFacts, NetworkFact
 from netcon.core.image import BUSYBOX_IMAGE
+from netcon.core.snapshot_join import BRIDGE_NAME_OPTION
 from netcon.core.validate.values import IFNAME_RE, MAX_SHOWN, fail, ipv4_address, ipv4_network, shown, text
 
 # Docker's own rule for container names (daemon/names); netcon applies it to networks, aliases too, since
 # Docker 20.10 accepts network names with "/" or spaces that its API paths and CLI then cannot address.
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 NAME_MAX = 255  # longer names make Docker's bridge and endpoint names fail later
-BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
 MTU_MIN, MTU_MAX = 68, 65535
 PORT_RE = re.compile(r"(\d{1,5}):(\d{1,5})(?:/(tcp|udp|sctp))?")

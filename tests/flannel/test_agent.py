@@ -21,7 +21,7 @@ from netcon.core.flannel.agent import Agent, AgentOptions, remote_of
 from netcon.core.flannel.lease import acquire_lease, revoke_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore, set_config
 from netcon.core.flannel.subnet_file import read_subnet_file
-from netcon.core.iproute import Netlink
+from netcon.core.pyroute import Netlink
 from tests.flannel.etcdproc import EtcdCluster
 from tests.flannel.netlab import Lab, free_network, nsexec
 
