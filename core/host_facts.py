@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 
 from netcon.core.context import HostContext
-from netcon.core.docker_api import docker_call
+from netcon.core.docker_api import Json, docker_call
 from netcon.core.netlink.rtnl import MAIN_TABLE
 from netcon.core.pyroute import Netlink
 from netcon.core.refs import pick
@@ -86,7 +86,7 @@ class HostFacts:
         )
 
 
-def _network(raw: dict) -> NetworkFact:
+def _network(raw: Json) -> NetworkFact:
     configs = (raw.get("IPAM") or {}).get("Config") or []
     v4 = [c for c in configs if c.get("Subnet") and ":" not in c["Subnet"]]
     return NetworkFact(
@@ -99,16 +99,16 @@ def _network(raw: dict) -> NetworkFact:
     )
 
 
-def _gateway(config: dict) -> str:
+def _gateway(config: Json) -> str:
     """The configured gateway, else the one Docker's IPAM reserves: the subnet's first address after the
     network address (Docker does not show it in the IPAM config of a subnet given without a gateway)."""
     if config.get("Gateway"):
-        return config["Gateway"]
+        return str(config["Gateway"])
     subnet = ipaddress.IPv4Network(config["Subnet"], strict=False)
     return str(subnet.network_address + 1) if subnet.num_addresses > 2 else str(subnet.network_address)
 
 
-def _container(raw: dict) -> ContainerFact:
+def _container(raw: Json) -> ContainerFact:
     networks = ((raw.get("NetworkSettings") or {}).get("Networks")) or {}
     endpoints = tuple(
         EndpointFact(

@@ -56,7 +56,7 @@ def mtu_mismatch(facts: HostFacts) -> list[Finding]:
             )
         container = snap.container(veth.container) if veth.container else None
         peer = next((i for i in container.interfaces if i.ifindex == veth.peer_ifindex), None) if container else None
-        if peer is not None and peer.mtu > allowed and container.pid:
+        if container is not None and peer is not None and peer.mtu > allowed and container.pid:
             too_big.append(
                 (
                     f"{container.name}:{peer.ifname}",
@@ -135,7 +135,7 @@ def veth_down(facts: HostFacts) -> list[Finding]:
             continue
         container = snap.container(veth.container) if veth.container else None
         peer = next((i for i in container.interfaces if i.ifindex == veth.peer_ifindex), None) if container else None
-        if peer is not None and peer.state == "DOWN" and container.pid:
+        if container is not None and peer is not None and peer.state == "DOWN" and container.pid:
             findings.append(
                 Finding(
                     "veth-down",

@@ -109,7 +109,7 @@ def unmount_below(directory: str) -> None:
         libc.umount2(point.encode(), 2)  # MNT_DETACH
 
 
-def docker_answers(host: LabHost, timeout: float = 2) -> bool:
+def docker_answers(host: LabHost, timeout: int = 2) -> bool:
     """Whether the host's dockerd answers a ping. Not answering is what docker-py and requests raise: no
     socket, refused, timed out, or an error status (DockerException, APIError among them, while the client
     asks the API version; RequestException during the ping). Anything else is a bug and propagates."""

@@ -38,15 +38,15 @@ def host_source(ctx: HostContext) -> Source:
 
 
 def netns_source(name_or_path: str) -> Source:
-    path = resolve_netns(name_or_path)
+    path = resolve_netns(name_or_path) or OWN_NETNS
     name = os.path.basename(path)
     overlay = os.path.join("/etc/netns", name)  # what `ip netns exec NAME` bind-mounts over /etc
     etc = (overlay, "/etc") if os.path.dirname(path) == NETNS_RUN_DIR and os.path.isdir(overlay) else ("/etc",)
     return Source("netns", name, path, netns_inode(path), etc)
 
 
-def check_container(name: str, state: str, mode: str, pid: int | None) -> None:
-    """Refuse, in one sentence, a container probes cannot usefully leave from."""
+def check_container(name: str, state: str, mode: str, pid: int | None) -> int:
+    """Refuse, in one sentence, a container probes cannot usefully leave from; its pid otherwise."""
     if state != "running" or not pid:
         raise UsageError(f"Container {name} is not running ({state}); start it to ping from it.", target=name)
     if mode == "host":
@@ -60,6 +60,7 @@ def check_container(name: str, state: str, mode: str, pid: int | None) -> None:
             f"reach nothing but itself.",
             target=name,
         )
+    return pid
 
 
 def _container(name: str, pid: int, networks: tuple[str, ...]) -> Source:
@@ -80,16 +81,17 @@ def container_source(ctx: HostContext, ref: str) -> Source:
     name = info["Name"].lstrip("/")
     state = info.get("State") or {}
     mode = (info.get("HostConfig") or {}).get("NetworkMode") or ""
-    check_container(name, state.get("Status") or "unknown", mode, state.get("Pid") if state.get("Running") else None)
+    pid = check_container(
+        name, state.get("Status") or "unknown", mode, state.get("Pid") if state.get("Running") else None
+    )
     networks = tuple(sorted((info.get("NetworkSettings") or {}).get("Networks") or {}))
-    return _container(name, state["Pid"], networks)
+    return _container(name, pid, networks)
 
 
 def snapshot_source(c: Container) -> Source:
     """A container as the snapshot shows it (the matrix has the snapshot already)."""
     mode = "host" if c.network_mode == "host" else "none" if c.network_mode == "none" else c.network_mode
-    check_container(c.name, c.state, mode, c.pid)
-    return _container(c.name, c.pid, c.networks)
+    return _container(c.name, check_container(c.name, c.state, mode, c.pid), c.networks)
 
 
 def find_source(ctx: HostContext, spec: str) -> Source:
