@@ -210,7 +210,7 @@ def test_bad_input_changes_nothing():
     for args, message in (
         (("--hosts", "0"), "--hosts 0 is out of range"),
         (("--underlay", "192.0.2.0/24"), "overlaps 192.0.2.0/24, a network of this machine"),
-        (("--underlay", "10.0.0.0/33"), "is not a valid IPv4 network"),
+        (("--underlay", "10.0.0.0/33"), "is not a valid IPv4 CIDR"),
         (("--prefix", "bad/name"), "must be 1 to 8 letters"),
     ):
         result = netcon("lab", "up", *args)
