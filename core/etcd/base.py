@@ -86,6 +86,8 @@ def plain_reason(text: str) -> str:
     """Short, readable reason from a socket or gRPC error text."""
     lowered = text.lower()
     for needle, reason in (
+        ("failed parsing http/2", "it answers, but not with gRPC (not an etcd client URL)"),
+        ("not with http", "it answers, but not with HTTP (not an etcd client URL)"),
         ("connection refused", "connection refused"),
         ("timed out", "timed out"),
         ("deadline exceeded", "timed out"),
@@ -93,6 +95,8 @@ def plain_reason(text: str) -> str:
         ("name or service not known", "unknown host"),
         ("certificate", "TLS certificate rejected"),
         ("ssl", "TLS handshake failed"),
+        ("handshake", "TLS handshake failed"),
+        ("security handshaker", "TLS handshake failed"),
     ):
         if needle in lowered:
             return reason

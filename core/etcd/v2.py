@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from datetime import datetime
 
 from netcon.core.errors import NetconError, NotFound, PermissionDenied
@@ -93,7 +94,9 @@ class V2Client:
                 if long_poll:
                     return 0, {}, 0
                 raise EndpointDown("timed out") from error
-            except (OSError, http.client.HTTPException) as error:
+            except http.client.HTTPException as error:
+                raise EndpointDown(f"not with HTTP ({type(error).__name__})") from error
+            except OSError as error:
                 reason = getattr(error, "reason", error)
                 raise EndpointDown(str(reason) or type(reason).__name__) from error
 
@@ -137,8 +140,9 @@ class V2Client:
         _raise_on_error(body, f"delete {key}")
         return True
 
-    def list_prefix(self, prefix: str) -> Listing:
-        """Every non-directory key under the directory ``prefix``."""
+    def list_prefix(self, prefix: str, ttls: bool = True) -> Listing:
+        """Every non-directory key under the directory ``prefix`` (v2 returns each key's expiration with it,
+        so ``ttls`` costs nothing here)."""
         _, body, index = self._request(
             "GET", prefix, f"to list {prefix}", query={"recursive": "true", "sorted": "true"}
         )
@@ -206,6 +210,10 @@ class V2Client:
                 ]
             )
 
+    def expiries(self, lease_ids: Iterable[int]) -> dict[int, float | None]:
+        """v2 has no leases: every expiry came with its key."""
+        return {}
+
     def close(self) -> None:
         """Nothing to release: every request opens its own connection."""
 
@@ -225,7 +233,9 @@ def _json(raw: bytes, endpoint: str, status: int = 200) -> dict:
     except ValueError:
         if status == 404:
             raise NetconError(
-                f"etcd at {endpoint} does not serve the v2 API (start it with --enable-v2).", target=endpoint
+                f"{endpoint} answered 404 to etcd's v2 keys API: it is not etcd, or an etcd started without "
+                f"--enable-v2.",
+                target=endpoint,
             ) from None
         raise NetconError(
             f"etcd at {endpoint} answered with something that is not JSON: {raw[:80]!r}.", target=endpoint
