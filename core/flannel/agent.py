@@ -2,8 +2,10 @@
 
 Acquires a lease, sets up ``flannel.<VNI>``, writes subnet.env, tells systemd READY=1, then keeps the kernel's
 neighbour/FDB/route entries in step with the leases in etcd. Unlike flanneld it survives its lease being
-revoked (it logs it and acquires again), and while etcd is unreachable it retries every ``retry_interval``
-seconds and leaves the kernel's entries alone, so traffic keeps flowing.
+revoked (it logs it and acquires again), and while etcd is unreachable it leaves the kernel's entries alone,
+so traffic keeps flowing, and retries after 1 s, then backs off to at most ``retry_interval`` seconds (as
+flanneld retries within seconds). Every wait ends at once when ``stop`` is set. Keys under ``subnets/`` that
+are not leases are skipped, as flanneld skips them, and logged once each.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class AgentOptions:
     subnet_file: str = DEFAULT_SUBNET_FILE
     ip_masq: bool = False
     renew_margin: float = 60 * 60.0  # seconds before expiry
-    retry_interval: float = 60.0
+    retry_interval: float = 5.0  # the cap of the retry backoff, seconds
     lease_ttl: int = LEASE_TTL
     notify_env: dict = field(default_factory=lambda: dict(os.environ))
 
@@ -105,6 +107,23 @@ def remote_of(lease: Lease) -> vxlan.Remote | None:
     return vxlan.Remote(lease.canonical_subnet, lease.attrs.public_ip, lease.attrs.vtep_mac)
 
 
+class Backoff:
+    """Waits between retries: ``first`` seconds, doubling up to ``cap``; ``reset`` after a success."""
+
+    def __init__(self, cap: float, first: float = 1.0) -> None:
+        self.cap = cap
+        self.first = min(first, cap)
+        self.delay = self.first
+
+    def next(self) -> float:
+        delay = self.delay
+        self.delay = min(self.cap, self.delay * 2)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+
 class Agent:
     """One host's flannel agent; ``run(stop)`` blocks until ``stop`` is set."""
 
@@ -116,6 +135,8 @@ class Agent:
         self.renewals = 0
         self.reacquisitions = 0
         self._remotes: dict[str, vxlan.Remote] = {}
+        self._backoff = Backoff(options.retry_interval)
+        self._reported: set[tuple[str, str]] = set()  # broken keys already logged
 
     def run(self, stop: threading.Event) -> None:
         self.ctx.require_writable("run the flannel agent")
@@ -186,13 +207,16 @@ class Agent:
             watch: Watch | None = None
             try:
                 revision = self._resync(nl, store, config, underlay, device, mtu)
+                self._backoff.reset()
                 device = vxlan.read_device(nl, device.ifname) or device
                 watch = store.watch(revision)
                 while not stop.is_set():
                     self._renew_if_due(store)
                     for event in watch.next(timeout=min(1.0, max(0.05, self._renew_in()))):
                         lease_event = store.event(event)
-                        if lease_event is not None and self._apply(nl, device.ifindex, lease_event):
+                        if lease_event.broken is not None:
+                            self._report((lease_event.broken,))
+                        elif self._apply(nl, device.ifindex, lease_event):
                             raise _Revoked()
             except _Revoked:
                 log.error("lease %s was revoked in etcd; acquiring a lease again", self.lease.subnet)
@@ -203,14 +227,24 @@ class Agent:
             except (EtcdUnavailable, NetconError) as error:
                 if not _etcd_failure(error):
                     raise
-                log.error("%s Retrying in %ss; forwarding continues.", error, self.options.retry_interval)
-                stop.wait(self.options.retry_interval)
+                delay = self._backoff.next()
+                log.error("%s Retrying in %gs; forwarding continues.", error, delay)
+                stop.wait(delay)
             finally:
                 if watch is not None:
                     watch.close()
 
+    def _report(self, broken) -> None:
+        """Log each broken key once (flanneld skips them silently)."""
+        for record in broken:
+            if (record.key, record.error) not in self._reported:
+                self._reported.add((record.key, record.error))
+                log.warning("skipping %s: it is not a flannel lease: %s", record.key, record.error)
+
     def _resync(self, nl, store, config, underlay, device, mtu) -> int:
-        leases, revision = store.leases()
+        listing = store.listing(ttls=False)  # only this host's TTL matters here; read below
+        self._report(listing.broken)
+        leases, revision = listing.leases, listing.revision
         own = self.lease.subnet if self.lease else None
         if own is None or not any(lease.subnet == own for lease in leases):
             if own is not None:
@@ -221,9 +255,10 @@ class Agent:
             )
             log.info("acquired lease %s", lease.subnet)
             self._configure(nl, config, underlay, lease, mtu)
-            leases, revision = store.leases()
+            listing = store.listing(ttls=False)
+            leases, revision = listing.leases, listing.revision
         else:
-            self.lease = next(lease for lease in leases if lease.subnet == own)
+            self.lease = store.with_ttls((next(lease for lease in leases if lease.subnet == own),))[0]
         remotes = {r.subnet: r for r in map(remote_of, leases) if r is not None and r.subnet != self.lease.subnet}
         removed = vxlan.reconcile(self.ctx, nl, device.ifname, tuple(remotes.values()))
         if removed:
@@ -265,17 +300,19 @@ class Agent:
         log.info("renewed lease %s (expires in %ss)", self.lease.subnet, self.lease.ttl_seconds())
 
     def _retry(self, stop: threading.Event, what: str, fn):
-        """``fn()`` until it works; etcd being down or the config missing waits ``retry_interval``."""
+        """``fn()`` until it works; etcd being down or the config missing waits (backing off), interruptibly."""
         while not stop.is_set():
             try:
-                return fn()
-            except (EtcdUnavailable, NotFound) as error:
-                log.error("could not %s: %s Retrying in %ss.", what, error, self.options.retry_interval)
+                result = fn()
             except NetconError as error:
-                if not _etcd_failure(error):
+                if not isinstance(error, NotFound) and not _etcd_failure(error):
                     raise
-                log.error("could not %s: %s Retrying in %ss.", what, error, self.options.retry_interval)
-            stop.wait(self.options.retry_interval)
+                delay = self._backoff.next()
+                log.error("could not %s: %s Retrying in %gs.", what, error, delay)
+                stop.wait(delay)
+                continue
+            self._backoff.reset()
+            return result
         return None
 
 
