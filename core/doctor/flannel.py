@@ -3,10 +3,8 @@ and route entries flanneld programs, stale entries, docker0 inside the lease, an
 
 from __future__ import annotations
 
-import ipaddress
-
 from netcon.core.doctor import iptables
-from netcon.core.doctor.facts import HostFacts
+from netcon.core.doctor.facts import HostEvidence
 from netcon.core.doctor.findings import ERROR, WARNING, Finding
 from netcon.core.doctor.fixes import (
     delete_rule,
@@ -16,14 +14,15 @@ from netcon.core.doctor.fixes import (
     restart_flannel,
 )
 from netcon.core.flannel.agent import remote_of
+from netcon.core.flannel.host_rules import DEFAULT_BRIDGE_NETWORK, bridge_in_lease, docker_bridge
 from netcon.core.flannel.vxlan import Remote
 
 
-def _checked(facts: HostFacts) -> bool:
+def _checked(facts: HostEvidence) -> bool:
     return bool(facts.flannel and facts.flannel.config and facts.vxlan is not None)
 
 
-def _remotes(facts: HostFacts) -> list[Remote]:
+def _remotes(facts: HostEvidence) -> list[Remote]:
     own = facts.own_lease
     return [
         r
@@ -32,7 +31,7 @@ def _remotes(facts: HostFacts) -> list[Remote]:
     ]
 
 
-def lease_missing(facts: HostFacts) -> list[Finding]:
+def lease_missing(facts: HostEvidence) -> list[Finding]:
     if not _checked(facts) or facts.own_lease is not None:
         return []
     device = facts.vxlan.device
@@ -54,7 +53,7 @@ def lease_missing(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def lease_publicip_mismatch(facts: HostFacts) -> list[Finding]:
+def lease_publicip_mismatch(facts: HostEvidence) -> list[Finding]:
     lease = facts.own_lease if _checked(facts) else None
     if lease is None or lease.attrs.public_ip in facts.addresses:
         return []
@@ -79,7 +78,7 @@ def lease_publicip_mismatch(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def lease_expiring(facts: HostFacts) -> list[Finding]:
+def lease_expiring(facts: HostEvidence) -> list[Finding]:
     lease = facts.own_lease if _checked(facts) else None
     if lease is None or lease.reservation:
         return []
@@ -101,7 +100,7 @@ def lease_expiring(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def vxlan_device(facts: HostFacts) -> list[Finding]:
+def vxlan_device(facts: HostEvidence) -> list[Finding]:
     if not _checked(facts):
         return []
     config, name, device = facts.flannel.config, facts.device_name, facts.vxlan.device
@@ -167,7 +166,7 @@ def vxlan_device(facts: HostFacts) -> list[Finding]:
     return []
 
 
-def _underlay(facts: HostFacts) -> tuple[str, tuple[str, ...]] | None:
+def _underlay(facts: HostEvidence) -> tuple[str, tuple[str, ...]] | None:
     device = facts.vxlan.device
     if device is None or device.link_index is None or facts.snapshot is None:
         return None
@@ -177,7 +176,7 @@ def _underlay(facts: HostFacts) -> tuple[str, tuple[str, ...]] | None:
     return link.ifname, tuple(a.split("/")[0] for a in link.addresses)
 
 
-def remote_entries(facts: HostFacts) -> list[Finding]:
+def remote_entries(facts: HostEvidence) -> list[Finding]:
     """vxlan-neigh-missing, vxlan-fdb-missing, vxlan-route-missing: per remote lease, the entry this host needs."""
     if not _checked(facts) or facts.vxlan.device is None:
         return []
@@ -289,7 +288,7 @@ def remote_entries(facts: HostFacts) -> list[Finding]:
     return findings
 
 
-def stale_entries(facts: HostFacts) -> list[Finding]:
+def stale_entries(facts: HostEvidence) -> list[Finding]:
     if not _checked(facts) or facts.vxlan.device is None:
         return []
     remotes = _remotes(facts)
@@ -339,17 +338,18 @@ def stale_entries(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def docker0_outside_lease(facts: HostFacts) -> list[Finding]:
+def docker0_outside_lease(facts: HostEvidence) -> list[Finding]:
     lease = facts.own_lease if _checked(facts) else None
     if lease is None or facts.snapshot is None or facts.snapshot.docker_error:
         return []
-    default = next((n for n in facts.snapshot.networks if n.name == "bridge" and n.bridge), None)
-    if default is None:
+    if not any(n.name == DEFAULT_BRIDGE_NETWORK and n.bridge for n in facts.snapshot.networks):
         return []
-    iface = next((i for i in facts.snapshot.interfaces if i.ifname == default.bridge), None)
+    bridge = docker_bridge(facts.snapshot.networks)
+    iface = next((i for i in facts.snapshot.interfaces if i.ifname == bridge), None)
     addresses = tuple(a for a in (iface.addresses if iface else ()) if ":" not in a)
-    if any(ipaddress.IPv4Interface(a).network.subnet_of(lease.network) for a in addresses):
+    if bridge_in_lease(addresses, lease):
         return []
+    default = next(n for n in facts.snapshot.networks if n.name == DEFAULT_BRIDGE_NETWORK)
     return [
         Finding(
             "docker0-outside-lease",
@@ -369,7 +369,7 @@ def docker0_outside_lease(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def vxlan_port_blocked(facts: HostFacts) -> list[Finding]:
+def vxlan_port_blocked(facts: HostEvidence) -> list[Finding]:
     if not _checked(facts) or facts.firewall is None or facts.vxlan.device is None:
         return []
     port, underlay = facts.flannel.config.port, _underlay(facts)
