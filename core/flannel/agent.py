@@ -23,6 +23,7 @@ from netcon.core.errors import EtcdUnavailable, NetconError, NotFound, UsageErro
 from netcon.core.etcd import EtcdOptions, Watch, WatchReset
 from netcon.core.flannel import vxlan
 from netcon.core.flannel.config import FlannelConfig
+from netcon.core.flannel.host_rules import expected_mtu
 from netcon.core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore
 from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
@@ -175,7 +176,7 @@ class Agent:
         if lease is None:
             return
         log.info("acquired lease %s for %s (expires in %ss)", lease.subnet, underlay.public_ip, lease.ttl_seconds())
-        mtu = vxlan.vxlan_mtu(underlay.mtu)
+        mtu = expected_mtu(underlay.mtu) or vxlan.vxlan_mtu(underlay.mtu)
         device = self._configure(nl, config, underlay, lease, mtu)
         if sd_notify("READY=1", self.options.notify_env):
             log.info("told systemd READY=1")

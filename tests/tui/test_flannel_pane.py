@@ -14,7 +14,7 @@ import pytest
 from netcon.core.context import HostContext
 from netcon.core.etcd import EtcdOptions, open_client
 from netcon.core.flannel.lease import LEASE_TTL, revoke_lease, vxlan_attrs
-from netcon.core.flannel.registry import FlannelStore, set_config
+from netcon.core.flannel.registry import BrokenLease, FlannelStore, set_config
 from netcon.tui.app import NetconApp
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
 from netcon.tui.panes.flannel import FlannelPane
@@ -191,3 +191,45 @@ async def _flannel_shown(pilot) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot(snap_compare, size):
     assert snap_compare(_fixture_app(), terminal_size=size, run_before=_flannel_shown)
+
+
+async def test_broken_keys_are_rows_from_the_listing_and_the_watch(etcd_endpoint, store):
+    """Issue 12 item 4: a key that is not a lease is a row marked broken with the key and the reason, listed or
+    arriving through the watch; a lease whose value breaks turns into a broken row; the good rows stay."""
+    store.client.put(f"{store.subnets_prefix}/garbagekey", "{}")
+    app = app_for(etcd_endpoint, store)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("5")
+        pane = app.query_one(FlannelPane)
+        await until(pilot, lambda: f"{store.subnets_prefix}/garbagekey" in rows(app) and len(rows(app)) == 4)
+        text = screen_text(app)
+        assert "1 broken key" in text and "BROKEN" in text and "'garbagekey' is not a subnet" in text, text
+        store.client.put(store.lease_key("10.77.9.0/24"), '{"PublicIP":"198.18.0.99",BROKEN')  # through the watch
+        await until(pilot, lambda: isinstance(pane.leases.get("10.77.9.0/24"), BrokenLease))
+        await until(pilot, lambda: "2 broken keys" in screen_text(app))
+        line = next(line for line in screen_text(app).splitlines() if "10.77.9.0/24" in line)
+        assert "BROKEN" in line and "The value is not JSON" in line
+        assert {"10.77.3.0/24", "10.77.20.0/24"} <= rows(app)  # the good ones are still there
+        store.client.delete(f"{store.subnets_prefix}/garbagekey")
+        await until(pilot, lambda: f"{store.subnets_prefix}/garbagekey" not in rows(app))
+
+
+async def test_quitting_does_not_wait_for_the_etcd_worker():
+    """The feed's waits end when the pane goes: with etcd unreachable the worker sits in its 3 s retry wait,
+    yet it is finished right after the app exits."""
+    from tests.fixtures.etcd import free_port
+
+    settings = EtcdSettings(EtcdOptions(endpoints=(f"http://127.0.0.1:{free_port()}",), timeout=1), given=True)
+    ctx = HostContext()
+    app = NetconApp(
+        ctx, SceneCollector(), watch=False, clock=Clock(), flannel=FlannelFeed(ctx, settings), ports=FixturePorts()
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: "etcd unreachable" in screen_text(app))
+        [worker] = [w for w in app.workers if w.name == "follow etcd"]
+        await pilot.pause(0.2)  # into the retry wait
+    deadline = time.monotonic() + 1.0
+    while not worker.is_finished and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert worker.is_finished, "the flannel worker still runs after the console quit"
