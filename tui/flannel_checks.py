@@ -13,7 +13,7 @@ from netcon.core.flannel import host_rules
 from netcon.core.flannel.config import FlannelConfig
 from netcon.core.flannel.lease import Lease
 from netcon.core.flannel.vxlan import VxlanDevice
-from netcon.tui.flannel_rows import Row, stored_keys
+from netcon.tui.flannel_rows import stored_keys
 
 OK, BAD = ("✓", "green"), ("✗", "bold red")
 
@@ -40,10 +40,8 @@ def config_text(config: FlannelConfig | None, error: str | None, key: str, where
     return text
 
 
-def summary_text(rows: list[Row], shown: int | None, complete: dict[str, bool]) -> Text:
+def summary_text(total: int, broken: int, shown: int | None, complete: dict[str, bool]) -> Text:
     """``Leases N (M shown)  K broken keys  remote entries complete for …`` and the legend, then ``This host``."""
-    total = sum(isinstance(row, Lease) for row in rows)
-    broken = len(rows) - total
     text = Text()
     text.append("Leases ", style="bold")
     text.append(f"{total}" + (f" ({shown} shown)" if shown is not None else ""))

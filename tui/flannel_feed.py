@@ -2,8 +2,9 @@
 was started with, the flannel store in etcd, this host's side (the kernel's flannel device and entries,
 ``subnet.env``), and the messages the loop posts.
 
-The loop lists every key once (one request, TTLs left for later), then follows etcd's watch, reads the missing
-TTLs a chunk at a time between watch reads, and on any etcd error says so and tries again. Every wait in it ends
+The loop lists every key once (one request, TTLs left for later), then follows etcd's watch, reads the TTLs the
+pane asks for (the rows on screen: v3 pays one request per lease, so 10,000 are never read at once), and on any
+etcd error says so and tries again. Every wait in it ends
 at once when its stop event is set (the pane sets it when it unmounts), so quitting never waits on it.
 
 Only the pane's worker threads call a feed. Tests of the console hand the app another object with the same
@@ -12,8 +13,9 @@ methods (fixture data) where the real etcd or kernel cannot produce a fixed scen
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -30,7 +32,6 @@ from netcon.core.flannel.vxlan import VxlanState, read_state
 
 RETRY = 3.0  # seconds between attempts to reach etcd
 WATCH_POLL = 0.25  # seconds a watch read blocks at most (a stop also wakes it)
-TTL_CHUNK = 200  # lease TTLs read between two watch reads
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class LeasesChanged(Message):
 
 
 class TtlsRead(Message):
-    """Leases whose TTL was read after the listing (v3 reads them one request each, so later)."""
+    """Leases whose TTL was read after the listing, as the pane asked (v3 reads them one request each)."""
 
     def __init__(self, leases: tuple[Lease, ...]) -> None:
         super().__init__()
@@ -138,6 +139,14 @@ class FeedLoop:
     def __init__(self, feed: FlannelFeed, post: Callable[[Message], object], stop: threading.Event) -> None:
         self.feed, self.post, self.stop = feed, post, stop
         self._watch: Watch | None = None
+        self._wanted: queue.SimpleQueue[Lease] = queue.SimpleQueue()
+
+    def want_ttls(self, leases: Iterable[Lease]) -> None:
+        """Ask for these leases' TTLs (from the UI thread); the loop reads them before its next watch read."""
+        for lease in leases:
+            self._wanted.put(lease)
+        if self._watch is not None:
+            self._watch.push([])  # wake the watch read
 
     def halt(self) -> None:
         """Set the stop event and wake a watch read blocked on its queue."""
@@ -179,15 +188,13 @@ class FeedLoop:
             listing = store.listing(ttls=False)
             self.post(EtcdState(True, f"{store.client.endpoint} (v{store.client.api})", store.where()))
             self.post(FlannelListed(config, problem, listing.leases, listing.broken))
-            pending = [lease for lease in listing.leases if not lease.ttl_known]
             self._watch = store.watch(listing.revision)
             try:
                 while not self.stop.is_set():
-                    if pending:
-                        chunk, pending = pending[:TTL_CHUNK], pending[TTL_CHUNK:]
-                        self.post(TtlsRead(store.with_ttls(tuple(chunk))))
-                    batch = self._watch.next(0 if pending else WATCH_POLL)
-                    events = [store.event(raw) for raw in batch]
+                    wanted = self._take_wanted()
+                    if wanted:
+                        self.post(TtlsRead(store.with_ttls(wanted)))
+                    events = [store.event(raw) for raw in self._watch.next(WATCH_POLL)]
                     if events:
                         self.post(LeasesChanged(events))
             except WatchReset:
@@ -195,3 +202,12 @@ class FeedLoop:
             finally:
                 self._watch.close()
                 self._watch = None
+
+    def _take_wanted(self) -> tuple[Lease, ...]:
+        wanted: dict[str, Lease] = {}
+        while True:
+            try:
+                lease = self._wanted.get_nowait()
+            except queue.Empty:
+                return tuple(wanted.values())
+            wanted[lease.subnet] = lease

@@ -82,6 +82,18 @@ class KernelView:
             if not present
         ]
 
+    def changed_rows(self, new: KernelView, rows: dict[str, Row]) -> list[str]:
+        """The keys of the leases whose route, FDB or neighbour entries differ between this read and ``new``."""
+        gateways = {ip for ip, _ in self.neigh ^ new.neigh} | {d.partition("/")[0] for d, _ in self.routes ^ new.routes}
+        macs = {mac for mac, _ in self.fdb ^ new.fdb}
+        if not gateways and not macs:
+            return []
+        return [
+            key
+            for key, row in rows.items()
+            if isinstance(row, Lease) and (key.partition("/")[0] in gateways or row.attrs.vtep_mac in macs)
+        ]
+
 
 def host_addresses(snapshot: Snapshot | None) -> dict[str, str]:
     """IPv4 address -> interface name, of the host (or netns) the console looks at."""

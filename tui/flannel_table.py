@@ -132,6 +132,16 @@ class LeaseTable(DataTable):
             if index != self.cursor_row:
                 self.move_cursor(row=index, scroll=False)
 
+    def on_screen(self) -> list[str]:
+        """The keys of the rows in view."""
+        first = int(self.scroll_y)
+        return [row.key.value for row in self.ordered_rows[first : first + self.size.height] if row.key.value]
+
+    def ttls_unread(self, rows: dict[str, Row], asked: set[str]) -> list[Lease]:
+        """The leases in view whose TTL is not read yet and was not asked for."""
+        found = (rows.get(key) for key in self.on_screen())
+        return [r for r in found if isinstance(r, Lease) and not r.ttl_known and r.subnet not in asked]
+
     def tick(self, rows: dict[str, Row], now: float) -> None:
         """The TTLs of the rows on screen count down (from the expiry times already read)."""
         if not self.shown or "ttl" not in self.column_keys:

@@ -154,7 +154,10 @@ class FlannelStore:
         broken: list[BrokenLease] = []
         for kv in listing.items:
             read = self.read_lease(kv)
-            (leases if isinstance(read, Lease) else broken).append(read)  # type: ignore[arg-type]
+            if isinstance(read, Lease):
+                leases.append(read)
+            else:
+                broken.append(read)
         leases.sort(key=_order)
         return LeaseListing(tuple(leases), tuple(broken), listing.revision)
 

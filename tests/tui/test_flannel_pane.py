@@ -6,6 +6,7 @@ the fixture scene (its eth0 is 192.0.2.10, so the lease with that PublicIP is th
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -79,7 +80,12 @@ async def test_leases_appear_follow_etcd_and_count_down(etcd_endpoint, store):
         assert next(line for line in text.splitlines() if "10.77.20.0/24" in line).lstrip().startswith("R")
         assert "reserved" in text and "no flannel.1" in text  # this machine has no flannel device
 
-        ttl = app.query_one(FlannelPane).shown["10.77.9.0/24"][app.query_one(FlannelPane).column_keys.index("ttl")]
+        pane = app.query_one(FlannelPane)
+        column = pane.column_keys.index("ttl")
+        # v3 TTLs are read after the listing, for the rows on screen (one request per lease)
+        await until(pilot, lambda: pane.shown["10.77.9.0/24"][column] != "…", timeout=3)
+        ttl = pane.shown["10.77.9.0/24"][column]
+        assert ttl.startswith("23h59m")
         await until(
             pilot,
             lambda: (
@@ -99,7 +105,9 @@ async def test_leases_appear_follow_etcd_and_count_down(etcd_endpoint, store):
         assert order == ["10.77.3.0/24", "10.77.20.0/24", "10.77.44.0/24"]  # by address, not as text
 
 
-async def test_actions_change_etcd(etcd_endpoint, store):
+async def test_actions_change_etcd(etcd_endpoint, store, tmp_path, monkeypatch):
+    audit = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("NETCON_AUDIT_LOG", str(audit))
     app = app_for(etcd_endpoint, store)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("5")
@@ -134,6 +142,16 @@ async def test_actions_change_etcd(etcd_endpoint, store):
         await pilot.press("enter")
         await until(pilot, lambda: any(lease.attrs.public_ip == "198.18.99.77" for lease in pane.leases.values()))
         assert any(lease.attrs.public_ip == "198.18.99.77" for lease in store.leases()[0])
+    # the dialogs ran the core's audited operations, with what was typed (the etcd the console was given)
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["operation"], r["outcome"]) for r in records] == [
+        ("flannel.lease.revoke", "ok"),
+        ("flannel.config.set", "ok"),
+        ("flannel.lease.acquire", "ok"),
+    ]
+    assert records[0]["arguments"]["subnet"] == "10.77.3.0/24"
+    assert records[2]["arguments"]["public_ip"] == "198.18.99.77"
+    assert records[2]["arguments"]["etcd"]["prefix"] == store.prefix
 
 
 async def test_read_only_hides_the_actions(etcd_endpoint, store):
@@ -184,6 +202,7 @@ def _fixture_app() -> NetconApp:
 async def _flannel_shown(pilot) -> None:
     await pilot.press("5")
     await until(pilot, lambda: len(rows(pilot.app)) == 4 and pilot.app.query_one(FlannelPane).kernel is not None)
+    await until(pilot, lambda: pilot.app.etcd_status.endswith(" up"))  # the pane's message reached the header
     await pilot.pause()
     await asyncio.sleep(0)
 

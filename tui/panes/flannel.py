@@ -1,13 +1,9 @@
-"""Pane 5: flannel over etcd. The network config with its effective defaults, this host's checks (``flannel.<VNI>``
-with the right VNI and MTU, Docker's bridge inside this host's lease), and every key under ``subnets/``: each
-lease with a live TTL, this host's marked, whether this host has the route, FDB and neighbour entries for each
-remote one; a key that is not a lease as a row marked broken with the reason.
+"""Pane 5: flannel over etcd: the config with its effective defaults, this host's checks (``flannel.<VNI>``'s VNI
+and MTU, Docker's bridge inside its lease), and every key under ``subnets/``: leases with live TTLs and whether
+this host has each remote one's route, FDB and neighbour entries; keys that are not leases as broken rows.
 
-The data comes from ``tui.flannel_feed`` (a worker posting messages); the rules (which lease is this host's,
-the MTU flannel.1 should have, Docker's bridge in the lease) from ``core.flannel.host_rules``; the cells from
-``tui.flannel_rows``; the dialogs from ``tui.flannel_dialogs``. The table is updated by key for just the rows
-that changed, so a change costs the same with 10 or 10,000 leases; TTLs count down from expiry times already
-read (only the rows on screen are redrawn).
+Data from ``tui.flannel_feed`` (a worker posting messages), rules from ``core.flannel.host_rules``, the table
+from ``tui.flannel_table``, the header texts from ``tui.flannel_checks``, dialogs from ``tui.flannel_dialogs``.
 """
 
 from __future__ import annotations
@@ -29,6 +25,7 @@ from netcon.core.flannel.operations import lease_renew, lease_reserve
 from netcon.core.flannel.subnet_file import SubnetEnv
 from netcon.core.flannel.vxlan import device_name, random_mac
 from netcon.tui.actions import Action, bindings
+from netcon.tui.audit_panel import operation_done
 from netcon.tui.flannel_checks import bridge_text, config_text, device_text, summary_text
 from netcon.tui.flannel_dialogs import AcquireForm, RevokeConfirm, SetConfigForm
 from netcon.tui.flannel_feed import (
@@ -81,6 +78,8 @@ class FlannelPane(FilteredPane):
         self.kernel_timer: Any = None
         self.loop: FeedLoop | None = None
         self.stop = threading.Event()  # ends the feed's waits; the app's exit event replaces it once it has one
+        self.ttl_asked: set[str] = set()  # leases whose TTL the feed was asked for
+        self.broken: set[str] = set()  # row keys of the broken ones (counted on every repaint)
 
     def compose(self) -> ComposeResult:
         yield self.filter_input()
@@ -116,7 +115,7 @@ class FlannelPane(FilteredPane):
 
     def on_unmount(self) -> None:
         if self.loop is not None:
-            self.loop.halt()
+            self.loop.halt()  # every wait of the feed ends now
 
     # -- workers ------------------------------------------------------------------------------------------
 
@@ -141,9 +140,9 @@ class FlannelPane(FilteredPane):
         try:
             change(self.app.ctx, self.feed.settings.request)
         except NetconError as error:
-            self.app.call_from_thread(self.app.notify, str(error), severity="error", timeout=8)
+            self.app.call_from_thread(operation_done, self.app, str(error), True)
             return
-        self.app.call_from_thread(self.app.notify, what)
+        self.app.call_from_thread(operation_done, self.app, what)
 
     # -- messages -----------------------------------------------------------------------------------------
 
@@ -169,18 +168,24 @@ class FlannelPane(FilteredPane):
         self.config, self.config_error = message.config, message.config_error
         self.leases = {lease.subnet: lease for lease in message.leases}
         self.leases.update({broken.ident: broken for broken in message.broken})
+        self.ttl_asked.clear()
+        self.broken = {broken.ident for broken in message.broken}
         self.stale = True
         self._paint_config()
         self._refresh_view()
+        self.call_after_refresh(self._want_ttls)  # the rows now on screen, without waiting for the tick
         if changed_config or self.kernel is None:
             self.read_kernel(self.ifname)
 
     def on_leases_changed(self, message: LeasesChanged) -> None:
         keys = []
         for event in message.events:
+            self.broken.discard(event.ident)
             if event.kind == "removed":
                 self.leases.pop(event.ident, None)
             else:
+                if event.broken is not None:
+                    self.broken.add(event.ident)
                 self.leases[event.ident] = event.lease if event.lease is not None else event.broken  # type: ignore[assignment]
             keys.append(event.ident)
         self.apply(keys)
@@ -189,10 +194,12 @@ class FlannelPane(FilteredPane):
         self.kernel_timer = self.set_timer(KERNEL_DELAY, lambda: self.read_kernel(self.ifname))
 
     def on_ttls_read(self, message: TtlsRead) -> None:
-        keys = [lease.subnet for lease in message.leases if self.leases.get(lease.subnet) is not None]
+        keys = []
         for lease in message.leases:
-            if isinstance(self.leases.get(lease.subnet), Lease):
-                self.leases[lease.subnet] = lease
+            current = self.leases.get(lease.subnet)
+            if isinstance(current, Lease) and not current.ttl_known and current.lease_id == lease.lease_id:
+                self.leases[lease.subnet] = lease  # not if the watch brought a newer one meanwhile
+                keys.append(lease.subnet)
         self.apply(keys)
 
     def on_kernel_read(self, message: KernelRead) -> None:
@@ -202,19 +209,9 @@ class FlannelPane(FilteredPane):
         if not same_host:
             self._refresh_view()
             return
-        # only the leases whose entries changed are redrawn (the agent touches a few per lease change)
-        gateways = {ip for ip, _ in old.neigh ^ new.neigh} | {
-            dst.partition("/")[0] for dst, _ in old.routes ^ new.routes
-        }
-        macs = {mac for mac, _ in old.fdb ^ new.fdb}
-        if gateways or macs:
-            self.apply(
-                [
-                    key
-                    for key, row in self.leases.items()
-                    if isinstance(row, Lease) and (key.partition("/")[0] in gateways or row.attrs.vtep_mac in macs)
-                ]
-            )
+        changed = old.changed_rows(new, self.leases)  # only those are redrawn (the agent touches a few)
+        if changed:
+            self.apply(changed)
         else:
             self._paint_checks()
 
@@ -272,10 +269,6 @@ class FlannelPane(FilteredPane):
         return self.table.shown
 
     @property
-    def complete(self) -> dict[str, bool]:
-        return self.table.complete
-
-    @property
     def column_keys(self) -> list[str]:
         return self.table.column_keys
 
@@ -302,9 +295,18 @@ class FlannelPane(FilteredPane):
         self._paint_checks()
 
     def tick(self) -> None:
-        """Once a second: the TTLs of the rows on screen count down (from the expiry times already read)."""
+        """Once a second: the TTLs of the rows on screen count down (from the expiry times already read), and
+        those not read yet are asked for."""
         if self.visible:
             self.table.tick(self.leases, self.app.clock())
+            self._want_ttls()
+
+    def _want_ttls(self) -> None:
+        """Ask the feed for the TTLs of the leases on screen that have none yet (each asked once)."""
+        wanted = self.table.ttls_unread(self.leases, self.ttl_asked) if self.loop is not None else []
+        if wanted:
+            self.ttl_asked.update(lease.subnet for lease in wanted)
+            self.loop.want_ttls(wanted)  # type: ignore[union-attr]
 
     def on_resize(self, event: Resize) -> None:
         wide = event.size.width >= WIDE
@@ -319,9 +321,8 @@ class FlannelPane(FilteredPane):
 
     def _paint_checks(self) -> None:
         lease = self.leases.get(self.mine) if self.mine else None
-        text = summary_text(
-            list(self.leases.values()), len(self.shown) if self.filter_text and self.visible else None, self.complete
-        )
+        shown = len(self.shown) if self.filter_text and self.visible else None
+        text = summary_text(len(self.leases) - len(self.broken), len(self.broken), shown, self.table.complete)
         if not isinstance(lease, Lease):
             addresses = ", ".join(host_addresses(self.snapshot)) or "none known"
             text.append(f"no lease (its addresses: {addresses})", style="yellow")
