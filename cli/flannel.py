@@ -103,7 +103,13 @@ def register(sub, common) -> None:
     etcd = etcd_parent()
     flannel = sub.add_parser("flannel", parents=[common], help="flannel over etcd: config, leases, agent")
     actions = flannel.add_subparsers(dest="flannel_command", metavar="ACTION", required=True)
+    _register_config(actions, common, etcd)
+    _register_docker_opts(actions, common)
+    _register_lease(actions, common, etcd)
+    _register_agent(actions, common, etcd)
 
+
+def _register_config(actions, common, etcd) -> None:
     config = actions.add_parser("config", parents=[common], help="the network config at <prefix>/config")
     config_actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = config_actions.add_parser("show", parents=[common, etcd], help="print the config and its defaults")
@@ -118,6 +124,8 @@ def register(sub, common) -> None:
         parser.add_argument("--file", help="read the JSON from this file")
         parser.set_defaults(func=func)
 
+
+def _register_docker_opts(actions, common) -> None:
     opts = actions.add_parser("docker-opts", parents=[common], help="mk-docker-opts.sh: subnet.env to dockerd options")
     opts.add_argument("-f", dest="subnet_file", default=None, help=f"subnet file ({DEFAULT_SUBNET_FILE})")
     opts.add_argument("-d", dest="docker_env", default=None, help=f"file to write, - for stdout ({DEFAULT_DOCKER_ENV})")
@@ -127,6 +135,8 @@ def register(sub, common) -> None:
     opts.add_argument("-m", dest="no_masq", action="store_true", help="leave out --ip-masq")
     opts.set_defaults(func=run_docker_opts)
 
+
+def _register_lease(actions, common, etcd) -> None:
     lease = actions.add_parser("lease", parents=[common], help="subnet leases")
     lease_actions = lease.add_subparsers(dest="lease_command", metavar="ACTION", required=True)
     listing = lease_actions.add_parser("list", parents=[common, etcd], help="all leases")
@@ -148,6 +158,8 @@ def register(sub, common) -> None:
             parser.add_argument("--public-ip", help="for a subnet without a lease: the host to reserve it for")
         parser.set_defaults(func=func)
 
+
+def _register_agent(actions, common, etcd) -> None:
     agent = actions.add_parser("agent", parents=[common, etcd], help="run as flanneld (vxlan backend)")
     agent.add_argument(
         "--iface",

@@ -308,3 +308,20 @@ def test_stop_ends_a_retry_wait_at_once():
     stop.set()
     thread.join(2)
     assert not thread.is_alive()
+
+
+def test_broken_keys_are_logged_once_each(make_store, caplog):
+    """The agent skips keys that are not leases, as flanneld does, but says so: once per key and reason, however
+    often it lists them again."""
+    store = make_store("3")
+    set_config(HostContext(), store, '{"Network": "10.250.0.0/16", "Backend": {"Type": "vxlan"}}')
+    store.client.put(f"{store.subnets_prefix}/garbagekey", "{}")
+    store.client.put(store.lease_key("10.250.7.0/24"), '{"PublicIP":"198.18.0.99",BROKEN')
+    agent = Agent(HostContext(), AgentOptions(etcd=store.client.options, prefix=store.prefix))
+    with caplog.at_level("WARNING", logger="netcon.flannel.agent"):
+        for _ in range(3):
+            agent._report(store.listing(ttls=False).broken)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and all(line.startswith("skipping ") for line in lines)
+    assert any("garbagekey" in line and "is not a subnet" in line for line in lines)
+    assert any("10.250.7.0-24" in line and "The value is not JSON" in line for line in lines)
