@@ -151,7 +151,7 @@ def read_flannel(options: EtcdOptions, prefix: str | None, renew_margin: float =
 
 def _sysctls() -> tuple[tuple[str, str | None], ...]:
     """Read inside the target netns: /proc/sys/net is per network namespace (resolved for the reading thread)."""
-    out = []
+    out: list[tuple[str, str | None]] = []
     for name in SYSCTLS:
         try:
             with open("/proc/sys/" + name.replace(".", "/")) as f:
@@ -161,7 +161,10 @@ def _sysctls() -> tuple[tuple[str, str | None], ...]:
     return tuple(out)
 
 
-def _netlink(ctx: HostContext, device: str | None):
+NetlinkFacts = tuple[frozenset[str], tuple[tuple[str, int], ...], tuple["Route", ...], vxlan.VxlanState | None]
+
+
+def _netlink(ctx: HostContext, device: str | None) -> NetlinkFacts:
     """Links (admin state, MTU), IPv4 routes and, when flannel is checked, its device and entries."""
     with Netlink(ctx) as nl:
         links = nl.call("read links", "get_links")
@@ -202,11 +205,12 @@ def read_evidence(
     except NetconError as error:
         problems.append(str(error))
     device = vxlan.device_name(flannel.config.vni) if flannel and flannel.config else None
-    admin_up, mtus, routes, state = frozenset(), (), (), None
+    read: NetlinkFacts = (frozenset(), (), (), None)
     try:
-        admin_up, mtus, routes, state = _netlink(ctx, device)
+        read = _netlink(ctx, device)
     except NetconError as error:
         problems.append(f"Links and routes could not be read: {error}")
+    admin_up, mtus, routes, state = read
     return HostEvidence(
         target,
         os.geteuid(),

@@ -57,7 +57,7 @@ class Watch:
     """Events of a prefix watch, delivered by a background producer into a queue."""
 
     def __init__(self, cancel: Callable[[], None] | None = None) -> None:
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[list[WatchEvent] | BaseException] = queue.Queue()
         self._cancel = cancel
         self.closed = threading.Event()
 

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from netcon.core.errors import NetconError, NotFound, PermissionDenied
 from netcon.core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
@@ -65,18 +66,18 @@ class V2Client:
         method: str,
         key: str,
         what: str,
-        query: dict | None = None,
-        form: dict | None = None,
+        query: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
         timeout: float | None = None,
         long_poll: bool = False,
-    ) -> tuple[int, dict, int]:
+    ) -> tuple[int, dict[str, Any], int]:
         """(HTTP status, JSON body, X-Etcd-Index) from the first endpoint that answers; a long poll that
         times out waiting for an answer returns (0, {}, 0)."""
         path = "/v2/keys" + urllib.parse.quote(key if key.startswith("/") else "/" + key)
         qs = ("?" + urllib.parse.urlencode(query)) if query else ""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
 
-        def attempt(endpoint: str) -> tuple[int, dict, int]:
+        def attempt(endpoint: str) -> tuple[int, dict[str, Any], int]:
             req = urllib.request.Request(endpoint + path + qs, data=data, method=method)
             if data is not None:
                 req.add_header("Content-Type", "application/x-www-form-urlencoded")
@@ -218,14 +219,14 @@ class V2Client:
         """Nothing to release: every request opens its own connection."""
 
 
-def _kv(node: dict) -> KeyValue:
+def _kv(node: dict[str, Any]) -> KeyValue:
     expires = parse_expiration(node.get("expiration"))
     if expires is None and node.get("ttl"):
         expires = time.time() + int(node["ttl"])
     return KeyValue(node["key"], node.get("value", ""), expires, int(node.get("modifiedIndex") or 0))
 
 
-def _json(raw: bytes, endpoint: str, status: int = 200) -> dict:
+def _json(raw: bytes, endpoint: str, status: int = 200) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
@@ -243,7 +244,7 @@ def _json(raw: bytes, endpoint: str, status: int = 200) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _raise_on_error(body: dict, what: str) -> None:
+def _raise_on_error(body: dict[str, Any], what: str) -> None:
     code = body.get("errorCode")
     if code is None:
         return

@@ -7,12 +7,13 @@ All clients share one event-loop thread; each call is scheduled there and waited
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -46,8 +47,8 @@ class _LoopThread:
             return cls._loop
 
     @classmethod
-    def run(cls, coro: Awaitable[T], timeout: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, cls.loop())  # type: ignore[arg-type]
+    def run(cls, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, cls.loop())
         try:
             return future.result(timeout)
         except TimeoutError:
@@ -55,16 +56,17 @@ class _LoopThread:
             raise EndpointDown("timed out") from None
 
 
-class _Client(aetcd.Client):
+class _Client(aetcd.Client):  # type: ignore[misc]  # aetcd ships no type information
     """aetcd's client with TLS: its own ``connect`` only knows insecure channels."""
 
-    def __init__(self, *args, credentials: grpc.ChannelCredentials | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, credentials: grpc.ChannelCredentials | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._credentials = credentials
 
     async def connect(self) -> None:
         if self._credentials is None:
-            return await super().connect()
+            await super().connect()
+            return
         if self._connected.is_set():
             return
         target = f"{self._host}:{self._port}"
@@ -198,7 +200,7 @@ class V3Client:
             if not ok and lease_id:
                 await client.revoke_lease(lease_id)
                 self._expiry.pop(lease_id, None)
-            return ok
+            return bool(ok)
 
         return self._call(f"create {key}", op)
 
@@ -336,13 +338,13 @@ def _error(error: BaseException, endpoint: str, what: str) -> NetconError:
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, grpc.aio.AioRpcError):
-        text = error.details() or error.code().name
+        text = str(error.details() or error.code().name)
     else:
         text = str(error) or type(error).__name__
     return text.strip().splitlines()[0].rstrip(".")
 
 
-async def _quiet(coro: Awaitable) -> None:
+async def _quiet(coro: Awaitable[object]) -> None:
     """Await a clean-up step (cancel a watch, close a channel) whose failure changes nothing: the stream or
     channel it would end is already gone. Logged, not raised."""
     try:

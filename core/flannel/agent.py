@@ -16,7 +16,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from netcon.core.context import HostContext
 from netcon.core.errors import EtcdUnavailable, NetconError, NotFound, UsageError
@@ -25,11 +27,12 @@ from netcon.core.flannel import vxlan
 from netcon.core.flannel.config import FlannelConfig
 from netcon.core.flannel.host_rules import expected_mtu
 from netcon.core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
-from netcon.core.flannel.registry import FlannelStore
+from netcon.core.flannel.registry import BrokenLease, FlannelStore, LeaseEvent
 from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
 from netcon.core.iproute import Netlink
 
 log = logging.getLogger("netcon.flannel.agent")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class AgentOptions:
     renew_margin: float = 60 * 60.0  # seconds before expiry
     retry_interval: float = 5.0  # the cap of the retry backoff, seconds
     lease_ttl: int = LEASE_TTL
-    notify_env: dict = field(default_factory=lambda: dict(os.environ))
+    notify_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Underlay:
     mtu: int
 
 
-def sd_notify(state: str, env: dict) -> bool:
+def sd_notify(state: str, env: dict[str, str]) -> bool:
     """Send ``state`` (e.g. READY=1) to systemd's NOTIFY_SOCKET; False when not run under Type=notify."""
     path = env.get("NOTIFY_SOCKET")
     if not path:
@@ -161,7 +164,9 @@ class Agent:
             finally:
                 store.close()
 
-    def _start(self, stop, nl, store: FlannelStore, config: FlannelConfig, underlay: Underlay) -> None:
+    def _start(
+        self, stop: threading.Event, nl: Netlink, store: FlannelStore, config: FlannelConfig, underlay: Underlay
+    ) -> None:
         name = vxlan.device_name(config.vni)
         existing = vxlan.read_device(nl, name)
         self.mac = existing.mac if existing and existing.vni == config.vni else vxlan.random_mac()
@@ -183,7 +188,9 @@ class Agent:
         self.ready.set()
         self._follow(stop, nl, store, config, underlay, device, mtu)
 
-    def _configure(self, nl, config, underlay, lease, mtu) -> vxlan.VxlanDevice:
+    def _configure(
+        self, nl: Netlink, config: FlannelConfig, underlay: Underlay, lease: Lease, mtu: int
+    ) -> vxlan.VxlanDevice:
         device = vxlan.ensure_device(
             self.ctx,
             nl,
@@ -202,7 +209,16 @@ class Agent:
         self.lease = lease
         return device
 
-    def _follow(self, stop, nl, store, config, underlay, device, mtu) -> None:
+    def _follow(
+        self,
+        stop: threading.Event,
+        nl: Netlink,
+        store: FlannelStore,
+        config: FlannelConfig,
+        underlay: Underlay,
+        device: vxlan.VxlanDevice,
+        mtu: int,
+    ) -> None:
         """Resync, then apply watch events and renew on time; any etcd failure: wait and start over."""
         while not stop.is_set():
             watch: Watch | None = None
@@ -220,7 +236,9 @@ class Agent:
                         elif self._apply(nl, device.ifindex, lease_event):
                             raise _Revoked()
             except _Revoked:
-                log.error("lease %s was revoked in etcd; acquiring a lease again", self.lease.subnet)
+                log.error(
+                    "lease %s was revoked in etcd; acquiring a lease again", self.lease.subnet if self.lease else "?"
+                )
                 self.reacquisitions += 1
                 self.lease = None
             except WatchReset as error:
@@ -235,14 +253,22 @@ class Agent:
                 if watch is not None:
                     watch.close()
 
-    def _report(self, broken) -> None:
+    def _report(self, broken: Iterable[BrokenLease]) -> None:
         """Log each broken key once (flanneld skips them silently)."""
         for record in broken:
             if (record.key, record.error) not in self._reported:
                 self._reported.add((record.key, record.error))
                 log.warning("skipping %s: it is not a flannel lease: %s", record.key, record.error)
 
-    def _resync(self, nl, store, config, underlay, device, mtu) -> int:
+    def _resync(
+        self,
+        nl: Netlink,
+        store: FlannelStore,
+        config: FlannelConfig,
+        underlay: Underlay,
+        device: vxlan.VxlanDevice,
+        mtu: int,
+    ) -> int:
         listing = store.listing(ttls=False)  # only this host's TTL matters here; read below
         self._report(listing.broken)
         leases, revision = listing.leases, listing.revision
@@ -260,7 +286,8 @@ class Agent:
             leases, revision = listing.leases, listing.revision
         else:
             self.lease = store.with_ttls((next(lease for lease in leases if lease.subnet == own),))[0]
-        remotes = {r.subnet: r for r in map(remote_of, leases) if r is not None and r.subnet != self.lease.subnet}
+        own = self.lease.subnet if self.lease else None
+        remotes = {r.subnet: r for r in map(remote_of, leases) if r is not None and r.subnet != own}
         removed = vxlan.reconcile(self.ctx, nl, device.ifname, tuple(remotes.values()))
         if removed:
             log.info("removed stale entries: %s", ", ".join(removed))
@@ -269,14 +296,14 @@ class Agent:
         self._remotes = remotes
         return revision
 
-    def _apply(self, nl, ifindex: int, event) -> bool:
+    def _apply(self, nl: Netlink, ifindex: int, event: LeaseEvent) -> bool:
         """Apply one lease event; True when it removed our own lease."""
         if self.lease is not None and event.subnet == self.lease.canonical_subnet:
             if event.kind == "removed":
                 return True
             self.lease = event.lease
             return False
-        old = self._remotes.pop(event.subnet, None)
+        old = self._remotes.pop(event.subnet, None) if event.subnet else None
         new = remote_of(event.lease) if event.lease is not None else None
         if old is not None and old != new:
             vxlan.remove_remote(self.ctx, nl, ifindex, old)
@@ -293,14 +320,14 @@ class Agent:
             return 3600.0
         return self.lease.expires_at - self.options.renew_margin - time.time()
 
-    def _renew_if_due(self, store) -> None:
-        if self._renew_in() > 0:
+    def _renew_if_due(self, store: FlannelStore) -> None:
+        if self.lease is None or self._renew_in() > 0:
             return
         self.lease = renew_lease(self.ctx, store, self.lease, self.options.lease_ttl)
         self.renewals += 1
         log.info("renewed lease %s (expires in %ss)", self.lease.subnet, self.lease.ttl_seconds())
 
-    def _retry(self, stop: threading.Event, what: str, fn):
+    def _retry(self, stop: threading.Event, what: str, fn: Callable[[], T]) -> T | None:
         """``fn()`` until it works; etcd being down or the config missing waits (backing off), interruptibly."""
         while not stop.is_set():
             try:

@@ -92,7 +92,7 @@ def parse_config(text: str) -> FlannelConfig:
     """Parse and check ``text``; raises ConfigError with one sentence naming the problem."""
     try:
         data = json.loads(text, object_pairs_hook=_Object)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise ConfigError(
             f"Flannel config is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
         ) from None
@@ -151,11 +151,11 @@ def parse_config(text: str) -> FlannelConfig:
 _MISSING = object()
 
 
-class _Object(list):
+class _Object(list[tuple[str, Any]]):
     """A JSON object as its (key, value) pairs in order, duplicates kept, as Go's decoder sees them."""
 
 
-def _fold(pairs: list, names: tuple[str, ...]) -> dict[str, Any]:
+def _fold(pairs: list[tuple[str, Any]], names: tuple[str, ...]) -> dict[str, Any]:
     """Go's encoding/json field matching: each key goes to the field it names exactly or case-insensitively,
     in document order, so a later key overwrites an earlier one."""
     lower = {n.lower(): n for n in names}
@@ -178,7 +178,8 @@ def _network(value: Any) -> ipaddress.IPv4Network:
         raise ConfigError(f"Flannel config Network {value!r} is not a CIDR like 10.5.0.0/16.") from None
     if "/" not in value or network.version != 4:
         raise ConfigError(f"Flannel config Network {value!r} is not an IPv4 CIDR like 10.5.0.0/16.")
-    return network  # type: ignore[return-value]
+    assert isinstance(network, ipaddress.IPv4Network)
+    return network
 
 
 def _address(value: Any, name: str) -> int:

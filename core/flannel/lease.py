@@ -15,15 +15,20 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, UsageError
+from netcon.core.flannel.config import FlannelConfig
 from netcon.core.validate.values import shown
 
 LEASE_TTL = 24 * 3600
 RACE_RETRIES = 10
 MAX_CANDIDATES = 100
 # flanneld's subnetRegex, dots and all; \Z because Go's $ never matches before a trailing newline.
+if TYPE_CHECKING:  # the store reads and writes leases; this module decides what to write
+    from netcon.core.flannel.registry import FlannelStore
+
 # The fields of a lease's ``show leases --json`` record (a broken key has them all null).
 LEASE_FIELDS = ("subnet", "public_ip", "backend_type", "vni", "vtep_mac", "expires_at", "ttl_seconds", "reservation")
 _KEY_RE = re.compile(r"(\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?\Z", re.ASCII)
@@ -252,7 +257,7 @@ def diff_leases(old: tuple[Lease, ...], new: tuple[Lease, ...]) -> LeaseDiff:
     )
 
 
-def free_subnets(config, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES) -> list[str]:
+def free_subnets(config: FlannelConfig, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES) -> list[str]:
     """flanneld's allocateSubnet walk: up to ``limit`` subnets from SubnetMin on that overlap no lease."""
     taken = sorted((int(lease.network.network_address), int(lease.network.broadcast_address)) for lease in leases)
     starts = [start for start, _ in taken]
@@ -275,7 +280,7 @@ def free_subnets(config, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES)
     return free
 
 
-def pick_subnet(config, leases: tuple[Lease, ...], rng: random.Random | None = None) -> str:
+def pick_subnet(config: FlannelConfig, leases: tuple[Lease, ...], rng: random.Random | None = None) -> str:
     free = free_subnets(config, leases)
     if not free:
         raise OutOfSubnets(
@@ -285,8 +290,8 @@ def pick_subnet(config, leases: tuple[Lease, ...], rng: random.Random | None = N
 
 
 def acquire_lease(
-    ctx,
-    store,
+    ctx: HostContext,
+    store: FlannelStore,
     attrs: LeaseAttrs,
     previous_subnet: str | None = None,
     ttl: int = LEASE_TTL,
@@ -318,18 +323,18 @@ def acquire_lease(
     raise NetconError(f"Gave up acquiring a subnet of {config.pool} after {RACE_RETRIES} lost races.")
 
 
-def renew_lease(ctx, store, lease: Lease, ttl: int = LEASE_TTL) -> Lease:
+def renew_lease(ctx: HostContext, store: FlannelStore, lease: Lease, ttl: int = LEASE_TTL) -> Lease:
     """flanneld's RenewLease: write the lease again with a fresh TTL (v2 set with ttl, v3 new grant and put)."""
     return store.write_lease(ctx, lease.subnet, lease.attrs, None if lease.reservation else ttl)
 
 
-def revoke_lease(ctx, store, subnet: str) -> None:
+def revoke_lease(ctx: HostContext, store: FlannelStore, subnet: str) -> None:
     """Delete the lease of ``subnet``; its host's agent sees it vanish."""
     if not store.delete_lease(ctx, _canonical(subnet)):
         raise NetconError(f"There is no lease for {subnet} under {store.subnets_prefix}.", target=subnet)
 
 
-def reserve_subnet(ctx, store, subnet: str, public_ip: str | None = None) -> Lease:
+def reserve_subnet(ctx: HostContext, store: FlannelStore, subnet: str, public_ip: str | None = None) -> Lease:
     """Make ``subnet`` a reservation (a key without TTL): an existing lease keeps its attributes and loses its
     TTL; otherwise a new key for ``public_ip`` is written. The host with that PublicIP then always gets it."""
     subnet = _canonical(subnet)
