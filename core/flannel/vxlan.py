@@ -123,7 +123,7 @@ def read_device(nl: Netlink, ifname: str) -> VxlanDevice | None:
     return VxlanDevice(
         ifname=ifname,
         ifindex=index,
-        vni=get("IFLA_VXLAN_ID") if kind == "vxlan" else -1,
+        vni=int(get("IFLA_VXLAN_ID") or 0) if kind == "vxlan" else -1,
         local=get("IFLA_VXLAN_LOCAL"),
         port=get("IFLA_VXLAN_PORT") or 0,
         link_index=get("IFLA_VXLAN_LINK"),

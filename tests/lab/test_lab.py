@@ -199,7 +199,7 @@ def test_overlay_on_the_v3_api_with_flannels_default_prefix():
         check_overlay(state)
         leases = json.loads(
             netcon("show", "leases", "--json", "--etcd-endpoints", state.etcd_endpoint, "--etcd-api", "3").stdout
-        )
+        )["leases"]
         assert sorted(lease["public_ip"] for lease in leases) == sorted(h.address for h in state.hosts)
     finally:
         lab.down(ctx, prefix)
