@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
-from netcon.core.errors import UsageError
+from netcon.core.validate import values
+
+MAX_PROBES = 1024  # probes running at once: more would be a flood, not a console
+MAX_RATE = 10000.0  # echoes per second over all probes
 
 
 def register(sub, common) -> None:
@@ -44,11 +47,10 @@ def etcd_settings(args, env=None):
 
 
 def run_console(args, ctx) -> int:
-    if args.ping_max_probes < 1 or not args.ping_max_rate > 0:
-        raise UsageError("--ping-max-probes must be at least 1 and --ping-max-rate above 0.")
+    probes = values.integer(args.ping_max_probes, "ping_max_probes", "--ping-max-probes", 1, MAX_PROBES)
+    rate = values.number(args.ping_max_rate, "ping_max_rate", "--ping-max-rate", 0.1, MAX_RATE)
+    settings = etcd_settings(args)
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
-    NetconApp(
-        ctx, ping_max_probes=args.ping_max_probes, ping_max_rate=args.ping_max_rate, etcd=etcd_settings(args)
-    ).run()
+    NetconApp(ctx, ping_max_probes=probes, ping_max_rate=rate, etcd=settings).run()
     return 0
