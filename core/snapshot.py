@@ -30,6 +30,7 @@ from netcon.core.model import (
     Snapshot,
     Veth,
 )
+from netcon.core.naming import natural_key
 from netcon.core.netlink import Address, Link, Rtnl
 from netcon.core.netns import netns_inode, proc_netns
 
@@ -305,10 +306,10 @@ class SnapshotCollector:
                     options=tuple(sorted((net.get("Options") or {}).items())),
                     labels=tuple(sorted((net.get("Labels") or {}).items())),
                     bridge=network_bridge(net),
-                    attachments=tuple(sorted(attachments, key=lambda a: a.container_name)),
+                    attachments=tuple(sorted(attachments, key=lambda a: natural_key(a.container_name))),
                 )
             )
-        networks.sort(key=lambda n: n.name)
+        networks.sort(key=lambda n: natural_key(n.name))
         network_of_bridge = {n.bridge: n.name for n in networks if n.bridge}
 
         interfaces, bridges, veths = [], [], []
@@ -328,7 +329,7 @@ class SnapshotCollector:
                 )
             )
             if link.kind == "bridge":
-                ports = sorted(port.ifname for port in links if port.master == link.index)
+                ports = sorted((port.ifname for port in links if port.master == link.index), key=natural_key)
                 bridges.append(
                     Bridge(
                         name=link.ifname,
@@ -349,9 +350,9 @@ class SnapshotCollector:
             docker_error=docker_error,
             taken_at=started,
             networks=tuple(networks),
-            containers=tuple(sorted(containers, key=lambda c: c.name)),
-            bridges=tuple(sorted(bridges, key=lambda b: b.name)),
-            veths=tuple(sorted(veths, key=lambda v: v.ifname)),
+            containers=tuple(sorted(containers, key=lambda c: natural_key(c.name))),
+            bridges=tuple(sorted(bridges, key=lambda b: natural_key(b.name))),
+            veths=tuple(sorted(veths, key=lambda v: natural_key(v.ifname))),
             interfaces=tuple(interfaces),
             problems=tuple(problems),
         )
@@ -369,7 +370,7 @@ class SnapshotCollector:
         eps = (c.get("NetworkSettings") or {}).get("Networks") or {}
         inode = inode_of.get(cid)
         info = inspected.get(cid)
-        shared = tuple(sorted(names[o] for o in members.get(inode, ()) if o != cid)) if inode else ()
+        shared = tuple(sorted((names[o] for o in members.get(inode, ()) if o != cid), key=natural_key)) if inode else ()
         ns = ns_by_inode.get(inode) if inode else None
         own_ips = tuple(ep["IPAddress"] for ep in eps.values() if ep.get("IPAddress"))
         ipv4, ipv4_shared = own_ips, False
@@ -395,7 +396,7 @@ class SnapshotCollector:
             netns_owner=owner,
             ipv4=ipv4,
             ipv4_shared=ipv4_shared,
-            networks=tuple(sorted(eps)),
+            networks=tuple(sorted(eps, key=natural_key)),
             interfaces=ns.interfaces if ns else (),
             labels=tuple(sorted((c.get("Labels") or {}).items())),
             problem=problem,
