@@ -22,6 +22,8 @@ NETLINK_ROUTE = 0
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR, RTM_NEWNSID, RTM_GETNSID = 16, 18, 20, 22, 88, 90
+RTM_NEWSTATS, RTM_GETSTATS = 92, 94
+IFLA_STATS_LINK_64 = 1  # <linux/if_link.h>: the attribute (and filter bit) of struct rtnl_link_stats64
 # attribute numbers from <linux/if_link.h>, <linux/if_addr.h>, <linux/net_namespace.h> (kernel ABI)
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_STATS64, IFLA_EXT_MASK, IFLA_LINK_NETNSID = 16, 18, 23, 29, 37
@@ -36,6 +38,7 @@ OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DOR
 _HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBi")  # ifaddrmsg: family, prefixlen, flags, scope, index
+_IFSTATS = struct.Struct("=BBHII")  # if_stats_msg: family, pad, pad, ifindex, filter_mask
 _RTA = struct.Struct("=HH")
 _RECV = 1 << 20
 
@@ -194,6 +197,19 @@ class Rtnl:
             for kind, data, start, end in self._request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, body, "link dump")
             if kind == RTM_NEWLINK
         ]
+
+    def link_stats(self) -> dict[int, tuple[int, int, int, int]]:
+        """ifindex -> (rx_packets, tx_packets, rx_bytes, tx_bytes) of every link, from one RTM_GETSTATS dump
+        (only the 64-bit counters: a tenth of a link dump's bytes and no attributes to decode)."""
+        body = _IFSTATS.pack(0, 0, 0, 0, 1 << (IFLA_STATS_LINK_64 - 1))
+        found = {}
+        for kind, data, start, end in self._request(RTM_GETSTATS, NLM_F_REQUEST | NLM_F_DUMP, body, "stats dump"):
+            if kind != RTM_NEWSTATS:
+                continue
+            stats64 = _attrs(data, start + _IFSTATS.size, end).get(IFLA_STATS_LINK_64)
+            if stats64 and len(stats64) >= 32:
+                found[_IFSTATS.unpack_from(data, start)[3]] = struct.unpack_from("=4Q", stats64)
+        return found
 
     def addresses(self) -> list[Address]:
         body = _IFADDR.pack(0, 0, 0, 0, 0)

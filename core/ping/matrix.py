@@ -3,17 +3,19 @@ once from one engine (one socket per source namespace), paced so the whole burst
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
 from netcon.core.context import HostContext
-from netcon.core.errors import NotFound, UsageError
+from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.model import Snapshot
-from netcon.core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec
+from netcon.core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec, ProbeSummary
 from netcon.core.ping.sources import Source, snapshot_source
 from netcon.core.snapshot import SnapshotCollector
 
 MATRIX_PPS = 2000.0  # echoes per second over all pairs: a short burst, on local bridges only
+STOP_POLL_S = 0.05  # how often a run given a ``stop`` event checks it while waiting for echoes
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,10 @@ def run_matrix(
     count: int = 3,
     timeout: float = 1.0,
     max_pps: float = MATRIX_PPS,
+    stop: threading.Event | None = None,
 ) -> Matrix:
+    """Probe every ordered pair of ``members``. ``stop``: set it to end the run early (its probes are stopped
+    and ``NetconError`` is raised), e.g. when the console quits."""
     if len(members) < 2:
         raise UsageError(
             f"{title[0].upper()}{title[1:]} has fewer than two running containers: there is no pair to probe."
@@ -100,7 +105,9 @@ def run_matrix(
             ],
             spread=True,
         )
-        summaries = [engine.wait(i) for i in ids]
+        summaries = [_wait(engine, i, stop) for i in ids]
+        if stop is not None and stop.is_set():
+            raise NetconError(f"The probes of {title} were stopped before every pair answered.")
     results = tuple(
         PairResult(
             src=s.source.name,
@@ -115,6 +122,15 @@ def run_matrix(
         for (s, d, ip), r in zip(pairs, summaries)
     )
     return Matrix(title, tuple(m.source.name for m in members), results, count, time.monotonic() - started)
+
+
+def _wait(engine: PingEngine, probe: int, stop: threading.Event | None) -> ProbeSummary:
+    if stop is None:
+        return engine.wait(probe)
+    while True:
+        summary = engine.wait(probe, STOP_POLL_S)
+        if not summary.running or stop.is_set():
+            return summary
 
 
 def network_matrix(ctx: HostContext, network: str, collector: SnapshotCollector | None = None, **options) -> Matrix:
