@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,20 +227,20 @@ class FlannelPane(FilteredPane):
     def follow(self) -> None:
         """Open the store, list, follow the watch; on errors say so and try again."""
         worker = get_current_worker()
-        feed = self.feed
-        while not worker.is_cancelled:
+        feed, stopping = self.feed, self.app.stopping
+        while not worker.is_cancelled and not stopping.is_set():
             try:
                 store = feed.open()
             except NetconError as error:
                 self.post_message(EtcdState(False, feed.settings.endpoint, str(error)))
-                time.sleep(RETRY)
+                stopping.wait(RETRY)
                 continue
             try:
                 self._follow(store, worker)
             except NetconError as error:
                 if not worker.is_cancelled:
                     self.post_message(EtcdState(False, feed.settings.endpoint, str(error)))
-                    time.sleep(RETRY)
+                    stopping.wait(RETRY)
             finally:
                 store.close()
 
