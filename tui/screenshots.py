@@ -35,10 +35,21 @@ class FixedScene:
         return self.snapshot
 
 
+class NoCounters:
+    """The scene's links exist on no host: no counters, so the Veths pane's rates stay "-"."""
+
+    def read(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
 async def settle(app: NetconApp, pilot) -> None:
-    """Wait for the workers that finish (the Flannel pane's etcd follower never does; its fixture answers at once)."""
+    """Wait for the workers that finish (the Flannel pane's etcd follower and the Veths pane's counter reader never
+    do; their sources answer at once)."""
     await pilot.pause(0.2)
-    ending = [w for w in app.workers if w.group != "flannel"]
+    ending = [w for w in app.workers if w.group not in ("flannel", "counters")]
     if ending:  # an empty list would mean "every worker" to Textual
         await app.workers.wait_for_complete(ending)
     await pilot.pause()
@@ -54,6 +65,7 @@ async def shoot(out: Path) -> list[Path]:
         doctor=FixedDoctor(),
         flannel=FixtureFeed(),
         ports=FixturePorts(),
+        counters=NoCounters,
     )
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
