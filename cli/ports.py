@@ -1,4 +1,5 @@
-"""``netcon show ports [--json]``: who holds which port, like ``netstat -lntup`` plus the container."""
+"""``netcon show ports [--json] [--dns]``: who holds which port, like ``netstat -lntup`` plus the container.
+Docker's embedded DNS listeners (``PortSocket.embedded_dns``) are left out unless ``--dns`` asks for them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from netcon.core.ports import PortsView, collect_ports
 def register_show(views, common) -> None:
     p = views.add_parser("ports", parents=[common], help="list listening sockets, published and wanted ports")
     p.add_argument("--json", action="store_true", help="one JSON array of objects")
+    p.add_argument(
+        "--dns", action="store_true", help="also list Docker's embedded DNS listeners (127.0.0.11 in each container)"
+    )
     p.set_defaults(func=run_show_ports)
 
 
 def run_show_ports(args, ctx) -> int:
     view = collect_ports(ctx)
-    emit("ports", port_rows(view), ports_table(view), view.not_read, args.json)
+    emit("ports", port_rows(view, dns=args.dns), ports_table(view, dns=args.dns), view.not_read, args.json)
     return 0
 
 
@@ -28,11 +32,14 @@ def _conflicting(view: PortsView) -> dict[tuple, list[str]]:
     return out
 
 
-def port_rows(view: PortsView) -> list[dict]:
-    """Sockets (state LISTEN/UNCONN), then published ports no socket serves (NAT), then wanted ports."""
+def port_rows(view: PortsView, dns: bool = True) -> list[dict]:
+    """Sockets (state LISTEN/UNCONN; Docker's embedded DNS ones only with ``dns``), then published ports no
+    socket serves (NAT), then wanted ports."""
     clash = _conflicting(view)
     rows = []
     for s in view.sockets:
+        if s.embedded_dns and not dns:
+            continue
         p = s.process
         rows.append(
             {
@@ -117,7 +124,7 @@ def _endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address or '*'}:{port}"
 
 
-def ports_table(view: PortsView) -> str:
+def ports_table(view: PortsView, dns: bool = True) -> str:
     owners = {}
     for s in view.sockets:
         if not s.host_netns and s.container:
@@ -134,10 +141,13 @@ def ports_table(view: PortsView) -> str:
                 "host" if row["host_netns"] else (owners.get(row["netns"], row["netns"]) if row["netns"] else ""),
                 row["published_from"] or "",
             )
-            for row in port_rows(view)
+            for row in port_rows(view, dns)
         ],
     )
     notes = [table]
+    hidden = sum(s.embedded_dns for s in view.sockets) if not dns else 0
+    if hidden:
+        notes.append(f"({hidden} listeners of Docker's embedded DNS on 127.0.0.11 not shown; --dns lists them)")
     for w in view.wanted:
         if w.discarded:
             notes.append(

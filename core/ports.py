@@ -42,6 +42,8 @@ from netcon.core.snapshot_join import Raw, docker_name
 
 DOCKER_PROXY = "docker-proxy"
 _PublishedRaw = tuple[str, str, int, str, str, int]  # proto, host ip, host port, container id and name, its port
+DOCKER_DNS_ADDRESS = "127.0.0.11"  # Docker's embedded DNS server, in every container on a user network
+DOCKERD = "dockerd"
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,15 @@ class PortSocket:
     @property
     def process(self) -> ProcessInfo | None:
         return self.holders[0] if self.holders else None
+
+    @property
+    def embedded_dns(self) -> bool:
+        """Docker's embedded DNS server: dockerd listens on 127.0.0.11 (TCP and UDP, a random port behind
+        the netns's own DNAT from port 53) inside every container on a user network, so at 50 containers
+        these are two thirds of all listeners. Views hide them unless asked."""
+        return (
+            not self.host_netns and self.address == DOCKER_DNS_ADDRESS and all(h.name == DOCKERD for h in self.holders)
+        )
 
 
 @dataclass(frozen=True)

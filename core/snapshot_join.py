@@ -22,6 +22,7 @@ from netcon.core.model import (
     Network,
     Veth,
 )
+from netcon.core.naming import natural_key
 from netcon.core.netlink.rtnl import Link
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
@@ -89,9 +90,9 @@ def assemble(networks_raw: list[Raw], containers_raw: list[Raw], kernel: KernelR
     interfaces, bridges, veths = _links(joined, {n.bridge: n.name for n in networks if n.bridge})
     return Model(
         networks=tuple(networks),
-        containers=tuple(sorted(containers, key=lambda c: c.name)),
-        bridges=tuple(sorted(bridges, key=lambda b: b.name)),
-        veths=tuple(sorted(veths, key=lambda v: v.ifname)),
+        containers=tuple(sorted(containers, key=lambda c: natural_key(c.name))),
+        bridges=tuple(sorted(bridges, key=lambda b: natural_key(b.name))),
+        veths=tuple(sorted(veths, key=lambda v: natural_key(v.ifname))),
         interfaces=tuple(interfaces),
     )
 
@@ -167,7 +168,11 @@ def _container(c: Raw, joined: _Joined) -> Container:
     eps = endpoints(c)
     inode = joined.kernel.inode_of.get(cid)
     info = joined.kernel.inspected.get(cid)
-    shared = tuple(sorted(joined.names[o] for o in joined.members.get(inode, ()) if o != cid)) if inode else ()
+    shared = (
+        tuple(sorted((joined.names[o] for o in joined.members.get(inode, ()) if o != cid), key=natural_key))
+        if inode
+        else ()
+    )
     ns = joined.kernel.namespaces.get(inode) if inode else None
     own_ips = tuple(ep["IPAddress"] for ep in eps.values() if ep.get("IPAddress"))
     ipv4, ipv4_shared = own_ips, False
@@ -193,7 +198,7 @@ def _container(c: Raw, joined: _Joined) -> Container:
         netns_owner=owner,
         ipv4=ipv4,
         ipv4_shared=ipv4_shared,
-        networks=tuple(sorted(eps)),
+        networks=tuple(sorted(eps, key=natural_key)),
         interfaces=ns.interfaces if ns else (),
         labels=tuple(sorted((c.get("Labels") or {}).items())),
         problem=problem,
@@ -219,7 +224,7 @@ def _networks(networks_raw: list[Raw], containers_raw: list[Raw], joined: _Joine
     addrs = joined.kernel.addrs
     addrs_by_name = {link.ifname: addrs.get(link.index, ()) for link in joined.kernel.links}
     networks = [_network(net, _attachments(net, containers_raw, joined), addrs_by_name) for net in networks_raw]
-    networks.sort(key=lambda n: n.name)
+    networks.sort(key=lambda n: natural_key(n.name))
     return networks
 
 
@@ -243,7 +248,7 @@ def _attachments(net: Raw, containers_raw: list[Raw], joined: _Joined) -> tuple[
                 endpoint_id=ep["EndpointID"],
             )
         )
-    return tuple(sorted(attachments, key=lambda a: a.container_name))
+    return tuple(sorted(attachments, key=lambda a: natural_key(a.container_name)))
 
 
 def _network(net: Raw, attachments: tuple[Attachment, ...], addrs_by_name: dict[str, tuple[str, ...]]) -> Network:
@@ -290,7 +295,7 @@ def _links(joined: _Joined, network_of_bridge: dict[str, str]) -> tuple[list[Int
             )
         )
         if link.kind == "bridge":
-            bridges.append(_bridge(link, tuple(sorted(ports.get(link.index, ()))), network_of_bridge))
+            bridges.append(_bridge(link, tuple(sorted(ports.get(link.index, ()), key=natural_key)), network_of_bridge))
         elif link.kind == "veth":
             veths.append(_veth(link, master_name, joined))
     return interfaces, bridges, veths

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
@@ -52,8 +53,9 @@ class Watcher:
     """Calls ``on_change(reasons)`` after the host changed, at most once per ``debounce`` burst.
 
     Reasons are short strings: ``docker:container:start``, ``netlink``, ``docker-lost``, ``docker-back``,
-    ``netlink-error: ...``, ``periodic``. A burst of events is folded into one call fired ``debounce``
-    seconds after the last event, or ``max_delay`` after the first when events keep coming.
+    ``netlink-error: ...``, ``netlink-back``, ``periodic``. A burst of events is folded into one call fired
+    ``debounce`` seconds after the last event, or ``max_delay`` after the first when events keep coming.
+    ``live`` says whether every event source is connected (then nothing changes unseen).
     """
 
     def __init__(
@@ -76,7 +78,9 @@ class Watcher:
         self._pending: set[str] = set()
         self._first = self._last = 0.0
         self._threads: list[threading.Thread] = []
-        self._stream = None
+        self._stream: Any = None  # the Docker events stream being read, for stop() to close
+        self._docker_up: bool | None = None  # None: not connected yet (or the source is off)
+        self._netlink_up: bool | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def start(self) -> Watcher:
@@ -99,6 +103,11 @@ class Watcher:
             thread.join(timeout)
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+    @property
+    def live(self) -> bool:
+        """True while both event sources are on and connected: what the host shows is what it has."""
+        return bool(self._docker_up and self._netlink_up) and not self._stop.is_set()
 
     def poke(self, reason: str) -> None:
         """Record a change; the dispatcher fires once the burst is over."""
@@ -141,6 +150,7 @@ class Watcher:
                     timeout=EVENTS_CLIENT_TIMEOUT,
                 )
             except NetconError:
+                self._docker_up = False
                 if connected is not False:
                     self.poke("docker-lost")
                 connected = False
@@ -151,6 +161,7 @@ class Watcher:
             if self._stop.is_set():  # stop() ran while we were connecting and saw no stream to close
                 stream.close()
                 return
+            self._docker_up = True
             if connected is False:
                 self.poke("docker-back")
             connected, backoff = True, 1.0
@@ -165,6 +176,7 @@ class Watcher:
                 self._stream = None
                 stream.close()
             if not self._stop.is_set():
+                self._docker_up = False
                 self.poke("docker-lost")
                 connected = False
                 self._stop.wait(backoff)
@@ -175,11 +187,14 @@ class Watcher:
             try:
                 sock = open_netlink_monitor(self.ctx.netns)
             except NetlinkFailure as error:
+                self._netlink_up = False
                 self.poke(f"netlink-error: {error}")
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            backoff = 1.0
+            if self._netlink_up is False:
+                self.poke("netlink-back")
+            self._netlink_up, backoff = True, 1.0
             try:
                 self._read_netlink(sock)
             finally:
@@ -203,6 +218,7 @@ class Watcher:
                     if error.errno == errno.ENOBUFS:  # we fell behind; a full refresh covers it
                         changed = True
                         continue
+                    self._netlink_up = False
                     self.poke(f"netlink-error: {error.strerror}")
                     return
             if changed:

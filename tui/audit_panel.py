@@ -8,10 +8,11 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from netcon.core.audit import AuditEntry, last_entries, log_path
 from netcon.core.errors import NetconError
+from netcon.tui.failures import ReportsFailures
 
 ENTRIES = 20
 OUTCOME_STYLE = {
@@ -32,7 +33,7 @@ def entry_text(entry: AuditEntry) -> Text:
     return text
 
 
-class AuditPanel(VerticalScroll):
+class AuditPanel(ReportsFailures, VerticalScroll):
     """Hidden until toggled; newest entry last, scrolled to the end."""
 
     DEFAULT_CSS = """
@@ -55,7 +56,7 @@ class AuditPanel(VerticalScroll):
         if self.shown:
             self.reload()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="audit", name="read audit log")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audit", name="reading the audit log")
     def reload(self) -> None:
         worker = get_current_worker()
         try:
@@ -70,6 +71,9 @@ class AuditPanel(VerticalScroll):
             )
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show, text)
+
+    def worker_failed(self, worker: Worker) -> None:
+        self._show(Text(f"Reading the audit log failed: {worker.error!r}", style="bold red"))
 
     def _show(self, text: Text) -> None:
         self.query_one(Static).update(text)

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from netcon.core.container_ops import remove_container, run_container
 from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact, HostFacts, NetworkFact
 from netcon.core.image import BUSYBOX_IMAGE
+from netcon.core.naming import natural_key
 from netcon.core.network_ops import connect, create_network, disconnect, remove_network
 from netcon.core.validate.docker import shared_stack_reason, split_command, split_items
 from netcon.tui.forms import ConfirmScreen, Field, FormScreen
@@ -112,7 +113,7 @@ class ConnectForm(ContainerPickerForm):
 
     def choices(self, facts: HostFacts, network: NetworkFact | None) -> list[Option]:
         options = []
-        for c in sorted(facts.containers, key=lambda c: c.name):
+        for c in sorted(facts.containers, key=lambda c: natural_key(c.name)):
             reason = shared_stack_reason(c, facts)
             if reason is None and network is not None and any(e.network_id == network.id for e in c.endpoints):
                 reason = f"already connected to {network.name}"
@@ -148,7 +149,8 @@ class DisconnectForm(ContainerPickerForm):
         if network is None:
             return []
         attached = sorted(
-            (c for c in facts.containers if any(e.network_id == network.id for e in c.endpoints)), key=lambda c: c.name
+            (c for c in facts.containers if any(e.network_id == network.id for e in c.endpoints)),
+            key=lambda c: natural_key(c.name),
         )
         return [
             Option(
@@ -178,12 +180,12 @@ def network_modes(facts: HostFacts) -> list[tuple[str, str]]:
     """The mode picker: bridge, each user network, host, none, container:<each running container>."""
     user = [
         (f"{n.name} (user network, {n.driver})", n.name)
-        for n in sorted(facts.networks, key=lambda n: n.name)
+        for n in sorted(facts.networks, key=lambda n: natural_key(n.name))
         if n.name not in PREDEFINED_NETWORKS and n.driver not in ("host", "null")
     ]
     shared = [
         (f"container:{c.name} (share its network namespace)", f"container:{c.name}")
-        for c in sorted(facts.containers, key=lambda c: c.name)
+        for c in sorted(facts.containers, key=lambda c: natural_key(c.name))
         if c.running
     ]
     return [BASE_MODES[0], *user, *BASE_MODES[1:], *shared]
@@ -274,7 +276,8 @@ class RemoveContainer(ConfirmScreen):
             lines.append("It is running: it will be killed first (force).")
         sharing = [o.name for o in facts.containers if o.network_mode in (f"container:{c.id}", f"container:{c.name}")]
         if sharing:
-            lines.append(f"{', '.join(sorted(sharing))} share its network namespace and will lose their network.")
+            names = ", ".join(sorted(sharing, key=natural_key))
+            lines.append(f"{names} share its network namespace and will lose their network.")
         return "\n".join(lines)
 
     def apply(self, values: Mapping[str, str | None]) -> str:

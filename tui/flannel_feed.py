@@ -90,14 +90,6 @@ class EtcdState(Message):
         self.up, self.where, self.detail = up, where, detail
 
 
-class EtcdStatus(Message):
-    """For the app's header: the etcd line the Flannel pane found (the app handles it)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-
 class FlannelListed(Message):
     def __init__(
         self,

@@ -19,16 +19,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from netcon.core.errors import NetconError
 from netcon.core.host_facts import HostFacts
 from netcon.core.validate.forms import FORMS, field_error
 from netcon.tui.actions import Action, Declared, bindings
 from netcon.tui.audit_panel import operation_done
+from netcon.tui.failures import ReportsFailures
 
 
-class OperationScreen(Declared, ModalScreen):
+class OperationScreen(ReportsFailures, Declared, ModalScreen):
     """Reads the facts when it opens (``facts_ready``), runs ``apply`` in a worker when asked."""
 
     DEFAULT_CSS = """
@@ -49,7 +50,7 @@ class OperationScreen(Declared, ModalScreen):
     def on_mount(self) -> None:
         self.load_facts()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="facts", name="read host facts")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="facts", name="reading the host's facts")
     def load_facts(self) -> None:
         worker = get_current_worker()
         try:
@@ -84,7 +85,7 @@ class OperationScreen(Declared, ModalScreen):
         self.set_status("Working…")
         self.run_operation(dict(values))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="operation", name="change the host")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="operation", name="the change")
     def run_operation(self, values: dict[str, str | None]) -> None:
         try:
             text = self.apply(values)
@@ -105,6 +106,12 @@ class OperationScreen(Declared, ModalScreen):
 
     def failed(self, error: NetconError) -> None:
         self.set_status(str(error), failed=True)
+
+    def worker_failed(self, worker: Worker) -> None:
+        """A bug in reading the facts or in the change (already notified): the screen is usable again."""
+        self.busy = False
+        self.set_status(f"{worker.name[:1].upper()}{worker.name[1:]} failed: {worker.error!r}", failed=True)
+        self.refresh_bindings()
 
 
 @dataclass(frozen=True)

@@ -25,3 +25,20 @@ class HostChanged(Message):
     def __init__(self, reasons: frozenset[str]) -> None:
         super().__init__()
         self.reasons = reasons
+
+
+class ProbeRequested(Message):
+    """Start a probe from ``source`` to ``target`` (an address, or a name resolved from the source) and show
+    the Ping pane; ``name``: ``target`` is the address listed for the container ``name``."""
+
+    def __init__(self, source: str, target: str, name: str = "") -> None:
+        super().__init__()
+        self.source, self.target, self.name = source, target, name
+
+
+class EtcdStatus(Message):
+    """What the header says about etcd (``etcd: <endpoint> up``, ``... unreachable``, ``not configured``)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

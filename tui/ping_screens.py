@@ -11,20 +11,21 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
 from netcon.core.model import Container, Snapshot
+from netcon.core.naming import natural_key
 from netcon.core.ping.matrix import Matrix, PairResult, network_matrix
 from netcon.core.ping.sources import check_container
-from netcon.tui.actions import Action, bindings
+from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.messages import ProbeRequested
 from netcon.tui.panes.base import Pane
 from netcon.tui.panes.ping import ms
 from netcon.tui.screens import DetailScreen
@@ -36,28 +37,42 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 @dataclass(frozen=True)
 class Target:
-    value: str  # what is pinged: a name (resolved from the source) or an IPv4 address
+    value: str  # what is pinged: an IPv4 address (as the row shows it), or a name resolved from the source
     label: str
+    name: str = ""  # the container a listed address belongs to: its name is also resolved, as a note
+
+
+def listed_address(snap: Snapshot, source: Container, c: Container) -> str:
+    """The address of ``c`` that ``source`` should ping: on the first network they share, else its first."""
+    for name in c.networks:
+        net = snap.network(name) if name in source.networks else None
+        found = next((a.ipv4 for a in net.attachments if a.container_id == c.id and a.ipv4), None) if net else None
+        if found:
+            return found
+    return c.ipv4[0]
 
 
 def targets(snap: Snapshot, source: Container) -> list[Target]:
     """What ``source`` can be pointed at: the other running containers (with their addresses and whether they
     share a network with it), the host (its gateway address on each of the source's networks and its name),
-    and the lab hosts (named namespaces behind a veth)."""
+    and the lab hosts (named namespaces behind a veth). A container is pinged at the address its row shows
+    (the one on a shared network first): its name may not resolve from the source."""
     found = []
-    for c in sorted(snap.containers, key=lambda c: c.name):
+    for c in sorted(snap.containers, key=lambda c: natural_key(c.name)):
         same_netns = source.netns_inode is not None and c.netns_inode == source.netns_inode
         if c.id == source.id or c.state != "running" or not c.ipv4 or same_netns:
             continue
         shared = [n for n in c.networks if n in source.networks]
         where = f"on {', '.join(shared)}" if shared else "no shared network"
-        found.append(Target(c.name, f"{c.name}  {', '.join(c.ipv4)}  ({where})"))
+        address = listed_address(snap, source, c)
+        shown = [address, *(ip for ip in c.ipv4 if ip != address)]
+        found.append(Target(address, f"{c.name}  {', '.join(shown)}  ({where})", c.name))
     for name in source.networks:
         net = snap.network(name)
         for gateway in net.gateways if net else ():
             found.append(Target(gateway, f"the host  {gateway}  (gateway of {name})"))
     found.append(Target(snap.host, f"{snap.host}  (this host's name, resolved from {source.name})"))
-    for ns in sorted({v.peer_netns for v in snap.veths if v.peer_netns and v.peer_netns != "root"}):
+    for ns in sorted({v.peer_netns for v in snap.veths if v.peer_netns and v.peer_netns != "root"}, key=natural_key):
         found.append(Target(ns, f"{ns}  (lab host, resolved from {source.name})"))
     return found
 
@@ -78,7 +93,7 @@ def target_error(text: str) -> str | None:
     return None
 
 
-class TargetPicker(ModalScreen[str | None]):
+class TargetPicker(Declared, ModalScreen[Target | None]):
     """Pick what ``source`` pings: type it (validated as you type; Enter pings exactly that) or move down to
     the list (narrowed by what is typed) and press Enter on an entry."""
 
@@ -90,7 +105,19 @@ class TargetPicker(ModalScreen[str | None]):
     TargetPicker OptionList { height: auto; max-height: 12; }
     TargetPicker .hint { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", show=False)]
+    ACTIONS = (
+        Action("cancel", "escape", "Cancel", "close the picker; nothing is pinged"),
+        Action(
+            "to_list",
+            "down",
+            "To the list",
+            "move from the typed target to the list of targets",
+            footer=False,
+            priority=True,  # before the input's own "down" (it scrolls); on the list, the list's own
+        ),
+        Action("help", "question_mark", "Help", "list the keys of this picker", key_display="?"),
+    )
+    BINDINGS = bindings(ACTIONS)
 
     def __init__(self, source: str, choices: list[Target]) -> None:
         super().__init__()
@@ -121,18 +148,30 @@ class TargetPicker(ModalScreen[str | None]):
         if error:
             self.query_one(".error", Static).update(error)
         else:
-            self.dismiss(event.value.strip())
+            typed = event.value.strip()
+            self.dismiss(Target(typed, typed))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.choices[int(event.option.id)].value)
+        self.dismiss(self.choices[int(event.option.id)])
 
-    def key_down(self) -> None:
-        if isinstance(self.focused, Input):
-            self.query_one(OptionList).focus()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "to_list" and not isinstance(self.focused, Input):
+            return False  # on the list, down moves through it
+        return super().check_action(action, parameters)
+
+    def action_to_list(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def action_help(self) -> None:
+        self.app.action_help()  # the app's own "?" is not active over a modal screen
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 def ping_from(pane: Pane, key: str) -> None:
-    """``p`` on a container: check it can be a source, ask for the target, start the probe, show the Ping pane."""
+    """``p`` on a container: check it can be a source, ask for the target, then ask the app (a message) to start
+    the probe and show the Ping pane."""
     snap = pane.app.state.snapshot
     c = snap.container(key) if snap else None
     if c is None:
@@ -144,10 +183,9 @@ def ping_from(pane: Pane, key: str) -> None:
         pane.notify(str(error), severity="error", timeout=8)
         return
 
-    def chosen(target: str | None) -> None:
-        if target:
-            pane.app.pane("ping").start_probe(c.name, target)
-            pane.app.action_show_pane("ping")
+    def chosen(target: Target | None) -> None:
+        if target is not None:
+            pane.post_message(ProbeRequested(c.name, target.value, target.name))
 
     pane.app.push_screen(TargetPicker(c.name, targets(snap, c)), chosen)
 
@@ -210,17 +248,20 @@ class MatrixScreen(DetailScreen):
         self.query_one(".facts", Static).update(Text(f"Probing every pair of network {self.key}…", style="bold"))
         self._run(self.app.ctx, self.app.collector, self.key, self.app.ping.max_pps)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-matrix")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-matrix", name="the ping matrix")
     def _run(self, ctx: HostContext, collector: Any, network: str, max_pps: float) -> None:
         worker = get_current_worker()
         try:
-            matrix = network_matrix(ctx, network, collector=collector, max_pps=max_pps)
+            matrix = network_matrix(ctx, network, collector=collector, max_pps=max_pps, stop=self.app.stopping)
         except NetconError as error:
             if not worker.is_cancelled:
                 self.post_message(MatrixDone(None, str(error)))
             return
         if not worker.is_cancelled:
             self.post_message(MatrixDone(matrix))
+
+    def worker_failed(self, worker: Worker) -> None:
+        self.query_one(".facts", Static).update(Text(f"The ping matrix failed: {worker.error!r}", style="bold red"))
 
     def on_matrix_done(self, message: MatrixDone) -> None:
         if message.matrix is None:

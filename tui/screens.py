@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from netcon.core.model import Snapshot
 from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.failures import ReportsFailures
 from netcon.tui.state import LiveState, hms
 from netcon.tui.widgets import StatusHeader, sync_rows
 
@@ -32,7 +33,7 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-class DetailScreen(Declared, Screen):
+class DetailScreen(ReportsFailures, Declared, Screen):
     """Everything the snapshot knows about one object; follows live updates until it disappears."""
 
     DEFAULT_CSS = """

@@ -121,8 +121,9 @@ async def wait_until_shown(pilot: Pilot, slot: Slot, timeout: float) -> None:
             raise NotShown(f"The {slot.title} pane did not show {what} within {timeout:g} s.")
         await pilot.pause(0.1)
     pane = app.pane(slot.id)
-    running = [w for w in app.workers if w.node is pane and w.group != "flannel" and w.is_running]
-    if running:  # an empty list would mean "every worker" to Textual (the Flannel pane's follower never ends)
+    endless = ("flannel", "counters")  # the Flannel pane's etcd follower and the Veths pane's counter reader
+    running = [w for w in app.workers if w.node is pane and w.group not in endless and w.is_running]
+    if running:  # an empty list would mean "every worker" to Textual
         await app.workers.wait_for_complete(running)
     await pilot.pause()  # let the last message's repaint land
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from netcon.core.model import Snapshot, Veth
+from netcon.core.model import Counters, Snapshot
 
 RATE_PERIOD = 1.0  # seconds; counters never tick faster than this
 
@@ -40,29 +41,29 @@ def rate_text(bps: float | None) -> str:
 
 @dataclass
 class RateMeter:
-    """Bytes per second of each veth, from the counters of two snapshots at least ``RATE_PERIOD`` apart."""
+    """Bytes per second of each link, from two counter reads (ifindex -> ``Counters``) at least
+    ``RATE_PERIOD`` apart; ``update`` says whether the rates changed."""
 
     rates: dict[int, tuple[float | None, float | None]] = field(default_factory=dict)
-    _base: dict[int, tuple[str, int, int]] = field(default_factory=dict)
+    _base: Mapping[int, Counters] = field(default_factory=dict)
     _base_at: float | None = None
 
-    def update(self, veths: tuple[Veth, ...], taken_at: float) -> None:
+    def update(self, counters: Mapping[int, Counters], taken_at: float) -> bool:
         if self._base_at is not None and taken_at - self._base_at < RATE_PERIOD:
-            return
-        current = {v.ifindex: (v.ifname, v.counters.rx_bytes, v.counters.tx_bytes) for v in veths}
-        if self._base_at is not None:
+            return False
+        ticked = self._base_at is not None
+        if ticked:
             dt = taken_at - self._base_at
-            rates: dict[int, tuple[float | None, float | None]] = {}
-            for ifindex, (name, rx, tx) in current.items():
-                before = self._base.get(ifindex)
-                if before is None or before[0] != name:
-                    continue
-                rates[ifindex] = (_rate(rx - before[1], dt), _rate(tx - before[2], dt))
-            self.rates = rates
-        self._base, self._base_at = current, taken_at
+            self.rates = {
+                ifindex: (_rate(now.rx_bytes - before.rx_bytes, dt), _rate(now.tx_bytes - before.tx_bytes, dt))
+                for ifindex, now in counters.items()
+                if (before := self._base.get(ifindex)) is not None
+            }
+        self._base, self._base_at = counters, taken_at
+        return ticked
 
-    def of(self, veth: Veth) -> tuple[float | None, float | None]:
-        return self.rates.get(veth.ifindex, (None, None))
+    def of(self, ifindex: int) -> tuple[float | None, float | None]:
+        return self.rates.get(ifindex, (None, None))
 
 
 def _rate(delta: int, dt: float) -> float | None:
@@ -78,7 +79,6 @@ class LiveState:
     docker_stale_since: float | None = None  # taken_at of the last snapshot that had Docker's data
     netlink_error: str | None = None
     netlink_stale_since: float | None = None
-    rates: RateMeter = field(default_factory=RateMeter)
 
     def accept(self, new: Snapshot) -> Snapshot:
         """Take a new snapshot; while Docker is away keep its last networks and containers, marked stale."""
@@ -93,7 +93,6 @@ class LiveState:
                 self.docker_stale_since = previous.taken_at
             shown = new if previous is None or self.docker_stale_since is None else _keep_docker(previous, new)
         self.snapshot = shown
-        self.rates.update(shown.veths, shown.taken_at)
         return shown
 
     def failed(self, error: str) -> None:

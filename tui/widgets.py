@@ -8,6 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from netcon.core.naming import natural_key
+
 
 class StatusHeader(Static):
     """Host, Docker engine, etcd, mode and data age on one line; problems (stale data) on the next."""
@@ -59,7 +61,7 @@ def sync_rows(
     """Make ``table`` hold exactly ``rows`` (key, cells in ``columns`` order) by changing only what differs.
 
     Rows are keyed: changed cells are updated in place, missing rows removed, new rows added (and the table
-    re-sorted by ``sort``), and the cursor stays on the row it was on.
+    re-sorted by ``sort``, names naturally: ``c2`` before ``c10``), and the cursor stays on the row it was on.
     """
     keep = cursor_key(table)
     wanted = dict(rows)
@@ -76,7 +78,8 @@ def sync_rows(
             added = True
     if added and sort:
         table.sort(
-            *sort, key=lambda values: tuple(str(v) for v in values) if isinstance(values, tuple) else str(values)
+            *sort,
+            key=lambda values: tuple(map(natural_key, values)) if isinstance(values, tuple) else natural_key(values),
         )
     if keep is not None and keep in table.rows:
         index = table.get_row_index(keep)

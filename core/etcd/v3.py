@@ -37,14 +37,30 @@ class _LoopThread:
 
     _lock = threading.Lock()
     _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
 
     @classmethod
     def loop(cls) -> asyncio.AbstractEventLoop:
         with cls._lock:
             if cls._loop is None:
                 cls._loop = asyncio.new_event_loop()
-                threading.Thread(target=cls._loop.run_forever, name="etcd-v3-loop", daemon=True).start()
+                cls._thread = threading.Thread(target=cls._loop.run_forever, name="etcd-v3-loop", daemon=True)
+                cls._thread.start()
             return cls._loop
+
+    @classmethod
+    def stop(cls, timeout: float) -> None:
+        with cls._lock:
+            loop, thread, cls._loop, cls._thread = cls._loop, cls._thread, None, None
+        if loop is None or thread is None:
+            return
+        # what is still pending (a closing channel) is cancelled; a loop too busy to say so is stopped anyway
+        with contextlib.suppress(TimeoutError, concurrent.futures.CancelledError):
+            asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if not thread.is_alive():
+            loop.close()
 
     @classmethod
     def run(cls, coro: Coroutine[Any, Any, T], timeout: float) -> T:
@@ -54,6 +70,19 @@ class _LoopThread:
         except TimeoutError:
             future.cancel()
             raise EndpointDown("timed out") from None
+
+
+async def _cancel_pending() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def stop_loop(timeout: float = 1.0) -> None:
+    """End the loop thread every v3 client shares (a later call starts a new one): for a program that is
+    done with etcd, e.g. the console on its way out, so no thread of netcon's outlives it."""
+    _LoopThread.stop(timeout)
 
 
 class _Client(aetcd.Client):  # type: ignore[misc]  # aetcd ships no type information

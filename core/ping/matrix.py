@@ -3,18 +3,21 @@ once from one engine (one socket per source namespace), paced so the whole burst
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from netcon.core.context import HostContext
-from netcon.core.errors import NotFound, UsageError
+from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.model import Snapshot
-from netcon.core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec
+from netcon.core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec, ProbeSummary
 from netcon.core.ping.sources import Source, snapshot_source
 from netcon.core.snapshot import SnapshotCollector
 from netcon.core.validate import values
 
 MATRIX_PPS = 2000.0  # echoes per second over all pairs: a short burst, on local bridges only
+STOP_POLL_S = 0.05  # how often a run given a ``stop`` event checks it while waiting for echoes
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class Matrix:
 @dataclass(frozen=True)
 class _Member:
     source: Source
-    ips: dict  # network name -> IPv4 of this container there
+    ips: dict[str, str]  # network name -> IPv4 of this container there
 
 
 def _members_of(snap: Snapshot, names: list[str]) -> list[_Member]:
@@ -85,7 +88,10 @@ def run_matrix(
     count: int = 3,
     timeout: float = 1.0,
     max_pps: float = MATRIX_PPS,
+    stop: threading.Event | None = None,
 ) -> Matrix:
+    """Probe every ordered pair of ``members``. ``stop``: set it to end the run early (its probes are stopped
+    and ``NetconError`` is raised), e.g. when the console quits."""
     if len(members) < 2:
         raise UsageError(
             f"{title[0].upper()}{title[1:]} has fewer than two running containers: there is no pair to probe."
@@ -101,7 +107,9 @@ def run_matrix(
             ],
             spread=True,
         )
-        summaries = [engine.wait(i) for i in ids]
+        summaries = [_wait(engine, i, stop) for i in ids]
+        if stop is not None and stop.is_set():
+            raise NetconError(f"The probes of {title} were stopped before every pair answered.")
     results = tuple(
         PairResult(
             src=s.source.name,
@@ -118,7 +126,18 @@ def run_matrix(
     return Matrix(title, tuple(m.source.name for m in members), results, count, time.monotonic() - started)
 
 
-def network_matrix(ctx: HostContext, network: str, collector: SnapshotCollector | None = None, **options) -> Matrix:
+def _wait(engine: PingEngine, probe: int, stop: threading.Event | None) -> ProbeSummary:
+    if stop is None:
+        return engine.wait(probe)
+    while True:
+        summary = engine.wait(probe, STOP_POLL_S)
+        if not summary.running or stop.is_set():
+            return summary
+
+
+def network_matrix(
+    ctx: HostContext, network: str, collector: SnapshotCollector | None = None, **options: Any
+) -> Matrix:
     """Every running container attached to ``network`` against every other, at its address there."""
     snap = (collector or SnapshotCollector(ctx)).collect()
     net = snap.network(network)
@@ -129,7 +148,7 @@ def network_matrix(ctx: HostContext, network: str, collector: SnapshotCollector 
 
 
 def containers_matrix(
-    ctx: HostContext, names: list[str], collector: SnapshotCollector | None = None, **options
+    ctx: HostContext, names: list[str], collector: SnapshotCollector | None = None, **options: Any
 ) -> Matrix:
     """The chosen containers against each other, each at its address on a network the pair shares."""
     names = values.name_list(",".join(names), "containers", "The container list", 2)

@@ -1,12 +1,14 @@
-"""The console on a host with N containers: time to first full paint, CPU while idle and while one container
-a second is started and removed, and peak RSS.
+"""The console on a host with N containers: time to first full paint, CPU while idle (on the first pane, then
+on each pane 1-8 in turn) and while one container a second is started and removed, and peak RSS.
 
-    python -m tests.perf.bench_console --containers N [--seconds 60]
+    python -m tests.perf.bench_console --containers N [--seconds 60] [--pane-seconds 12] [--settle 4]
 
-The console runs headless in a child process (real collector, real watcher); this process builds the fleet,
-drives the churn and measures the child. A second child then measures the quiet-host idle cost (see
-``child``), printed on the line before the last. Last line:
-``console containers=<n> first_paint_s=<x> idle_cpu_pct=<x> churn_cpu_pct=<x> rss_mb=<x>``.
+The console runs headless at 160x50 in a child process (real collector, real watcher); this process builds the
+fleet, drives the churn and measures the child. Each pane is shown with its digit key, left ``--settle``
+seconds for what showing it started, then measured for ``--pane-seconds``. A second child then measures the
+quiet-host idle cost (see ``child``), printed on the line before the last. Last line:
+``console containers=<n> first_paint_s=<x> idle_cpu_pct=<x> churn_cpu_pct=<x> rss_mb=<x>
+idle_cpu_pct_max_pane=<x> worst_pane=<name>``.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ import time
 
 import psutil
 
+from netcon.tui.panes import SLOTS
 from netcon.tui.panes.doctor import STARTUP_DELAY
 from tests.perf.fleet import LABEL, fleet
 
-SIZE = (120, 40)
+SIZE = (160, 50)
 
 
 async def child(quiet: bool) -> None:
-    """Run the console headless; print ``painted`` once the first snapshot is on screen, then the number of
-    snapshots applied so far for each line read from stdin; exit on EOF.
+    """Run the console headless; print ``painted`` once the first snapshot is on screen, then for each line read
+    from stdin the number of snapshots applied so far (after pressing the key the line names, if any); exit
+    on EOF.
 
     ``quiet``: the event sources are off and only the 30 s fallback refreshes, i.e. what the console costs on a
     host where nothing happens (on a quiet host the sources block in the kernel and cost nothing). This is
@@ -41,9 +45,15 @@ async def child(quiet: bool) -> None:
 
     class CountingApp(NetconApp):
         applied = 0
+        hold = False  # while set, changes the watcher reports are counted but not read (see idle_per_pane)
 
         def on_snapshot_ready(self, message) -> None:  # Textual also runs NetconApp's handler (MRO dispatch)
             self.applied += 1
+
+        def on_host_changed(self, message) -> None:
+            if self.hold:
+                self.applied += 1
+                message.prevent_default()  # NetconApp's handler does not run: no refresh
 
     app = CountingApp(HostContext(), watch=not quiet)
     if quiet:
@@ -55,7 +65,12 @@ async def child(quiet: bool) -> None:
             await pilot.pause(0.01)
         await pilot.pause()
         print(f"painted rows={app.query_one('#networks DataTable').row_count}", flush=True)
-        while await asyncio.to_thread(sys.stdin.readline):
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            command = line.strip()
+            if command in ("hold", "release"):
+                app.hold = command == "hold"
+            elif command:
+                await pilot.press(command)
             print(f"refreshes={app.applied}", flush=True)
 
 
@@ -91,8 +106,8 @@ def stop_child(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def ask_refreshes(proc: subprocess.Popen) -> int:
-    proc.stdin.write("\n")
+def ask_refreshes(proc: subprocess.Popen, key: str = "") -> int:
+    proc.stdin.write(f"{key}\n")
     proc.stdin.flush()
     return int(proc.stdout.readline().split("=")[1])
 
@@ -120,10 +135,33 @@ def churn(client, network: str, seconds: float, prefix: str) -> None:
         previous.remove(force=True)
 
 
+def idle_per_pane(proc: subprocess.Popen, watched: psutil.Process, settle: float, seconds: float) -> dict[str, float]:
+    """Show each pane with its digit key and measure the console's CPU while it sits there: pane name -> % of
+    one core, on a host where nothing changes. On a shared machine other people's containers come and go all
+    the time, so the watcher keeps running (its reads count) but the refreshes it asks for are held back and
+    only counted ("held" on each line): each would cost a warm snapshot, which the churn figure measures."""
+    figures = {}
+    ask_refreshes(proc, "hold")
+    for slot in SLOTS:
+        ask_refreshes(proc, slot.digit)
+        time.sleep(settle)
+        refreshes, before = ask_refreshes(proc), cpu_seconds(watched)
+        time.sleep(seconds)
+        figures[slot.title] = pct = (cpu_seconds(watched) - before) / seconds * 100
+        print(
+            f"idle on {slot.digit} {slot.title}: {pct:.2f}% of one core, {ask_refreshes(proc) - refreshes} held",
+            flush=True,
+        )
+    ask_refreshes(proc, "release")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--containers", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each CPU window")
+    parser.add_argument("--pane-seconds", type=float, default=12.0, help="length of each pane's idle window")
+    parser.add_argument("--settle", type=float, default=4.0, help="seconds after showing a pane before measuring")
     parser.add_argument("--child", choices=("watching", "quiet"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -147,7 +185,8 @@ def main() -> None:
             idle_refreshes = ask_refreshes(proc) - refreshes
             # On a shared host, other people's containers also wake the console: say how often that happened.
             print(f"idle: {idle:.2f}% of one core over {args.seconds:.0f} s, {idle_refreshes} refreshes", flush=True)
-            refreshes = ask_refreshes(proc)
+            panes = idle_per_pane(proc, watched, args.settle, args.pane_seconds)
+            refreshes = ask_refreshes(proc, "1")
             before, t0 = cpu_seconds(watched), time.monotonic()
             churn(client, networks[0].name, args.seconds, prefix)
             busy = (cpu_seconds(watched) - before) / (time.monotonic() - t0) * 100
@@ -170,9 +209,10 @@ def main() -> None:
             )
         finally:
             stop_child(proc)
+    worst = max(panes, key=panes.get)
     print(
         f"console containers={args.containers} first_paint_s={first_paint:.2f} idle_cpu_pct={idle:.2f} "
-        f"churn_cpu_pct={busy:.2f} rss_mb={rss:.0f}"
+        f"churn_cpu_pct={busy:.2f} rss_mb={rss:.0f} idle_cpu_pct_max_pane={panes[worst]:.2f} worst_pane={worst}"
     )
 
 

@@ -310,3 +310,46 @@ def test_vanishing_processes_and_namespaces_do_not_crash(ctx, dobj):
     finally:
         churn.kill()
         churn.wait()
+
+
+def test_docker_embedded_dns_is_told_apart_and_hidden_unless_asked(ctx, dobj):
+    """A container on a user network gets Docker's DNS server inside its netns (dockerd on 127.0.0.11, TCP and
+    UDP); ``ss`` inside that netns is the reference. ``show ports`` leaves them out and says how many; --dns
+    lists them."""
+    net = dobj.network("dns")
+    box = dobj.container("dns", network=net.name)
+    box.reload()
+    pid = box.attrs["State"]["Pid"]
+    ss = subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", "ss", "-H", "-lntu"], capture_output=True, text=True, check=True
+    ).stdout
+    expected = {
+        (line.split()[0], int(line.split()[4].rsplit(":", 1)[1])) for line in ss.splitlines() if "127.0.0.11" in line
+    }
+    assert {proto for proto, _ in expected} == {"tcp", "udp"}
+
+    view = PortsCollector(ctx).collect()
+    dns = [s for s in view.sockets if s.embedded_dns and s.container_id == box.id]
+    assert {(s.proto, s.port) for s in dns} == expected
+    assert all(s.address == "127.0.0.11" and not s.host_netns for s in dns)
+    assert not [s for s in view.sockets if s.embedded_dns and s.host_netns]
+
+    def show(*flags: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "netcon.cli", "show", "ports", *flags],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+
+    hidden = json.loads(show("--json"))
+    assert not [r for r in hidden if r["container_id"] == box.id and r["address"] == "127.0.0.11"]
+    shown = json.loads(show("--json", "--dns"))
+    assert {
+        (r["proto"], r["port"]) for r in shown if r["container_id"] == box.id and r["address"] == "127.0.0.11"
+    } == expected
+    table = show()
+    assert not [line for line in table.splitlines() if line.split()[1:2] and line.split()[1].startswith("127.0.0.11:")]
+    assert "listeners of Docker's embedded DNS on 127.0.0.11 not shown; --dns lists them" in table
+    assert f"127.0.0.11:{next(iter(expected))[1]}" in show("--dns")

@@ -2,7 +2,9 @@
 ``SceneCollector`` that returns fixture snapshots. That injection is the one mock here: the real collector
 reads whatever the host has, so it cannot produce a fixed scene, a Docker outage on demand or a netlink
 failure. The end-to-end test uses the real collector and the real Docker engine. Likewise the Doctor pane
-gets a ``FixedDoctor`` (a fixed report) here; tests/tui/test_doctor_pane.py runs the real doctor."""
+gets a ``FixedDoctor`` (a fixed report) here; tests/tui/test_doctor_pane.py runs the real doctor. The
+scene's links exist on no host, so their counters come from ``NoCounters`` (no link: rates stay "-");
+tests/tui/test_console_e2e.py reads the kernel's."""
 
 from __future__ import annotations
 
@@ -39,6 +41,16 @@ class SceneCollector:
         return item
 
 
+class NoCounters:
+    """A counter source for the fixture scene: its links are nowhere, so nothing is counted."""
+
+    def read(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
 class Clock:
     """A settable clock, so ages ("data 2s old") are reproducible."""
 
@@ -64,12 +76,19 @@ def make_app(
         clock=clock or Clock(),
         doctor=doctor or FixedDoctor(),
         ports=FixturePorts(),
+        counters=NoCounters,
     )
 
 
+LOOPING = {"counters"}  # worker groups that run as long as their pane is shown
+
+
 async def settle(pilot) -> None:
-    """Wait until the snapshot worker finished and its message was handled."""
-    await pilot.app.workers.wait_for_complete()
+    """Wait until the workers that finish (the snapshot's, a pane's first read) finished and their messages
+    were handled."""
+    finishing = [w for w in pilot.app.workers if w.group not in LOOPING]
+    if finishing:  # (an empty list would mean every worker to Textual)
+        await pilot.app.workers.wait_for_complete(finishing)
     await pilot.pause()
     await pilot.pause()
 

@@ -10,14 +10,14 @@ import importlib.util
 from textual.widgets import DataTable, Tree
 
 from netcon.core.errors import NetlinkFailure
-from netcon.core.model import Network
+from netcon.core.model import Counters, Network
 from netcon.tui.actions import Action, bindings
 from netcon.tui.app import NetconApp
 from netcon.tui.panes import SLOTS
 from netcon.tui.screens import ContainerDetail, HelpScreen, NetworkDetail
-from netcon.tui.state import hms
+from netcon.tui.state import RateMeter, hms
 from tests.fixtures.scene import TAKEN_AT, docker_down, hexid, scene
-from tests.tui.conftest import Clock, SceneCollector, make_app, palette_text, settle
+from tests.tui.conftest import SceneCollector, make_app, palette_text, settle
 from tests.tui.screen_text import screen_text
 
 
@@ -234,27 +234,20 @@ async def test_table_updates_by_key_and_keeps_the_cursor():
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == bridge_id
 
 
-async def test_veth_rates_tick_at_most_once_a_second():
-    clock = Clock()
-    collector = SceneCollector(
-        scene(), scene(taken_at=TAKEN_AT + 0.5, rx_offset=500), scene(taken_at=TAKEN_AT + 2, rx_offset=4000)
-    )
-    app = make_app(collector, clock=clock)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await pilot.pause()
-        table = app.query_one("#veths DataTable", DataTable)
-        key = "15:veth9d41b7e"
-        assert table.get_cell(key, "rx") == "-"
-        app.counter_timer.pause()  # the test drives the refreshes itself
-        await pilot.press("r")
-        await settle(pilot)
-        assert table.get_cell(key, "rx") == "-"  # 0.5 s later: too soon to tick
-        await pilot.press("r")
-        await settle(pilot)
-        assert table.get_cell(key, "rx") == "2.0 KB/s"  # 4000 B over 2 s
-        assert table.get_cell(key, "tx") == "1.0 KB/s"
+def test_rates_tick_at_most_once_a_second():
+    """The rule on its own (plain data in, rates out): a read sooner than a second after the last is ignored, a
+    counter that went down (a reset) gives no rate, and links are told apart by ifindex."""
+    meter = RateMeter()
+
+    def read(rx: int, tx: int) -> dict[int, Counters]:
+        return {15: Counters(rx_bytes=rx, tx_bytes=tx, rx_packets=0, tx_packets=0)}
+
+    assert not meter.update(read(1000, 1000), 10.0) and meter.of(15) == (None, None)
+    assert not meter.update(read(1500, 1000), 10.5)  # too soon: the base stays the read at 10.0
+    assert meter.update(read(5000, 3000), 12.0)
+    assert meter.of(15) == (2000.0, 1000.0) and meter.of(16) == (None, None)
+    assert meter.update(read(10, 3000), 13.0)
+    assert meter.of(15) == (None, 0.0)
 
 
 async def test_docker_down_keeps_stale_data_and_says_so():

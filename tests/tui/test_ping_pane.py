@@ -17,8 +17,9 @@ from netcon.core.ping.matrix import Matrix
 from netcon.tui.app import NetconApp
 from netcon.tui.panes.ping import Tracked
 from netcon.tui.ping_screens import MatrixScreen, TargetPicker
+from netcon.tui.screens import HelpScreen
 from tests.fixtures import ping_scene
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, palette_text, settle
 from tests.tui.screen_text import screen_text
 
 
@@ -57,6 +58,13 @@ async def open_picker(pilot, app: NetconApp, container) -> TargetPicker:
     return app.screen
 
 
+def strip(app: NetconApp) -> str:
+    """What the strip below the table says about the highlighted probe (the note is its last line, which a
+    small terminal may cut)."""
+    pane = app.pane("ping")
+    return pane.details(next(iter(pane.tracked)))
+
+
 def probe_cells(app: NetconApp) -> dict[str, str]:
     table = app.query_one("#ping DataTable", DataTable)
     if not table.row_count:
@@ -81,7 +89,7 @@ async def test_p_on_a_container_pings_the_picked_one_and_s_stops_it(ctx, pair):
         await wait_until(pilot, lambda: int(probe_cells(app).get("sent", "0/0").split("/")[0]) >= 3, "3 replies")
         cells = probe_cells(app)
         assert cells["source"] == a.name and cells["target"] == b.name and cells["ip"] == ip_of(b, net.name)
-        assert cells["via"] == "via 127.0.0.11" and cells["ttl"] == "64" and cells["loss"] == "0%"
+        assert cells["via"] == "listed address" and cells["ttl"] == "64" and cells["loss"] == "0%"
         assert cells["state"] == "running" and float(cells["avg"]) > 0
         spark = app.query_one("#ping Sparkline", Sparkline)
         before = len(spark.data)
@@ -90,7 +98,8 @@ async def test_p_on_a_container_pings_the_picked_one_and_s_stops_it(ctx, pair):
         await pilot.pause(1.5)
         await pilot.press("6")
         await wait_until(pilot, lambda: len(spark.data) > before, "the sparkline to fill")
-        assert f"{b.name}: {ip_of(b, net.name)} via 127.0.0.11" in screen_text(app)
+        assert f"{b.name}: {ip_of(b, net.name)} listed address" in screen_text(app)
+        assert f"note: {b.name} resolves from container {a.name} to {ip_of(b, net.name)} via 127.0.0.11" in strip(app)
         await pilot.press("s")
         await wait_until(pilot, lambda: probe_cells(app)["state"] == "stopped", "the probe to stop")
         assert app.ping.probes() == ()
@@ -215,3 +224,45 @@ def test_matrix_screen_snapshot(snap_compare, matrix, size):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+async def test_a_listed_container_without_a_shared_network_is_pinged_at_its_address(dobj, pair):
+    """Its name does not resolve from the source (Docker's DNS answers only on shared networks): the probe
+    goes to the address the row shows, and what the name resolution said stays as a note."""
+    _net, a, _b = pair
+    other = dobj.network("apart")
+    c = dobj.container("c", network=other.name)
+    c.reload()
+    app = NetconApp(HostContext(), watch=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        picker = await open_picker(pilot, app, a)
+        options = picker.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        index = next(i for i, label in enumerate(labels) if label.startswith(c.name))
+        assert "no shared network" in labels[index] and ip_of(c, other.name) in labels[index]
+        options.focus()
+        options.highlighted = index
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: probe_cells(app).get("ip") == ip_of(c, other.name), "the probe")
+        assert probe_cells(app)["target"] == c.name and probe_cells(app)["via"] == "listed address"
+        assert f"note: {c.name} does not resolve from container {a.name}" in strip(app)
+
+
+async def test_the_picker_keys_are_in_help_and_palette(collector):
+    """Fixture scene (conftest's injected collector): the picker's keys come from its declared actions."""
+    app = make_app(collector)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await pilot.press("p")  # on app1
+        await wait_until(pilot, lambda: isinstance(app.screen, TargetPicker), "the picker")
+        assert "To the list" in await palette_text(pilot, "list")
+        await pilot.press("down")  # the declared action: from the typed target to the list
+        assert isinstance(app.screen.focused, OptionList)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        text = screen_text(app)
+        assert "Keys: Containers" in text and "Cancel" in text and "close the picker; nothing is pinged" in text
+        await pilot.press("escape", "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, TargetPicker | HelpScreen), "the pane")
+        assert app.current == "containers" and not app.ping.probes()

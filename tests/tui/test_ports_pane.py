@@ -92,3 +92,20 @@ def test_snapshot(snap_compare, size):
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_process_snapshot(snap_compare, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=_process_shown)
+
+
+async def test_d_shows_and_hides_dockers_embedded_dns(dobj):
+    net = dobj.network("dnspane")
+    box = dobj.container("dnspane", network=net.name)
+    app = NetconApp(HostContext(), watch=False)  # the real collectors
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("7")
+        pane = app.query_one(PortsPane)
+        await until(pilot, lambda: pane.view is not None and any(s.container_id == box.id for s in pane.view.sockets))
+        mine = [s for s in pane.view.sockets if s.container_id == box.id and s.embedded_dns]
+        assert mine and not [e for e in endpoints(app) if e.startswith("127.0.0.11:")]
+        assert "Docker's embedded DNS (127.0.0.11) hidden: d shows them" in screen_text(app)
+        await pilot.press("d")
+        await until(pilot, lambda: {f"127.0.0.11:{s.port}" for s in mine} <= set(endpoints(app)))
+        await pilot.press("d")
+        await until(pilot, lambda: not [e for e in endpoints(app) if e.startswith("127.0.0.11:")])

@@ -13,19 +13,24 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.failures import ReportsFailures
 from netcon.tui.state import LiveState
 from netcon.tui.widgets import cursor_key, sync_rows
 
 
-class Pane(Declared, Vertical):
+class Pane(ReportsFailures, Declared, Vertical):
     """One numbered pane. The app calls ``show`` with the live state whenever a new snapshot arrives while
-    the pane is visible (and once when it becomes visible)."""
+    the pane is visible (and once when it becomes visible), and ``visibility_changed`` when it is switched to
+    or away."""
 
     DEFAULT_CSS = "Pane { height: 1fr; }"
     title: ClassVar[str] = ""
 
     def show(self, state: LiveState) -> None:
         """Render ``state``; only ever called on the UI thread."""
+
+    def visibility_changed(self, visible: bool) -> None:
+        """The pane became the visible one (or stopped being it): start or stop what only it needs."""
 
     def focus_content(self) -> None:
         for widget in self.query("*"):

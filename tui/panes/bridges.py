@@ -9,6 +9,7 @@ from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
 from netcon.core.model import Bridge, Snapshot
+from netcon.core.naming import natural_key
 from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import FilteredPane
 
@@ -75,7 +76,7 @@ class BridgesPane(FilteredPane):
         snapshot, tree, needle = self.state.snapshot, self.tree, self.filter_text.lower()
         keep = tree.cursor_node
         wanted = {}
-        for b in sorted(snapshot.bridges, key=lambda b: b.name):
+        for b in sorted(snapshot.bridges, key=lambda b: natural_key(b.name)):
             ports = {p: port_label(snapshot, p) for p in b.interfaces}
             label = bridge_label(b)
             if (

@@ -22,10 +22,11 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from netcon.core.doctor.findings import ERROR, INFO, SEVERITIES, WARNING, Finding, Report
 from netcon.core.errors import NetconError
+from netcon.core.naming import natural_key
 from netcon.tui.actions import Action, Declared, bindings
 from netcon.tui.doctor_feed import ETCD_CHECKS
 from netcon.tui.panes.base import Pane
@@ -231,7 +232,7 @@ class DoctorPane(Pane):
         self._paint_summary()
         self.check(self.doctor)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="doctor")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="doctor", name="the doctor")
     def check(self, doctor) -> None:
         worker = get_current_worker()
         try:
@@ -249,7 +250,8 @@ class DoctorPane(Pane):
         self.running, self.error, self.report = False, None, message.report
         self.findings = {}
         for finding in sorted(
-            message.report.findings, key=lambda f: (SEVERITIES.index(f.severity), f.host, f.id, f.object)
+            message.report.findings,
+            key=lambda f: (SEVERITIES.index(f.severity), *map(natural_key, (f.host, f.id, f.object))),
         ):
             key = finding_key(finding)
             while key in self.findings:  # the same check twice on one object: keep both rows
@@ -272,6 +274,10 @@ class DoctorPane(Pane):
 
     def on_doctor_failed(self, message: DoctorFailed) -> None:
         self.running, self.error = False, message.error
+        self._paint_summary()
+
+    def worker_failed(self, worker: Worker) -> None:
+        self.running, self.error = False, repr(worker.error)
         self._paint_summary()
 
     def _paint_summary(self) -> None:
@@ -312,7 +318,7 @@ class DoctorPane(Pane):
                 "host",
                 "check",
                 "object",
-                key=lambda cells: (SEVERITIES.index(str(cells[0])), *map(str, cells[1:])),
+                key=lambda cells: (SEVERITIES.index(str(cells[0])), *map(natural_key, cells[1:])),
             )
             if keep is not None and keep in table.rows:
                 table.move_cursor(row=table.get_row_index(keep), scroll=False)

@@ -30,7 +30,6 @@ from netcon.tui.flannel_checks import bridge_text, config_text, device_text, sum
 from netcon.tui.flannel_dialogs import AcquireForm, RevokeConfirm, SetConfigForm
 from netcon.tui.flannel_feed import (
     EtcdState,
-    EtcdStatus,
     FeedLoop,
     FlannelListed,
     KernelRead,
@@ -39,6 +38,7 @@ from netcon.tui.flannel_feed import (
 )
 from netcon.tui.flannel_rows import WIDE, KernelView, Row, host_addresses
 from netcon.tui.flannel_table import HostView, LeaseTable
+from netcon.tui.messages import EtcdStatus
 from netcon.tui.panes.base import FilteredPane
 from netcon.tui.state import LiveState
 from netcon.tui.widgets import cursor_key
@@ -77,7 +77,7 @@ class FlannelPane(FilteredPane):
         self.stale = True  # the table must be rebuilt when next visible
         self.kernel_timer: Any = None
         self.loop: FeedLoop | None = None
-        self.stop = threading.Event()  # ends the feed's waits; the app's exit event replaces it once it has one
+        self.stop = threading.Event()  # ends the feed's waits: the app's exit event once mounted
         self.ttl_asked: set[str] = set()  # leases whose TTL the feed was asked for
         self.broken: set[str] = set()  # row keys of the broken ones (counted on every repaint)
 
@@ -110,6 +110,7 @@ class FlannelPane(FilteredPane):
             )
             return
         self._say("Connecting to etcd at " + self.feed.settings.endpoint + "…")
+        self.stop = self.app.stopping  # the app sets it first thing on quit: every wait of the feed ends then
         self.loop = FeedLoop(self.feed, self.post_message, self.stop)
         self.follow()
 

@@ -1,8 +1,9 @@
 """Pane 6: live probes from the app's one ``PingEngine``: source, target, resolved address and how it was
 resolved, TTL, loss, last/avg RTT, and the highlighted probe's RTTs as a sparkline.
 
-Probes are started elsewhere (``p`` on a container, see ``tui.ping_screens``) through ``start_probe``; they
-belong to the app, not to this widget, so they keep running while other panes are shown. The engine calls
+Probes are asked for elsewhere (``p`` on a container, see ``tui.ping_screens``), by a ``ProbeRequested``
+message the app turns into ``start_probe``; they belong to the app, not to this widget, so they keep running
+while other panes are shown. The engine calls
 back on its own thread; the callback only posts a message with the probe's summary, and rows are updated by
 key from those messages.
 """
@@ -22,8 +23,8 @@ from textual.worker import get_current_worker
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
 from netcon.core.ping.engine import Event, PingEngine, ProbeFinished, ProbeSpec, ProbeSummary
-from netcon.core.ping.resolve import Resolution, resolve
-from netcon.core.ping.sources import find_source
+from netcon.core.ping.resolve import NameNotResolved, Resolution, resolve
+from netcon.core.ping.sources import Source, find_source
 from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import Column, TablePane
 from netcon.tui.widgets import cursor_key
@@ -38,6 +39,11 @@ class Tracked:
     source: str  # the source as the user named it (container name)
     resolution: Resolution
     summary: ProbeSummary
+    note: str = ""  # for an address picked from the list: what its container's name resolves to from the source
+
+    @property
+    def via(self) -> str:
+        return "listed address" if self.note else via_text(self.resolution)
 
 
 class ProbeStarted(Message):
@@ -133,7 +139,7 @@ class PingPane(TablePane):
                     "source": t.source,
                     "target": t.summary.label,
                     "ip": t.resolution.ip,
-                    "via": via_text(t.resolution),
+                    "via": t.via,
                     "ttl": str(t.summary.ttl or "-"),
                     "loss": loss_text(t.summary),
                     "last": ms(t.summary.last_rtt_ms),
@@ -150,10 +156,7 @@ class PingPane(TablePane):
         if t is None:
             return EMPTY
         s = t.summary
-        head = (
-            f"{t.source} → {t.resolution.name}: {t.resolution.ip} {via_text(t.resolution)}  "
-            f"{state_of(s)} {s.elapsed_s:.0f}s"
-        )
+        head = f"{t.source} → {t.summary.label}: {t.resolution.ip} {t.via}  {state_of(s)} {s.elapsed_s:.0f}s"
         stats = (
             f"{s.transmitted} sent, {s.received} received"
             f"{f', {s.errors} errors' if s.errors else ''}, {s.loss_pct:.0f}% loss"
@@ -163,7 +166,7 @@ class PingPane(TablePane):
                 f", rtt min/avg/max/mdev {ms(s.rtt_min_ms)}/{ms(s.rtt_avg_ms)}/{ms(s.rtt_max_ms)}/"
                 f"{ms(s.rtt_mdev_ms)} ms, ttl {s.ttl}"
             )
-        return f"{head}\n{stats}"
+        return f"{head}\n{stats}" + (f"\nnote: {t.note}" if t.note else "")
 
     def show(self, state: Any) -> None:
         super().show(state)
@@ -196,33 +199,37 @@ class PingPane(TablePane):
         key = str(tracked.summary.probe)
         known = self.tracked.get(key)
         if known is not None and _newer(known.summary, tracked.summary):
-            tracked = Tracked(tracked.source, tracked.resolution, known.summary)
+            tracked = Tracked(tracked.source, tracked.resolution, known.summary, tracked.note)
         self.tracked[key] = tracked
         self._paint()
         self.refresh_bindings()
 
     # starting and stopping
-    def start_probe(self, source: str, target: str) -> None:
-        """Resolve ``target`` the way ``source`` would, then start an endless probe at 1 echo per second."""
-        self.notify(f"Resolving {target} from {source}…", timeout=3)
-        self._start(self.app.ctx, self.app.ping, source, target)
+    def start_probe(self, source: str, target: str, name: str = "") -> None:
+        """Resolve ``target`` the way ``source`` would, then start an endless probe at 1 echo per second.
+        ``name``: ``target`` is the listed address of the container ``name``; the probe is labelled with the
+        name, and what the name resolves to from the source is kept as a note (it may not resolve at all)."""
+        self.notify(f"Resolving {target} from {source}…" if not name else f"Pinging {name} at {target}…", timeout=3)
+        self._start(self.app.ctx, self.app.ping, source, target, name)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-start")
-    def _start(self, ctx: HostContext, engine: PingEngine, source_name: str, target: str) -> None:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-start", name="starting the probe")
+    def _start(self, ctx: HostContext, engine: PingEngine, source_name: str, target: str, name: str) -> None:
         worker = get_current_worker()
         try:
             source = find_source(ctx, source_name)
             resolution = resolve(source, target)
+            note = name_note(source, name, resolution.ip) if name else ""
             if worker.is_cancelled:
                 return
             probe = engine.start(
-                ProbeSpec(source, resolution.ip, label=target), on_event=lambda event: self._on_event(engine, event)
+                ProbeSpec(source, resolution.ip, label=name or target),
+                on_event=lambda event: self._on_event(engine, event),
             )
             summary = engine.summary(probe)
         except NetconError as error:
             self.post_message(ProbeFailed(str(error)))
             return
-        self.post_message(ProbeStarted(Tracked(source_name, resolution, summary)))
+        self.post_message(ProbeStarted(Tracked(source_name, resolution, summary, note)))
 
     def _on_event(self, engine: PingEngine, event: Event) -> None:
         """On the engine thread: hand the probe's new summary to the UI thread."""
@@ -237,7 +244,7 @@ class PingPane(TablePane):
         known = self.tracked.get(key)
         if known is None or _newer(known.summary, message.summary):
             return  # a reply that beat ProbeStarted here is folded in by track(); stale summaries are dropped
-        self.tracked[key] = Tracked(known.source, known.resolution, message.summary)
+        self.tracked[key] = Tracked(known.source, known.resolution, message.summary, known.note)
         self._paint()
 
     def on_probe_failed(self, message: ProbeFailed) -> None:
@@ -262,12 +269,22 @@ class PingPane(TablePane):
             self._paint()
             self.refresh_bindings()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-stop")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-stop", name="stopping the probe")
     def _stop(self, engine: PingEngine, probe: int) -> None:
         try:
             self.post_message(ProbeUpdated(engine.stop(probe)))
         except NetconError as error:
             self.post_message(ProbeFailed(str(error)))
+
+
+def name_note(source: Source, name: str, address: str) -> str:
+    """What ``name`` resolves to from ``source``, for a probe sent to ``address`` (its listed address)."""
+    try:
+        found = resolve(source, name)
+    except NameNotResolved as error:
+        return f"{error} The listed address {address} is pinged instead."
+    same = "the address pinged" if found.ip == address else f"not the address pinged ({address})"
+    return f"{name} resolves from {source.label} to {found.ip} {via_text(found)}: {same}."
 
 
 def _newer(a: ProbeSummary, b: ProbeSummary) -> bool:

@@ -1,6 +1,7 @@
 """Pane 7: who holds which port. Every listening socket of the host and of each container with its process,
 container, netns and the published port it serves; conflicts and the ports Docker discarded above the table;
 ``/:80`` narrows to one port; Enter shows the process's ancestry as ``ps -axf`` does (``containerd-shim → nginx``).
+Docker's embedded DNS listeners (127.0.0.11 in every container on a user network) are hidden until ``d``.
 
 A worker reads the ports with one long-lived ``PortsCollector`` (its caches stay warm), handing it the app's
 latest snapshot so the host is not read twice.
@@ -19,13 +20,14 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from netcon.core.errors import NetconError
 from netcon.core.model import Snapshot
 from netcon.core.ports import PortsCollector, PortSocket, PortsView
 from netcon.core.procfs import ProcessInfo, ancestry
 from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.failures import ReportsFailures
 from netcon.tui.panes.base import Column, TablePane
 from netcon.tui.state import LiveState
 from netcon.tui.widgets import StatusHeader, sync_rows
@@ -79,8 +81,9 @@ def netns_names(view: PortsView) -> dict[int, str]:
     return names
 
 
-def notes(view: PortsView) -> Text:
-    """The lines above the table: conflicts, ports Docker discarded, what could not be read."""
+def notes(view: PortsView, dns_hidden: int = 0) -> Text:
+    """The lines above the table: conflicts, ports Docker discarded, what could not be read, and how many
+    embedded DNS listeners are hidden."""
     text = Text()
     for c in view.conflicts:
         text.append(f"CONFLICT {c.proto} port {c.port}: ", style="bold red")
@@ -99,6 +102,8 @@ def notes(view: PortsView) -> Text:
         )
     for problem in view.problems:
         text.append(f"{problem}\n", style="yellow")
+    if dns_hidden:
+        text.append(f"{dns_hidden} listeners of Docker's embedded DNS (127.0.0.11) hidden: d shows them\n", style="dim")
     text.rstrip()
     return text
 
@@ -117,12 +122,17 @@ class PortsPane(TablePane):
         Column("netns", "NETNS", narrow=False),
         Column("published", "PUBLISHED FROM", narrow=False),
     )
+    ACTIONS = (
+        Action("toggle_dns", "d", "DNS", "show or hide Docker's embedded DNS listeners (127.0.0.11 in each container)"),
+    )
+    BINDINGS = bindings(ACTIONS)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.view: PortsView | None = None
         self.source = None
         self.sockets: dict[str, PortSocket] = {}
+        self.show_dns = False
 
     def compose(self) -> ComposeResult:
         yield Static(classes="notes")
@@ -141,7 +151,7 @@ class PortsPane(TablePane):
             self.query_one(".notes", Static).update(Text("reading the sockets…", style="dim"))
         self.collect(state.snapshot)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ports")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ports", name="reading the ports")
     def collect(self, snapshot: Snapshot | None) -> None:
         worker = get_current_worker()
         if self.source is None:
@@ -156,20 +166,33 @@ class PortsPane(TablePane):
             self.post_message(PortsReady(view))
 
     def on_ports_ready(self, message: PortsReady) -> None:
-        self.view = view = message.view
-        self.sockets = {f"{s.netns_inode}:{s.inode}": s for s in view.sockets}
-        self.full = dict(self.view_rows(view))
-        self.query_one(".notes", Static).update(notes(view))
+        self.view = message.view
+        self._paint_view()
+
+    def _paint_view(self) -> None:
+        view = self.view
+        shown = [s for s in view.sockets if self.show_dns or not s.embedded_dns]
+        self.sockets = {f"{s.netns_inode}:{s.inode}": s for s in shown}
+        self.full = dict(self.view_rows(view, shown))
+        self.query_one(".notes", Static).update(notes(view, len(view.sockets) - len(shown)))
         self._fit(self.size.width)
         self._sync()
+
+    def action_toggle_dns(self) -> None:
+        self.show_dns = not self.show_dns
+        if self.view is not None:
+            self._paint_view()
+
+    def worker_failed(self, worker: Worker) -> None:
+        self.post_message(PortsFailed(repr(worker.error)))
 
     def on_ports_failed(self, message: PortsFailed) -> None:
         self.query_one(".notes", Static).update(Text(f"Reading the ports failed: {message.error}", style="bold red"))
 
-    def view_rows(self, view: PortsView) -> list[tuple[str, dict[str, Any]]]:
+    def view_rows(self, view: PortsView, sockets: list[PortSocket]) -> list[tuple[str, dict[str, Any]]]:
         names = netns_names(view)
         rows = []
-        for s in view.sockets:
+        for s in sockets:
             p = s.process
             rows.append(
                 (
@@ -254,7 +277,7 @@ def chain_text(chain: tuple[ProcessInfo, ...]) -> str:
     return " → ".join(p.name for p in chain)
 
 
-class ProcessScreen(Declared, Screen):
+class ProcessScreen(ReportsFailures, Declared, Screen):
     """The process holding a socket: its ancestors down to it (the branches of ``ps -axf``) and every process
     that holds the socket open (an nginx master and its workers)."""
 
@@ -287,7 +310,7 @@ class ProcessScreen(Declared, Screen):
         self.read_ancestry()
         self.query_one(DataTable).focus()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ancestry")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ancestry", name="reading the ancestry")
     def read_ancestry(self) -> None:
         chain = self.source.ancestry(self.socket.pid)
         if not get_current_worker().is_cancelled:
