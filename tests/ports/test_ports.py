@@ -343,9 +343,9 @@ def test_docker_embedded_dns_is_told_apart_and_hidden_unless_asked(ctx, dobj):
             timeout=60,
         ).stdout
 
-    hidden = json.loads(show("--json"))
+    hidden = json.loads(show("--json"))["ports"]
     assert not [r for r in hidden if r["container_id"] == box.id and r["address"] == "127.0.0.11"]
-    shown = json.loads(show("--json", "--dns"))
+    shown = json.loads(show("--json", "--dns"))["ports"]
     assert {
         (r["proto"], r["port"]) for r in shown if r["container_id"] == box.id and r["address"] == "127.0.0.11"
     } == expected
