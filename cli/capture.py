@@ -98,29 +98,45 @@ def run_capture(args, ctx) -> int:
 
 def _loop(capture: Capture, writer, count: int | None, duration: float | None, as_json: bool) -> None:
     """Read until the count, the duration, Ctrl-C or a stop; lines to stdout unless only writing a file."""
-    endpoints = capture.endpoints
-    lines = writer is None or as_json
+    show = _Output(capture, writer, count, as_json)
     deadline = None if duration is None else time.monotonic() + duration
-    seen = 0
     try:
         while not capture.stopped:
             timeout = POLL_S if deadline is None else min(POLL_S, deadline - time.monotonic())
             if timeout <= 0:
+                break
+            if show.emit(capture.next_raw(timeout)):
                 return
-            for record in capture.next_raw(timeout):
-                index, sec, nsec, length, data, outgoing = record
-                if writer is not None:
-                    writer.write_raw(index, sec, nsec, length, data, outgoing)
-                if lines:
-                    packet = Packet(sec * 1_000_000_000 + nsec, endpoints[index], length, data, outgoing)
-                    print(packet_json(packet) if as_json else packet_line(packet))
-                seen += 1
-                if count is not None and seen >= count:
-                    return
-            if lines:
-                sys.stdout.flush()
     except KeyboardInterrupt:  # Ctrl-C: a clean end, like tcpdump's
-        return
+        pass
+    show.emit(capture.drain())
+
+
+class _Output:
+    """Where the packets go: the pcapng file, and lines (tcpdump-like or JSON) unless only writing a file."""
+
+    def __init__(self, capture: Capture, writer, count: int | None, as_json: bool) -> None:
+        self.endpoints = capture.endpoints
+        self.writer = writer
+        self.count = count
+        self.as_json = as_json
+        self.lines = writer is None or as_json
+        self.seen = 0
+
+    def emit(self, records: list) -> bool:
+        """Write and print ``records``; True once the count is reached."""
+        for index, sec, nsec, length, data, outgoing in records:
+            if self.writer is not None:
+                self.writer.write_raw(index, sec, nsec, length, data, outgoing)
+            if self.lines:
+                packet = Packet(sec * 1_000_000_000 + nsec, self.endpoints[index], length, data, outgoing)
+                print(packet_json(packet) if self.as_json else packet_line(packet))
+            self.seen += 1
+            if self.count is not None and self.seen >= self.count:
+                return True
+        if self.lines and records:
+            sys.stdout.flush()
+        return False
 
 
 @contextlib.contextmanager

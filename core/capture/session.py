@@ -15,13 +15,13 @@ import os
 import select
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from netcon.core.capture.bpf import Program
 from netcon.core.capture.decode import decode
 from netcon.core.capture.layers import Layer
-from netcon.core.capture.ring import DEFAULT_RING_MB, Endpoint, PacketSocket, RawPacket
+from netcon.core.capture.ring import DEFAULT_RING_MB, RETIRE_MS, Endpoint, PacketSocket, RawPacket
 from netcon.core.capture.summary import summary
 from netcon.core.errors import NetconError, UsageError
 from netcon.core.netns import netns_inode, run_in_each_netns
@@ -126,34 +126,29 @@ class Capture:
     def open(self) -> Capture:
         """Open one socket per endpoint inside its namespace; the first failure closes the others and is
         raised naming its interface."""
-        paths = {e.netns or OWN_NETNS for e in self.endpoints}
-        by_inode: dict[int, list[Endpoint]] = {}
-        for path in paths:
-            try:
-                inode = netns_inode(path)
-            except OSError as error:
-                who = next(e for e in self.endpoints if (e.netns or OWN_NETNS) == path)
-                raise NetconError(
-                    f"The network namespace of {who.netns_label} is gone ({error.strerror}).", target=who.ifname
-                ) from None
-            by_inode.setdefault(inode, [])
-        for e in self.endpoints:
-            by_inode[netns_inode(e.netns or OWN_NETNS)].append(e)
+        opened: list[PacketSocket] = []
+        errors: list[BaseException] = []
+        here, elsewhere = self._by_namespace()
+        for endpoint in here:  # netcon's own namespace: no setns, so no CAP_SYS_ADMIN needed
+            self._open_one(endpoint, opened, errors)
 
-        def open_here() -> list[PacketSocket | BaseException]:
-            here = netns_inode("/proc/thread-self/ns/net")
-            opened: list[PacketSocket | BaseException] = []
-            for endpoint in by_inode.get(here, []):
-                try:
-                    opened.append(PacketSocket.open(endpoint, self.program, self.limits.ring_mb))
-                except BaseException as error:  # handed to the caller's thread, with the rest closed there
-                    opened.append(error)
-            return opened
+        def open_there() -> tuple[list[PacketSocket], list[BaseException]]:
+            there: tuple[list[PacketSocket], list[BaseException]] = ([], [])
+            for endpoint in elsewhere.get(netns_inode("/proc/thread-self/ns/net"), []):
+                self._open_one(endpoint, *there)
+            return there
 
-        results = run_in_each_netns(sorted(paths), open_here)
-        opened = [s for r in results.values() if isinstance(r, list) for s in r if isinstance(s, PacketSocket)]
-        errors = [r for r in results.values() if isinstance(r, BaseException)]
-        errors += [s for r in results.values() if isinstance(r, list) for s in r if isinstance(s, BaseException)]
+        if elsewhere and not errors:
+            paths = {e.netns for group in elsewhere.values() for e in group[:1] if e.netns}
+            for result in run_in_each_netns(sorted(paths), open_there).values():
+                if isinstance(result, BaseException):
+                    errors.append(result)
+                else:
+                    opened += result[0]
+                    errors += result[1]
+        if not errors and len(opened) < len(self.endpoints):  # a namespace was replaced while we entered it
+            missing = next(e for e in self.endpoints if e not in {s.endpoint for s in opened})
+            errors.append(NetconError(f"The network namespace of {missing.label} changed while opening it."))
         if errors:
             for sock in opened:
                 sock.close()
@@ -167,6 +162,30 @@ class Capture:
             self._poll.register(sock.fileno(), select.POLLIN)
         self._poll.register(self._wake_r, select.POLLIN)
         return self
+
+    def _by_namespace(self) -> tuple[list[Endpoint], dict[int, list[Endpoint]]]:
+        """(endpoints in netcon's own namespace, the others by namespace inode)."""
+        own = netns_inode(OWN_NETNS)
+        here: list[Endpoint] = []
+        elsewhere: dict[int, list[Endpoint]] = {}
+        for e in self.endpoints:
+            try:
+                inode = own if e.netns is None else netns_inode(e.netns)
+            except OSError as error:
+                raise NetconError(
+                    f"The network namespace of {e.label} is gone ({error.strerror}).", target=e.ifname
+                ) from None
+            if inode == own:
+                here.append(e)
+            else:
+                elsewhere.setdefault(inode, []).append(e)
+        return here, elsewhere
+
+    def _open_one(self, endpoint: Endpoint, opened: list[PacketSocket], errors: list[BaseException]) -> None:
+        try:
+            opened.append(PacketSocket.open(endpoint, self.program, self.limits.ring_mb))
+        except BaseException as error:  # handed to the caller, who closes what was opened
+            errors.append(error)
 
     def stop(self) -> None:
         """Make the reader's next (or current) wait return at once; safe from any thread."""
@@ -206,16 +225,26 @@ class Capture:
         ready = self._poll.poll(max(0, int(timeout * 1000)))
         if self._stopped.is_set():
             return []
+        return self._read([self._index[fd] for fd, _event in ready if fd != self._wake_r], keep)
+
+    def drain(self) -> list[RawRecord]:
+        """After the reading stopped: the packets the kernel had already taken into a block it had not handed
+        over yet (it does after ``RETIRE_MS``), so a capture ended by Ctrl-C loses none it saw."""
+        if self._poll is None:
+            return []
+        time.sleep(RETIRE_MS * 1.5 / 1000)
+        return self._read(range(len(self.sockets)), True)
+
+    def _read(self, indexes: Iterable[int], keep: bool) -> list[RawRecord]:
         records: list[RawRecord] = []
         batch: list[RawPacket] = []
-        for fd, _event in ready:
-            if fd == self._wake_r:
-                continue
-            index = self._index[fd]
+        sources = 0
+        for index in indexes:
             batch.clear()
             self.sockets[index].read(batch, keep)
             records.extend((index, *packet) for packet in batch)
-        if len(ready) > 1:
+            sources += bool(batch)
+        if sources > 1:
             records.sort(key=lambda r: (r[1], r[2]))
         return self._cap(records)
 

@@ -51,10 +51,10 @@ def _network(rest: list[Layer]) -> str:
         return f"[|{head.inside}]"
     if isinstance(head, Arp):
         if head.op == 1:
-            return f"ARP, Request who-has {head.target_ip} tell {head.sender_ip}"
+            return f"ARP, Request who-has {head.target_ip} tell {head.sender_ip}, length 28"
         if head.op == 2:
-            return f"ARP, Reply {head.sender_ip} is-at {head.sender_mac}"
-        return f"ARP, op {head.op} {head.sender_ip} > {head.target_ip}"
+            return f"ARP, Reply {head.sender_ip} is-at {head.sender_mac}, length 28"
+        return f"ARP, op {head.op} {head.sender_ip} > {head.target_ip}, length 28"
     if isinstance(head, IPv4 | IPv6):
         return _ip(head, rest[1:])
     return head.proto
