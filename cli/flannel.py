@@ -16,15 +16,25 @@ import threading
 import time
 
 from netcon.core.context import HostContext
-from netcon.core.errors import UsageError
+from netcon.core.errors import NetconError
 from netcon.core.etcd import EtcdOptions
-from netcon.core.flannel.agent import Agent, AgentOptions
 from netcon.core.flannel.config import parse_config
 from netcon.core.flannel.docker_opts import DEFAULT_DOCKER_ENV, DEFAULT_KEY, write_docker_opts
-from netcon.core.flannel.lease import Lease, acquire_lease, renew_lease, reserve_subnet, revoke_lease, vxlan_attrs
-from netcon.core.flannel.registry import DEFAULT_PREFIX, FlannelStore, set_config
-from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet
-from netcon.core.flannel.vxlan import random_mac
+from netcon.core.flannel.lease import Lease
+from netcon.core.flannel.operations import (
+    EtcdGiven,
+    Secret,
+    agent_start,
+    config_check,
+    config_set,
+    lease_acquire,
+    lease_renew,
+    lease_reserve,
+    lease_revoke,
+)
+from netcon.core.flannel.registry import DEFAULT_PREFIX, FlannelStore, normalize_prefix
+from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE
+from netcon.core.validate.values import MAX_TEXT_BYTES
 
 ETCD_FLAGS = (
     "etcd-endpoints",
@@ -65,28 +75,41 @@ def etcd_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def etcd_options(args, env=None) -> EtcdOptions:
-    return EtcdOptions.from_values(
-        env,
+def etcd_given(args) -> EtcdGiven:
+    """The etcd values given on the command line, as given (None: not given)."""
+    password = getattr(args, "etcd_password", None)
+    return EtcdGiven(
         endpoints=args.etcd_endpoints,
+        prefix=args.etcd_prefix,
+        api=args.etcd_api,
         cafile=args.etcd_cafile,
         certfile=args.etcd_certfile,
         keyfile=args.etcd_keyfile,
         username=args.etcd_username,
-        password=args.etcd_password,
-        api=args.etcd_api,
+        password=Secret(password) if password is not None else None,
     )
 
 
+def etcd_options(args, env=None) -> EtcdOptions:
+    """The connection options (flags, else etcdctl's variables): for the console and the doctor."""
+    return etcd_given(args).options(env)
+
+
 def open_store(args) -> FlannelStore:
-    return FlannelStore.open(etcd_options(args), args.etcd_prefix)
+    return etcd_given(args).open()
 
 
 def register(sub, common) -> None:
     etcd = etcd_parent()
     flannel = sub.add_parser("flannel", parents=[common], help="flannel over etcd: config, leases, agent")
     actions = flannel.add_subparsers(dest="flannel_command", metavar="ACTION", required=True)
+    _register_config(actions, common, etcd)
+    _register_docker_opts(actions, common)
+    _register_lease(actions, common, etcd)
+    _register_agent(actions, common, etcd)
 
+
+def _register_config(actions, common, etcd) -> None:
     config = actions.add_parser("config", parents=[common], help="the network config at <prefix>/config")
     config_actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = config_actions.add_parser("show", parents=[common, etcd], help="print the config and its defaults")
@@ -101,17 +124,19 @@ def register(sub, common) -> None:
         parser.add_argument("--file", help="read the JSON from this file")
         parser.set_defaults(func=func)
 
+
+def _register_docker_opts(actions, common) -> None:
     opts = actions.add_parser("docker-opts", parents=[common], help="mk-docker-opts.sh: subnet.env to dockerd options")
-    opts.add_argument(
-        "-f", dest="subnet_file", default=DEFAULT_SUBNET_FILE, help=f"subnet file ({DEFAULT_SUBNET_FILE})"
-    )
-    opts.add_argument("-d", dest="docker_env", default=DEFAULT_DOCKER_ENV, help=f"file to write ({DEFAULT_DOCKER_ENV})")
-    opts.add_argument("-k", dest="key", default=DEFAULT_KEY, help=f"combined options variable ({DEFAULT_KEY})")
+    opts.add_argument("-f", dest="subnet_file", default=None, help=f"subnet file ({DEFAULT_SUBNET_FILE})")
+    opts.add_argument("-d", dest="docker_env", default=None, help=f"file to write, - for stdout ({DEFAULT_DOCKER_ENV})")
+    opts.add_argument("-k", dest="key", default=None, help=f"combined options variable ({DEFAULT_KEY})")
     opts.add_argument("-i", dest="individual", action="store_true", help="only the individual DOCKER_OPT_* lines")
     opts.add_argument("-c", dest="combined", action="store_true", help="only the combined line")
     opts.add_argument("-m", dest="no_masq", action="store_true", help="leave out --ip-masq")
     opts.set_defaults(func=run_docker_opts)
 
+
+def _register_lease(actions, common, etcd) -> None:
     lease = actions.add_parser("lease", parents=[common], help="subnet leases")
     lease_actions = lease.add_subparsers(dest="lease_command", metavar="ACTION", required=True)
     listing = lease_actions.add_parser("list", parents=[common, etcd], help="all leases")
@@ -133,6 +158,8 @@ def register(sub, common) -> None:
             parser.add_argument("--public-ip", help="for a subnet without a lease: the host to reserve it for")
         parser.set_defaults(func=func)
 
+
+def _register_agent(actions, common, etcd) -> None:
     agent = actions.add_parser("agent", parents=[common, etcd], help="run as flanneld (vxlan backend)")
     agent.add_argument(
         "--iface",
@@ -162,12 +189,14 @@ def register(sub, common) -> None:
         "--subnet-lease-renew-margin",
         "-subnet-lease-renew-margin",
         dest="renew_margin",
-        type=int,
         default=None,
         help="minutes before expiry to renew (60)",
     )
     agent.add_argument(
-        "--retry-interval", type=float, default=60.0, help="seconds between retries while etcd is unreachable (60)"
+        "--retry-interval",
+        default=None,
+        help="the longest wait, in seconds, between retries while etcd is unreachable: retries start after "
+        "about 1 s and back off up to this cap (5)",
     )
     agent.set_defaults(func=run_agent)
 
@@ -186,12 +215,10 @@ def add_show_leases(show_subparsers, common, etcd=None) -> None:
     leases.set_defaults(func=run_leases)
 
 
-def _read_config_arg(args) -> str | None:
-    if args.file:
-        with open(args.file) as f:
-            return f.read()
+def _config_arg(args) -> str | bytes | None:
+    """The config as given: the text argument, or stdin's bytes for ``-`` (checked in the core)."""
     if args.config == "-":
-        return sys.stdin.read()
+        return sys.stdin.buffer.read(MAX_TEXT_BYTES + 1)
     return args.config
 
 
@@ -221,23 +248,13 @@ def run_config_show(args, ctx: HostContext) -> int:
 
 
 def run_config_set(args, ctx: HostContext) -> int:
-    text = _read_config_arg(args)
-    if not text:
-        raise UsageError("Give the config as an argument, with --file, or as - on stdin.")
-    parse_config(text)  # refuse a bad config before connecting anywhere
-    store = open_store(args)
-    config = set_config(ctx, store, text)
-    print(f"{store.config_key}: stored; pool {config.pool} ({config.pool_size} subnets)")
+    config = config_set(ctx, etcd_given(args), _config_arg(args), args.file)
+    print(f"{normalize_prefix(args.etcd_prefix)}/config: stored; pool {config.pool} ({config.pool_size} subnets)")
     return 0
 
 
 def run_config_validate(args, ctx: HostContext) -> int:
-    text = _read_config_arg(args)
-    where = "config"
-    if not text:
-        store = open_store(args)
-        text, where = store.config_text(), store.config_key
-    config = parse_config(text)
+    where, config = config_check(etcd_given(args), _config_arg(args), args.file)
     print(f"{where}: valid; effective {json.dumps(config.effective())}")
     return 0
 
@@ -246,25 +263,42 @@ def run_docker_opts(args, ctx: HostContext) -> int:
     text = write_docker_opts(
         ctx, args.subnet_file, args.docker_env, args.key, args.individual, args.combined, not args.no_masq
     )
-    sys.stdout.write(text) if args.docker_env == "/dev/stdout" else print(f"{args.docker_env}: written")
+    if args.docker_env in ("/dev/stdout", "-"):
+        sys.stdout.write(text)
+    else:
+        print(f"{args.docker_env or DEFAULT_DOCKER_ENV}: written")
     return 0
 
 
 def run_leases(args, ctx: HostContext) -> int:
+    """Every key under <prefix>/subnets: leases, and broken keys as rows marked broken with the reason."""
     store = open_store(args)
-    store.config_text()  # a wrong prefix or API is an error, not an empty list
-    leases, _ = store.leases()
+    try:
+        config_text = store.config_text()  # a wrong prefix or API is an error, not an empty list
+        listing = store.listing()
+    finally:
+        store.close()
     now = time.time()
+    rows = [lease.row(now) for lease in listing.leases] + [broken.row() for broken in listing.broken]
+    not_read = listing.not_read(store.subnets_prefix)
+    try:
+        parse_config(config_text)
+    except NetconError as error:
+        not_read += (f"The config at {store.config_key} is not valid ({error}); the leases are listed as stored.",)
     if args.json:
-        print(json.dumps([lease.row(now) for lease in leases], indent=2))
+        print(json.dumps({"leases": rows, "not_read": list(not_read)}, indent=2))
         return 0
     print(f"{'SUBNET':<20} {'PUBLIC IP':<16} {'BACKEND':<8} {'VNI':>4} {'VTEP MAC':<18} TTL")
-    for lease in leases:
+    for lease in listing.leases:
         ttl = "reserved" if lease.reservation else _duration(lease.ttl_seconds(now))
         print(
             f"{lease.subnet:<20} {lease.attrs.public_ip:<16} {lease.attrs.backend_type or '-':<8} "
             f"{lease.attrs.vni if lease.attrs.vni is not None else '-':>4} {lease.attrs.vtep_mac or '-':<18} {ttl}"
         )
+    for broken in listing.broken:
+        print(f"{broken.subnet or '-':<20} {'BROKEN':<16} key {broken.key}: {broken.error}")
+    for sentence in not_read:
+        print(f"netcon: {sentence}", file=sys.stderr)
     return 0
 
 
@@ -279,39 +313,24 @@ def _print_lease(verb: str, lease: Lease) -> None:
 
 
 def run_acquire(args, ctx: HostContext) -> int:
-    ctx.require_writable(f"acquire a flannel lease for {args.public_ip}")
-    store = open_store(args)
-    config = store.config()
-    attrs = vxlan_attrs(args.public_ip, config.vni, args.vtep_mac or random_mac())
-    previous = previous_subnet(args.subnet_file) if args.subnet_file else None
-    _print_lease("acquired", acquire_lease(ctx, store, attrs, previous))
+    lease = lease_acquire(ctx, etcd_given(args), args.public_ip, args.vtep_mac, args.subnet_file)
+    _print_lease("acquired", lease)
     return 0
 
 
-def _lease_of(store: FlannelStore, subnet: str) -> Lease:
-    lease = store.lease(subnet)
-    if lease is None:
-        raise UsageError(f"There is no lease for {subnet} under {store.subnets_prefix}.")
-    return lease
-
-
 def run_renew(args, ctx: HostContext) -> int:
-    ctx.require_writable(f"renew the flannel lease {args.subnet}")
-    store = open_store(args)
-    _print_lease("renewed", renew_lease(ctx, store, _lease_of(store, args.subnet)))
+    _print_lease("renewed", lease_renew(ctx, etcd_given(args), args.subnet))
     return 0
 
 
 def run_revoke(args, ctx: HostContext) -> int:
-    ctx.require_writable(f"revoke the flannel lease {args.subnet}")
-    revoke_lease(ctx, open_store(args), args.subnet)
+    lease_revoke(ctx, etcd_given(args), args.subnet)
     print(f"{args.subnet}: revoked")
     return 0
 
 
 def run_reserve(args, ctx: HostContext) -> int:
-    ctx.require_writable(f"reserve the flannel subnet {args.subnet}")
-    _print_lease("reserved", reserve_subnet(ctx, open_store(args), args.subnet, args.public_ip))
+    _print_lease("reserved", lease_reserve(ctx, etcd_given(args), args.subnet, args.public_ip))
     return 0
 
 
@@ -330,27 +349,22 @@ def _flanneld_env(args, env) -> None:
 
 
 def run_agent(args, ctx: HostContext) -> int:
-    env = dict(os.environ)
-    _flanneld_env(args, env)
-    ifaces = args.iface if isinstance(args.iface, list) else ([args.iface] if args.iface else [])
-    ifaces = tuple(part.strip() for item in ifaces for part in item.split(",") if part.strip())
-    masq = str(args.ip_masq or "false").lower()
-    if masq not in ("true", "false", "1", "0"):
-        raise UsageError(f"--ip-masq takes true or false, not {args.ip_masq!r}.")
-    options = AgentOptions(
-        etcd=etcd_options(args, env),
-        prefix=args.etcd_prefix,
-        ifaces=ifaces,
-        public_ip=args.public_ip,
-        subnet_file=args.subnet_file or DEFAULT_SUBNET_FILE,
-        ip_masq=masq in ("true", "1"),
-        renew_margin=60.0 * int(args.renew_margin or 60),
-        retry_interval=args.retry_interval,
-        notify_env=env,
+    _flanneld_env(args, os.environ)
+    ifaces = args.iface if isinstance(args.iface, list) else ([args.iface] if args.iface is not None else [])
+    names = tuple(part.strip() for item in ifaces for part in item.split(","))
+    agent = agent_start(
+        ctx,
+        etcd_given(args),
+        names,
+        args.public_ip,
+        args.subnet_file,
+        args.ip_masq,
+        args.renew_margin,
+        args.retry_interval,
     )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    Agent(ctx, options).run(stop)
+    agent.run(stop)
     return 0

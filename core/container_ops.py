@@ -13,7 +13,7 @@ from typing import Any
 from netcon.core import host_facts
 from netcon.core.audit import mutation
 from netcon.core.context import HostContext
-from netcon.core.docker_api import docker_call
+from netcon.core.docker_api import Json, docker_call
 from netcon.core.errors import NetconError, UsageError
 from netcon.core.image import BUSYBOX_IMAGE
 from netcon.core.locks import create_lock
@@ -41,7 +41,7 @@ class ContainerRemoved:
     was_running: bool
 
 
-def _ipv4(inspected: dict) -> tuple[str, ...]:
+def _ipv4(inspected: Json) -> tuple[str, ...]:
     networks = ((inspected.get("NetworkSettings") or {}).get("Networks")) or {}
     return tuple(ep["IPAddress"] for ep in networks.values() if ep.get("IPAddress"))
 
@@ -97,7 +97,7 @@ def run_container(
     )
 
 
-def _create(ctx: HostContext, v: dict[str, Any]) -> dict[str, Any]:
+def _create(ctx: HostContext, v: dict[str, Any]) -> Json:
     """Create (not start) the container. The host config is built by hand: docker-py refuses port bindings
     with host mode, where Docker itself only warns."""
     host_config: dict[str, Any] = {"NetworkMode": v["network"]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
@@ -18,6 +18,7 @@ from netcon.core.context import HostContext
 from netcon.core.errors import DockerRefused, DockerUnavailable, NetconError, NotFound, PermissionDenied
 
 T = TypeVar("T")
+Json = dict[str, Any]  # a Docker API object as docker-py decodes it
 
 _clients: dict[str, docker.APIClient] = {}
 _lock = threading.Lock()
@@ -88,9 +89,7 @@ def docker_call(ctx: HostContext, what: str, fn: Callable[[docker.APIClient], T]
     except docker.errors.NotFound as error:
         raise NotFound(f"{what}: {error.explanation or 'not found'}.", target=what) from error
     except docker.errors.APIError as error:
-        explanation = error.explanation or str(error)
-        if isinstance(explanation, bytes):
-            explanation = explanation.decode(errors="replace")
+        explanation = str(error.explanation or error)
         raise DockerRefused(f"Docker refused to {what}: {explanation.rstrip('.')}.", target=what) from error
     except (requests.exceptions.ConnectionError, docker.errors.DockerException, ConnectionError) as error:
         forget(ctx)

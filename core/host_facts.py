@@ -12,9 +12,11 @@ import socket
 from dataclasses import dataclass
 
 from netcon.core.context import HostContext
-from netcon.core.docker_api import docker_call
-from netcon.core.iproute import Netlink
+from netcon.core.docker_api import Json, docker_call
+from netcon.core.netlink.rtnl import MAIN_TABLE
+from netcon.core.pyroute import Netlink
 from netcon.core.refs import pick
+from netcon.core.snapshot_join import BRIDGE_NAME_OPTION
 
 PREDEFINED_NETWORKS = ("bridge", "host", "none")
 
@@ -84,7 +86,7 @@ class HostFacts:
         )
 
 
-def _network(raw: dict) -> NetworkFact:
+def _network(raw: Json) -> NetworkFact:
     configs = (raw.get("IPAM") or {}).get("Config") or []
     v4 = [c for c in configs if c.get("Subnet") and ":" not in c["Subnet"]]
     return NetworkFact(
@@ -93,20 +95,20 @@ def _network(raw: dict) -> NetworkFact:
         driver=raw.get("Driver") or "",
         subnets=tuple(c["Subnet"] for c in v4),
         gateways=tuple(_gateway(c) for c in v4),
-        bridge_name=(raw.get("Options") or {}).get("com.docker.network.bridge.name"),
+        bridge_name=(raw.get("Options") or {}).get(BRIDGE_NAME_OPTION),
     )
 
 
-def _gateway(config: dict) -> str:
+def _gateway(config: Json) -> str:
     """The configured gateway, else the one Docker's IPAM reserves: the subnet's first address after the
     network address (Docker does not show it in the IPAM config of a subnet given without a gateway)."""
     if config.get("Gateway"):
-        return config["Gateway"]
+        return str(config["Gateway"])
     subnet = ipaddress.IPv4Network(config["Subnet"], strict=False)
     return str(subnet.network_address + 1) if subnet.num_addresses > 2 else str(subnet.network_address)
 
 
-def _container(raw: dict) -> ContainerFact:
+def _container(raw: Json) -> ContainerFact:
     networks = ((raw.get("NetworkSettings") or {}).get("Networks")) or {}
     endpoints = tuple(
         EndpointFact(
@@ -131,7 +133,7 @@ def host_routes(ctx: HostContext) -> tuple[RouteFact, ...]:
     """IPv4 routes of the main table in ``ctx``'s netns, except the default route (it overlaps everything)."""
     with Netlink(ctx) as nl:
         names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in nl.call("read links", "get_links")}
-        routes = nl.call("read routes", "get_routes", family=socket.AF_INET, table=254)
+        routes = nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE)
     return tuple(
         RouteFact(f"{r.get_attr('RTA_DST')}/{r['dst_len']}", names.get(r.get_attr("RTA_OIF")))
         for r in routes

@@ -15,6 +15,8 @@ from netcon.core.context import NETNS_RUN_DIR
 from netcon.core.errors import NetconError, NotFound, PermissionDenied
 
 T = TypeVar("T")
+OWN_NETNS = "/proc/self/ns/net"  # this process's netns: its main thread's, which never leaves it
+THREAD_NETNS = "/proc/thread-self/ns/net"  # the calling thread's, which a helper thread returns to
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
 MNT_DETACH = 2
@@ -56,10 +58,10 @@ def create_named(name: str) -> str:
     def bind() -> None:
         if _libc.unshare(CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), f"unshare: {os.strerror(ctypes.get_errno())}")
-        if _libc.mount(b"/proc/thread-self/ns/net", path.encode(), None, MS_BIND, None) != 0:
+        if _libc.mount(THREAD_NETNS.encode(), path.encode(), None, MS_BIND, None) != 0:
             raise OSError(ctypes.get_errno(), f"bind mount on {path}: {os.strerror(ctypes.get_errno())}")
 
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    own = os.open(THREAD_NETNS, os.O_RDONLY)
     result: list[BaseException] = []
 
     def worker() -> None:
@@ -105,7 +107,7 @@ def run_in_each_netns(paths: list[str], fn: Callable[[], T]) -> dict[str, T | Ba
     results: dict[str, T | BaseException] = {}
 
     def worker() -> None:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        own = os.open(THREAD_NETNS, os.O_RDONLY)
         try:
             for path in paths:
                 try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import docker.types
@@ -12,7 +13,7 @@ import docker.types
 from netcon.core import host_facts
 from netcon.core.audit import mutation
 from netcon.core.context import HostContext
-from netcon.core.docker_api import docker_call
+from netcon.core.docker_api import Json, docker_call
 from netcon.core.errors import DockerRefused, NetconError, NotFound, UsageError
 from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact
 from netcon.core.locks import create_lock
@@ -110,7 +111,13 @@ def create_network(
     )
 
 
-def _create(ctx: HostContext, v: dict[str, Any], internal: bool, attachable: bool) -> dict[str, Any]:
+def _connect(
+    api: docker.APIClient, container_id: str, network_id: str, ip: str | None, aliases: list[str] | None
+) -> None:
+    api.connect_container_to_network(container_id, network_id, ipv4_address=ip, aliases=aliases)
+
+
+def _create(ctx: HostContext, v: dict[str, Any], internal: bool, attachable: bool) -> Json:
     """The Docker call itself, with Docker's refusals translated for the two cases users meet."""
     ipam = None
     if v["subnet"] is not None:
@@ -169,7 +176,7 @@ def _docker_reason(error: NetconError) -> str:
     return str(explanation).strip().rstrip(".")
 
 
-def _str(value) -> str | None:
+def _str(value: object) -> str | None:
     return str(value) if value is not None else None
 
 
@@ -192,14 +199,14 @@ def remove_network(ctx: HostContext, network: str, force: bool = False) -> Netwo
             "--force to disconnect them first.",
             target="network",
         )
-    done: list[tuple[ContainerFact, dict]] = []
+    done: list[tuple[ContainerFact, Json]] = []
     try:
         for container in attached:
             endpoint = _endpoint(ctx, container.id, net.id)
             docker_call(
                 ctx,
                 f"disconnect {container.name} from {net.name}",
-                lambda a, c=container: a.disconnect_container_from_network(c.id, net.id, force=True),
+                partial(_disconnect, container_id=container.id, network_id=net.id),
             )
             done.append((container, endpoint))
         docker_call(ctx, f"remove network {net.name}", lambda a: a.remove_network(net.id))
@@ -215,16 +222,20 @@ def remove_network(ctx: HostContext, network: str, force: bool = False) -> Netwo
     return NetworkRemoved(id=net.id, name=net.name, disconnected=tuple(c.name for c, _ in done))
 
 
-def _endpoint(ctx: HostContext, container_id: str, network_id: str) -> dict:
+def _disconnect(api: docker.APIClient, container_id: str, network_id: str) -> None:
+    api.disconnect_container_from_network(container_id, network_id, force=True)
+
+
+def _endpoint(ctx: HostContext, container_id: str, network_id: str) -> Json:
     """The container's endpoint settings on the network (to reconnect it as it was)."""
     inspected = docker_call(ctx, "inspect container", lambda a: a.inspect_container(container_id))
     for settings in ((inspected.get("NetworkSettings") or {}).get("Networks") or {}).values():
         if settings.get("NetworkID") == network_id:
-            return settings
+            return dict(settings)
     return {}
 
 
-def _reconnect(ctx: HostContext, network_id: str, done: list[tuple[ContainerFact, dict]]) -> list[str]:
+def _reconnect(ctx: HostContext, network_id: str, done: list[tuple[ContainerFact, Json]]) -> list[str]:
     restored = []
     for container, endpoint in done:
         config = endpoint.get("IPAMConfig") or {}
@@ -235,9 +246,7 @@ def _reconnect(ctx: HostContext, network_id: str, done: list[tuple[ContainerFact
             docker_call(
                 ctx,
                 f"reconnect {container.name}",
-                lambda a, c=container, ip=ip, names=aliases: a.connect_container_to_network(
-                    c.id, network_id, ipv4_address=ip, aliases=names
-                ),
+                partial(_connect, container_id=container.id, network_id=network_id, ip=ip, aliases=aliases),
             )
             restored.append(container.name)
         except NetconError:

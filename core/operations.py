@@ -10,10 +10,11 @@ from typing import Any
 
 from netcon.core import container_ops, image, network_ops
 from netcon.core.audit import REGISTRY
-from netcon.core.flannel import docker_opts, lease, registry
+from netcon.core.flannel import docker_opts
+from netcon.core.flannel import operations as flannel_operations
 from netcon.core.lab import lab
 
-MODULES = (network_ops, container_ops, image, lab, registry, lease, docker_opts)
+MODULES = (network_ops, container_ops, image, lab, flannel_operations, docker_opts)
 
 
 def mutating_operations() -> dict[str, Callable[..., Any]]:

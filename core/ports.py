@@ -3,7 +3,7 @@ container; the ports Docker publishes and what serves them; and host ports wante
 
 The seed answers "who holds port 80?" with ``netstat -lntup`` (nginx) and ``ps -axf`` (its parent is a
 ``containerd-shim``, so it is a container). Here: sockets come from sock_diag once per network namespace
-(``core.sockdiag``; /proc tables if the kernel lacks it), their processes from one pass over ``/proc/*/fd``
+(``core.netlink.sockdiag``; /proc tables if the kernel lacks it), their processes from one pass over ``/proc/*/fd``
 (``core.procfs``); the container from the process's cgroup, else
 its ``containerd-shim`` ancestor, else the namespace it lives in (which is how a socket of a container
 without a process of its own, or of a process we may not read, still has a container). Published ports come
@@ -16,14 +16,16 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from netcon.core.context import HostContext
 from netcon.core.docker_api import docker_call
-from netcon.core.errors import NetconError, NotFound
+from netcon.core.errors import NetconError, NetlinkFailure, NotFound
 from netcon.core.model import Snapshot
-from netcon.core.netns import netns_inode, proc_netns, run_in_each_netns, run_in_netns
+from netcon.core.netlink.sockdiag import listening_sockets
+from netcon.core.netns import OWN_NETNS, netns_inode, proc_netns, run_in_each_netns, run_in_netns
 from netcon.core.procfs import (
     ProcessInfo,
     RawSocket,
@@ -36,9 +38,10 @@ from netcon.core.procfs import (
 )
 from netcon.core.procfs import listening_sockets as proc_listening_sockets
 from netcon.core.snapshot import SnapshotCollector
-from netcon.core.sockdiag import listening_sockets
+from netcon.core.snapshot_join import Raw, docker_name
 
 DOCKER_PROXY = "docker-proxy"
+_PublishedRaw = tuple[str, str, int, str, str, int]  # proto, host ip, host port, container id and name, its port
 
 
 @dataclass(frozen=True)
@@ -173,12 +176,12 @@ def _owner_pid(pids: list[int], infos: dict[int, ProcessInfo]) -> list[int]:
     return sorted(pids, key=lambda p: (p in infos and infos[p].ppid in held, p))
 
 
-def _sockets_here() -> list[RawSocket] | OSError:
-    """sock_diag in the calling thread's netns; an OSError is returned, not raised, to tell a refused dump
+def _sockets_here() -> list[RawSocket] | NetlinkFailure:
+    """sock_diag in the calling thread's netns; its failure is returned, not raised, to tell a refused dump
     (read /proc instead) from a namespace that could not be entered."""
     try:
         return listening_sockets()
-    except OSError as error:
+    except NetlinkFailure as error:
         return error
 
 
@@ -189,10 +192,6 @@ def _proc_sockets(path: str | None) -> list[RawSocket]:
     if path.startswith("/proc/"):
         return proc_listening_sockets(path.rsplit("/ns/", 1)[0] + "/net")
     return run_in_netns(path, lambda: proc_listening_sockets("/proc/thread-self/net"))
-
-
-def _name(summary: dict) -> str:
-    return summary["Names"][0].lstrip("/")
 
 
 class PortsCollector:
@@ -220,7 +219,7 @@ class PortsCollector:
 
     def _port_bindings(self, cid: str) -> tuple[tuple[str, str, int, int], ...]:
         if cid not in self._bindings:
-            info = docker_call(self.ctx, f"inspect container {cid[:12]}", lambda a: a.inspect_container(cid))
+            info: Raw = docker_call(self.ctx, f"inspect container {cid[:12]}", lambda a: a.inspect_container(cid))
             out = []
             for spec, binds in ((info.get("HostConfig") or {}).get("PortBindings") or {}).items():
                 cport, _, proto = spec.partition("/")
@@ -230,15 +229,16 @@ class PortsCollector:
             self._bindings[cid] = tuple(out)
         return self._bindings[cid]
 
-    def _list_containers(self) -> list[dict] | NetconError:
+    def _list_containers(self) -> list[Raw] | NetconError:
         try:
-            return docker_call(self.ctx, "list containers", lambda a: a.containers(all=True))
+            containers: list[Raw] = docker_call(self.ctx, "list containers", lambda a: a.containers(all=True))
         except NetconError as error:
             return error
+        return containers
 
     def _docker_ports(
-        self, snap: Snapshot, summaries: list[dict] | NetconError, problems: list[str]
-    ) -> tuple[list, list[WantedPort]]:
+        self, snap: Snapshot, summaries: list[Raw] | NetconError, problems: list[str]
+    ) -> tuple[list[_PublishedRaw], list[WantedPort]]:
         """(published as (proto, ip, port, cid, name, cport) from the list, wanted ports from bindings)."""
         if snap.docker_error:
             problems.append(
@@ -248,11 +248,12 @@ class PortsCollector:
         if isinstance(summaries, NetconError):
             problems.append(str(summaries))
             return [], []
-        published, wanted = [], []
+        published: list[_PublishedRaw] = []
+        wanted: list[WantedPort] = []
         mode = {c.id: c.network_mode for c in snap.containers}
         live = set()
         for c in summaries:
-            cid, name, state = c["Id"], _name(c), c.get("State") or ""
+            cid, name, state = c["Id"], docker_name(c), c.get("State") or ""
             live.add(cid)
             for p in c.get("Ports") or ():
                 if p.get("PublicPort"):
@@ -288,7 +289,7 @@ class PortsCollector:
             pending[host_inode] = [self.ctx.netns]
         else:
             here = _sockets_here()
-            found[host_inode] = _proc_sockets(None) if isinstance(here, OSError) else here
+            found[host_inode] = _proc_sockets(None) if isinstance(here, NetlinkFailure) else here
         for c in snap.containers:
             if c.pid and c.netns_inode and c.netns_inode not in found:
                 pending.setdefault(c.netns_inode, []).append(proc_netns(c.pid))
@@ -305,7 +306,7 @@ class PortsCollector:
             results = run_in_each_netns(list(batch), _sockets_here)
             for path, result in results.items():
                 inode = batch[path]
-                if isinstance(result, OSError):  # returned: sock_diag refused, read the namespace's /proc tables
+                if isinstance(result, NetlinkFailure):  # returned: sock_diag refused, read the netns's /proc tables
                     try:
                         result = _proc_sockets(path)
                     except (OSError, NetconError) as error:
@@ -327,12 +328,12 @@ class PortsCollector:
         self,
         snap: Snapshot,
         started: float,
-        summaries: list[dict] | NetconError,
+        summaries: list[Raw] | NetconError,
         owners: dict[int, list[int]],
         skipped: Skipped,
     ) -> PortsView:
         problems: list[str] = []
-        host_inode = netns_inode(self.ctx.netns or "/proc/self/ns/net")
+        host_inode = netns_inode(self.ctx.netns or OWN_NETNS)
         by_netns = self._namespaces(snap, host_inode, skipped, problems)
         published_raw, wanted = self._docker_ports(snap, summaries, problems)
         infos: dict[int, ProcessInfo] = {}
@@ -442,7 +443,9 @@ class PortsCollector:
         )
 
 
-def conflicts(sockets, published, wanted) -> tuple[Conflict, ...]:
+def conflicts(
+    sockets: Sequence[PortSocket], published: Sequence[Published], wanted: Sequence[WantedPort]
+) -> tuple[Conflict, ...]:
     """Host ports held or wanted by more than one owner (a container, or a host process) on overlapping
     addresses: host-namespace sockets, NAT-only published ports, and wanted ports."""
     claims: list[Claim] = []

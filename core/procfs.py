@@ -1,10 +1,12 @@
 """Plain reads of /proc for the ports view: socket owners, processes and their ancestry, socket tables.
 
-/proc is cheaper than psutil here: one pass over ``/proc/*/fd`` maps socket inodes to processes, and
-``/proc/PID/...`` files give a process's parent, user, command line and cgroup. ``/proc/PID/net/tcp`` shows
-the sockets of PID's network namespace without entering it, but costs ~10 ms per namespace (see
-``core.sockdiag``), so it only stands in when sock_diag is not available. Processes come and go while this
-runs; a vanished process or an unreadable entry is skipped and counted in a ``Skipped``, never raised.
+/proc is cheaper than psutil here (``tests/perf/bench_procfs.py``: psutil takes ~2.8x the CPU per process,
+and names a process by its full name where ``ss`` and ``ps`` show the kernel's 15-character comm): one pass
+over ``/proc/*/fd`` maps socket inodes to processes, and ``/proc/PID/...`` files give a process's parent,
+user, command line and cgroup. ``/proc/PID/net/tcp`` shows the sockets of PID's network namespace without
+entering it, but costs ~10 ms per namespace (see ``core.netlink.sockdiag``), so it only stands in when
+sock_diag is not available. Processes come and go while this runs; a vanished process or an unreadable
+entry is skipped and counted in a ``Skipped``, never raised.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from dataclasses import dataclass, field
 
 from netcon.core.errors import NotFound
 
-# /proc/net/{tcp,udp}[6] "st" column (kernel TCP states); ``ss -l`` shows TCP LISTEN and unconnected UDP
-TCP_LISTEN, UDP_UNCONN = 0x0A, 0x07
+# Kernel TCP states (include/net/tcp_states.h), the "st" column of /proc/net/{tcp,udp}[6] and what sock_diag
+# filters on. ``ss -l`` shows TCP LISTEN and unconnected UDP, which is in TCP_CLOSE.
+TCP_LISTEN, TCP_CLOSE = 0x0A, 0x07
 TABLES = (
     ("tcp", 4, "tcp", TCP_LISTEN),
     ("tcp", 6, "tcp6", TCP_LISTEN),
-    ("udp", 4, "udp", UDP_UNCONN),
-    ("udp", 6, "udp6", UDP_UNCONN),
+    ("udp", 4, "udp", TCP_CLOSE),
+    ("udp", 6, "udp6", TCP_CLOSE),
 )
-STATE_NAMES = {TCP_LISTEN: "LISTEN", UDP_UNCONN: "UNCONN"}
+STATE_NAMES = {TCP_LISTEN: "LISTEN", TCP_CLOSE: "UNCONN"}
 _CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?![0-9a-f])")
 SHIM_PREFIX = "containerd-shim"
 

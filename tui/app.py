@@ -30,7 +30,7 @@ from netcon.core.watch import Watcher
 from netcon.tui.actions import Action, Declared, bindings, is_declared
 from netcon.tui.audit_panel import AuditPanel
 from netcon.tui.doctor_feed import DoctorFeed
-from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
+from netcon.tui.flannel_feed import EtcdSettings, EtcdStatus, FlannelFeed
 from netcon.tui.messages import HostChanged, SnapshotFailed, SnapshotReady
 from netcon.tui.palette import ActionCommands
 from netcon.tui.panes import SLOTS
@@ -155,6 +155,11 @@ class NetconApp(Declared, App):
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
         self.state.failed(message.error)
+        self.paint_header()
+
+    def on_etcd_status(self, message: EtcdStatus) -> None:
+        """The Flannel pane's finding about etcd, for the header."""
+        self.etcd_status = message.text
         self.paint_header()
 
     # what is on screen

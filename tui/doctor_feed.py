@@ -11,10 +11,10 @@ import dataclasses
 
 from netcon.core.context import HostContext
 from netcon.core.doctor.findings import Report
-from netcon.core.doctor.runner import run, target_for
+from netcon.core.doctor.runner import ETCD_IDS, run, target_for
 from netcon.tui.flannel_feed import EtcdSettings
 
-ETCD_CHECKS = frozenset({"etcd-unreachable", "flannel-config-missing"})
+ETCD_CHECKS = frozenset(ETCD_IDS)  # the findings about the flannel store itself, not a host
 
 
 class DoctorFeed:

@@ -24,9 +24,8 @@ from netcon.core.capture.layers import Layer
 from netcon.core.capture.ring import DEFAULT_RING_MB, RETIRE_MS, Endpoint, PacketSocket, RawPacket
 from netcon.core.capture.summary import summary
 from netcon.core.errors import NetconError, UsageError
-from netcon.core.netns import netns_inode, run_in_each_netns
+from netcon.core.netns import OWN_NETNS, THREAD_NETNS, netns_inode, run_in_each_netns
 
-OWN_NETNS = "/proc/self/ns/net"
 MAX_INTERFACES = 64
 
 # (index of the endpoint, seconds, nanoseconds, length on the wire, bytes captured, sent by the interface)
@@ -134,7 +133,7 @@ class Capture:
 
         def open_there() -> tuple[list[PacketSocket], list[BaseException]]:
             there: tuple[list[PacketSocket], list[BaseException]] = ([], [])
-            for endpoint in elsewhere.get(netns_inode("/proc/thread-self/ns/net"), []):
+            for endpoint in elsewhere.get(netns_inode(THREAD_NETNS), []):
                 self._open_one(endpoint, *there)
             return there
 

@@ -1,4 +1,4 @@
-"""Everything the checks look at, read once per host (and etcd once per run), so each check is a pure
+"""The evidence the checks look at (``HostEvidence``, from ``read_evidence``), read once per host (and etcd
 function of these facts and a full run costs one snapshot, one netlink session, one iptables-save and one
 etcd listing per host.
 """
@@ -18,16 +18,17 @@ from netcon.core.errors import EtcdUnavailable, NetconError, NotFound
 from netcon.core.etcd import EtcdOptions
 from netcon.core.flannel import vxlan
 from netcon.core.flannel.config import FlannelConfig
+from netcon.core.flannel.host_rules import own_lease
 from netcon.core.flannel.lease import Lease
-from netcon.core.flannel.registry import FlannelStore, normalize_prefix
-from netcon.core.iproute import Netlink
+from netcon.core.flannel.registry import BrokenLease, FlannelStore, normalize_prefix
 from netcon.core.model import Snapshot
+from netcon.core.netlink.rtnl import MAIN_TABLE
 from netcon.core.netns import run_in_netns
+from netcon.core.pyroute import Netlink
 from netcon.core.snapshot import SnapshotCollector
 
 SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables")
 IFF_UP = 0x1
-MAIN_TABLE = 254
 RENEW_MARGIN_S = 3600.0  # flanneld's --subnet-lease-renew-margin default (60 min)
 
 
@@ -52,6 +53,7 @@ class FlannelView:
     leases: tuple[Lease, ...]
     read_at: float
     error: str | None = None
+    broken: tuple[BrokenLease, ...] = ()  # keys under subnets/ that are not leases
     unreachable: bool = False  # error is etcd not answering (rather than, e.g., no config)
     renew_margin: float = RENEW_MARGIN_S  # a lease with less TTL left should have been renewed
 
@@ -69,7 +71,7 @@ class Route:
 
 
 @dataclass(frozen=True)
-class HostFacts:
+class HostEvidence:
     target: Target
     euid: int
     snapshot: Snapshot | None
@@ -104,16 +106,11 @@ class HostFacts:
 
     @property
     def own_lease(self) -> Lease | None:
-        """The lease of this host: the one carrying its VTEP MAC, else one with a PublicIP of this host."""
+        """This host's lease, by the one rule (core.flannel.host_rules.own_lease)."""
         if self.flannel is None:
             return None
         device = self.vxlan.device if self.vxlan else None
-        if device is not None:
-            mine = next((lease for lease in self.flannel.leases if lease.attrs.vtep_mac == device.mac), None)
-            if mine is not None:
-                return mine
-        addresses = set(self.addresses)
-        return next((lease for lease in self.flannel.leases if lease.attrs.public_ip in addresses), None)
+        return own_lease(self.flannel.leases, device.mac if device else None, self.addresses)
 
     def default_device(self) -> str | None:
         return next((r.device for r in self.routes if r.dst == "0.0.0.0/0"), None)
@@ -139,8 +136,8 @@ def read_flannel(options: EtcdOptions, prefix: str | None, renew_margin: float =
     try:
         where = store.where()
         config = store.config()
-        leases, _ = store.leases()
-        return view(store.prefix, options.api, where, config, leases, time.time())
+        listing = store.listing()
+        return view(store.prefix, options.api, where, config, listing.leases, time.time(), broken=listing.broken)
     except EtcdUnavailable as error:
         return view(store.prefix, options.api, where, None, (), started, str(error), unreachable=True)
     except NotFound as error:
@@ -154,7 +151,7 @@ def read_flannel(options: EtcdOptions, prefix: str | None, renew_margin: float =
 
 def _sysctls() -> tuple[tuple[str, str | None], ...]:
     """Read inside the target netns: /proc/sys/net is per network namespace (resolved for the reading thread)."""
-    out = []
+    out: list[tuple[str, str | None]] = []
     for name in SYSCTLS:
         try:
             with open("/proc/sys/" + name.replace(".", "/")) as f:
@@ -164,7 +161,10 @@ def _sysctls() -> tuple[tuple[str, str | None], ...]:
     return tuple(out)
 
 
-def _netlink(ctx: HostContext, device: str | None):
+NetlinkFacts = tuple[frozenset[str], tuple[tuple[str, int], ...], tuple["Route", ...], vxlan.VxlanState | None]
+
+
+def _netlink(ctx: HostContext, device: str | None) -> NetlinkFacts:
     """Links (admin state, MTU), IPv4 routes and, when flannel is checked, its device and entries."""
     with Netlink(ctx) as nl:
         links = nl.call("read links", "get_links")
@@ -183,7 +183,9 @@ def _netlink(ctx: HostContext, device: str | None):
     return admin_up, mtus, routes, state
 
 
-def gather(target: Target, flannel: FlannelView | None, collector: SnapshotCollector | None = None) -> HostFacts:
+def read_evidence(
+    target: Target, flannel: FlannelView | None, collector: SnapshotCollector | None = None
+) -> HostEvidence:
     ctx = target.ctx
     started = time.perf_counter()
     problems: list[str] = []
@@ -203,12 +205,13 @@ def gather(target: Target, flannel: FlannelView | None, collector: SnapshotColle
     except NetconError as error:
         problems.append(str(error))
     device = vxlan.device_name(flannel.config.vni) if flannel and flannel.config else None
-    admin_up, mtus, routes, state = frozenset(), (), (), None
+    read: NetlinkFacts = (frozenset(), (), (), None)
     try:
-        admin_up, mtus, routes, state = _netlink(ctx, device)
+        read = _netlink(ctx, device)
     except NetconError as error:
         problems.append(f"Links and routes could not be read: {error}")
-    return HostFacts(
+    admin_up, mtus, routes, state = read
+    return HostEvidence(
         target,
         os.geteuid(),
         snapshot,

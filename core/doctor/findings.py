@@ -6,6 +6,7 @@ report into JSON. A fix is a tuple of command lines to run in order; the doctor 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -63,5 +64,5 @@ class Report:
         return not any(f.severity == ERROR for f in self.findings)
 
 
-def order(findings) -> tuple[Finding, ...]:
+def order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.object)))

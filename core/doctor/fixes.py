@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 
-from netcon.core.doctor.facts import HostFacts, Target
+from netcon.core.doctor.facts import HostEvidence, Target
 
 
 def in_netns(target: Target, *argv: str) -> str:
@@ -26,7 +26,7 @@ def netcon(target: Target, *argv: str, docker: bool = False) -> str:
     return shlex.join(["netcon", *where, *argv])
 
 
-def flannel_command(facts: HostFacts, *argv: str) -> str:
+def flannel_command(facts: HostEvidence, *argv: str) -> str:
     assert facts.flannel is not None
     return shlex.join(["netcon", "flannel", *argv]) + " " + facts.flannel.flags
 

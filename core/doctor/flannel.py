@@ -3,10 +3,10 @@ and route entries flanneld programs, stale entries, docker0 inside the lease, an
 
 from __future__ import annotations
 
-import ipaddress
+from dataclasses import dataclass
 
 from netcon.core.doctor import iptables
-from netcon.core.doctor.facts import HostFacts
+from netcon.core.doctor.facts import FlannelView, HostEvidence
 from netcon.core.doctor.findings import ERROR, WARNING, Finding
 from netcon.core.doctor.fixes import (
     delete_rule,
@@ -16,35 +16,52 @@ from netcon.core.doctor.fixes import (
     restart_flannel,
 )
 from netcon.core.flannel.agent import remote_of
-from netcon.core.flannel.vxlan import Remote
+from netcon.core.flannel.config import FlannelConfig
+from netcon.core.flannel.host_rules import DEFAULT_BRIDGE_NETWORK, bridge_in_lease, docker_bridge
+from netcon.core.flannel.vxlan import Remote, VxlanState, device_name
 
 
-def _checked(facts: HostFacts) -> bool:
-    return bool(facts.flannel and facts.flannel.config and facts.vxlan is not None)
+@dataclass(frozen=True)
+class Overlay:
+    """What the flannel checks need, all read: etcd's view with its config, and this host's flannel device."""
+
+    view: FlannelView
+    config: FlannelConfig
+    state: VxlanState
+    name: str  # flannel.<VNI>
 
 
-def _remotes(facts: HostFacts) -> list[Remote]:
+def _checked(facts: HostEvidence) -> Overlay | None:
+    """The overlay when flannel is checked on this host (etcd read, a config, the kernel side read), else None."""
+    view, state = facts.flannel, facts.vxlan
+    if view is None or view.config is None or state is None:
+        return None
+    return Overlay(view, view.config, state, device_name(view.config.vni))
+
+
+def _remotes(facts: HostEvidence, overlay: Overlay) -> list[Remote]:
     own = facts.own_lease
     return [
         r
-        for r in map(remote_of, facts.flannel.leases)
+        for r in map(remote_of, overlay.view.leases)
         if r is not None and (own is None or r.subnet != own.canonical_subnet)
     ]
 
 
-def lease_missing(facts: HostFacts) -> list[Finding]:
-    if not _checked(facts) or facts.own_lease is not None:
+def lease_missing(facts: HostEvidence) -> list[Finding]:
+    overlay = _checked(facts)
+    if overlay is None or facts.own_lease is not None:
         return []
-    device = facts.vxlan.device
+    device, leases = overlay.state.device, overlay.view.leases
     return [
         Finding(
             "lease-missing",
             ERROR,
-            f"{facts.flannel.prefix}/subnets",
+            f"{overlay.view.prefix}/subnets",
             (
                 ("addresses of this host", " ".join(facts.addresses) or "-"),
-                ("VTEP MAC of " + facts.device_name, device.mac if device else "no device"),
-                ("leases in etcd", " ".join(f"{x.subnet}={x.attrs.public_ip}" for x in facts.flannel.leases) or "none"),
+                ("VTEP MAC of " + overlay.name, device.mac if device else "no device"),
+                ("leases in etcd", " ".join(f"{x.subnet}={x.attrs.public_ip}" for x in leases) or "none"),
             ),
             "flannel is configured but no lease carries this host's PublicIP or VTEP MAC: the other hosts have no "
             "route, FDB or neighbour entry for this host's containers, and its Docker subnet may be handed to "
@@ -54,11 +71,11 @@ def lease_missing(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def lease_publicip_mismatch(facts: HostFacts) -> list[Finding]:
+def lease_publicip_mismatch(facts: HostEvidence) -> list[Finding]:
     lease = facts.own_lease if _checked(facts) else None
     if lease is None or lease.attrs.public_ip in facts.addresses:
         return []
-    fix = (flannel_command(facts, "lease", "revoke", lease.subnet),)
+    fix: tuple[str, ...] = (flannel_command(facts, "lease", "revoke", lease.subnet),)
     if not facts.target.lab_prefix:
         fix += restart_flannel(facts.target)
     return [
@@ -79,12 +96,13 @@ def lease_publicip_mismatch(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def lease_expiring(facts: HostFacts) -> list[Finding]:
-    lease = facts.own_lease if _checked(facts) else None
-    if lease is None or lease.reservation:
+def lease_expiring(facts: HostEvidence) -> list[Finding]:
+    overlay = _checked(facts)
+    lease = facts.own_lease if overlay else None
+    if overlay is None or lease is None or lease.reservation:
         return []
-    margin = facts.flannel.renew_margin
-    ttl = lease.ttl_seconds(facts.flannel.read_at)
+    margin = overlay.view.renew_margin
+    ttl = lease.ttl_seconds(overlay.view.read_at)
     if ttl is None or ttl > margin:
         return []
     return [
@@ -101,10 +119,11 @@ def lease_expiring(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def vxlan_device(facts: HostFacts) -> list[Finding]:
-    if not _checked(facts):
+def vxlan_device(facts: HostEvidence) -> list[Finding]:
+    overlay = _checked(facts)
+    if overlay is None:
         return []
-    config, name, device = facts.flannel.config, facts.device_name, facts.vxlan.device
+    config, name, device = overlay.config, overlay.name, overlay.state.device
     lease = facts.own_lease
     if device is None:
         return [
@@ -167,8 +186,8 @@ def vxlan_device(facts: HostFacts) -> list[Finding]:
     return []
 
 
-def _underlay(facts: HostFacts) -> tuple[str, tuple[str, ...]] | None:
-    device = facts.vxlan.device
+def _underlay(facts: HostEvidence) -> tuple[str, tuple[str, ...]] | None:
+    device = facts.vxlan.device if facts.vxlan else None
     if device is None or device.link_index is None or facts.snapshot is None:
         return None
     link = next((i for i in facts.snapshot.interfaces if i.ifindex == device.link_index), None)
@@ -177,13 +196,14 @@ def _underlay(facts: HostFacts) -> tuple[str, tuple[str, ...]] | None:
     return link.ifname, tuple(a.split("/")[0] for a in link.addresses)
 
 
-def remote_entries(facts: HostFacts) -> list[Finding]:
+def remote_entries(facts: HostEvidence) -> list[Finding]:
     """vxlan-neigh-missing, vxlan-fdb-missing, vxlan-route-missing: per remote lease, the entry this host needs."""
-    if not _checked(facts) or facts.vxlan.device is None:
+    overlay = _checked(facts)
+    if overlay is None or overlay.state.device is None:
         return []
-    name, state, target = facts.device_name, facts.vxlan, facts.target
+    name, state, target = overlay.name, overlay.state, facts.target
     findings = []
-    for remote in _remotes(facts):
+    for remote in _remotes(facts, overlay):
         neigh = [n for n in state.neighbours if n.ip == remote.gateway]
         if not any(n.mac == remote.vtep_mac and n.permanent for n in neigh):
             findings.append(
@@ -289,12 +309,13 @@ def remote_entries(facts: HostFacts) -> list[Finding]:
     return findings
 
 
-def stale_entries(facts: HostFacts) -> list[Finding]:
-    if not _checked(facts) or facts.vxlan.device is None:
+def stale_entries(facts: HostEvidence) -> list[Finding]:
+    overlay = _checked(facts)
+    if overlay is None or overlay.state.device is None:
         return []
-    remotes = _remotes(facts)
+    remotes = _remotes(facts, overlay)
     gateways, macs, subnets = ({r.gateway for r in remotes}, {r.vtep_mac for r in remotes}, {r.subnet for r in remotes})
-    name, state, target = facts.device_name, facts.vxlan, facts.target
+    name, state, target = overlay.name, overlay.state, facts.target
     stale = []
     for n in state.neighbours:
         if n.permanent and n.ip not in gateways:
@@ -323,7 +344,7 @@ def stale_entries(facts: HostFacts) -> list[Finding]:
                     in_netns(target, "ip", "route", "del", r.dst, "dev", name),
                 )
             )
-    leases = " ".join(x.subnet for x in facts.flannel.leases) or "none"
+    leases = " ".join(x.subnet for x in overlay.view.leases) or "none"
     return [
         Finding(
             "vxlan-stale-entry",
@@ -339,28 +360,28 @@ def stale_entries(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def docker0_outside_lease(facts: HostFacts) -> list[Finding]:
+def docker0_outside_lease(facts: HostEvidence) -> list[Finding]:
     lease = facts.own_lease if _checked(facts) else None
     if lease is None or facts.snapshot is None or facts.snapshot.docker_error:
         return []
-    default = next((n for n in facts.snapshot.networks if n.name == "bridge" and n.bridge), None)
-    if default is None:
+    if not any(n.name == DEFAULT_BRIDGE_NETWORK and n.bridge for n in facts.snapshot.networks):
         return []
-    iface = next((i for i in facts.snapshot.interfaces if i.ifname == default.bridge), None)
+    bridge = docker_bridge(facts.snapshot.networks)
+    iface = next((i for i in facts.snapshot.interfaces if i.ifname == bridge), None)
     addresses = tuple(a for a in (iface.addresses if iface else ()) if ":" not in a)
-    if any(ipaddress.IPv4Interface(a).network.subnet_of(lease.network) for a in addresses):
+    if bridge_in_lease(addresses, lease):
         return []
     return [
         Finding(
             "docker0-outside-lease",
             ERROR,
-            default.bridge,
+            bridge,
             (
-                (f"{default.bridge} addresses", " ".join(addresses) or "none"),
+                (f"{bridge} addresses", " ".join(addresses) or "none"),
                 ("lease", lease.subnet),
                 ("wanted", f"--bip={lease.first_address}"),
             ),
-            f"{default.bridge}'s address is not inside this host's flannel lease {lease.subnet}: Docker was not "
+            f"{bridge}'s address is not inside this host's flannel lease {lease.subnet}: Docker was not "
             f"started with flannel's options (--bip from subnet.env). Containers get addresses the other hosts "
             f"route elsewhere, so replies never come back (the seed's check: docker0's subnet must become "
             f"flannel's subnet).",
@@ -369,17 +390,19 @@ def docker0_outside_lease(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def vxlan_port_blocked(facts: HostFacts) -> list[Finding]:
-    if not _checked(facts) or facts.firewall is None or facts.vxlan.device is None:
+def vxlan_port_blocked(facts: HostEvidence) -> list[Finding]:
+    overlay = _checked(facts)
+    device = overlay.state.device if overlay else None
+    if overlay is None or facts.firewall is None or device is None:
         return []
-    port, underlay = facts.flannel.config.port, _underlay(facts)
-    remotes = _remotes(facts)
+    port, underlay = overlay.config.port, _underlay(facts)
+    remotes = _remotes(facts, overlay)
     packet = iptables.Packet(
         in_iface=underlay[0] if underlay else None,
         proto="udp",
         dport=port,
         src=remotes[0].public_ip if remotes else None,
-        dst=facts.vxlan.device.local,
+        dst=device.local,
     )
     v = iptables.verdict(facts.firewall, "INPUT", packet)
     if v.passes:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 from netcon.core.doctor import iptables
-from netcon.core.doctor.facts import HostFacts, network_of
+from netcon.core.doctor.facts import HostEvidence, network_of
 from netcon.core.doctor.findings import ERROR, INFO, WARNING, Finding
 from netcon.core.doctor.fixes import delete_rule, in_netns, netcon, start_docker
 
 
-def not_root(facts: HostFacts) -> list[Finding]:
+def not_root(facts: HostEvidence) -> list[Finding]:
     if facts.euid == 0:
         return []
     unread = "; ".join(facts.problems) or "nothing else failed"
@@ -28,7 +28,7 @@ def not_root(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def docker_unreachable(facts: HostFacts) -> list[Finding]:
+def docker_unreachable(facts: HostEvidence) -> list[Finding]:
     snap = facts.snapshot
     if snap is None or not snap.docker_error:
         return []
@@ -46,7 +46,7 @@ def docker_unreachable(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def ip_forward_off(facts: HostFacts) -> list[Finding]:
+def ip_forward_off(facts: HostEvidence) -> list[Finding]:
     value = facts.sysctl("net.ipv4.ip_forward")
     if value is None or value == "1":
         return []
@@ -64,7 +64,7 @@ def ip_forward_off(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def _bridges(facts: HostFacts) -> list[tuple[str, str | None]]:
+def _bridges(facts: HostEvidence) -> list[tuple[str, str | None]]:
     """(bridge, its IPv4 subnet) for Docker's non-internal bridge networks."""
     if facts.snapshot is None:
         return []
@@ -75,7 +75,7 @@ def _bridges(facts: HostFacts) -> list[tuple[str, str | None]]:
     ]
 
 
-def _flows(facts: HostFacts) -> list[tuple[str, iptables.Packet]]:
+def _flows(facts: HostEvidence) -> list[tuple[str, iptables.Packet]]:
     """The forwarded traffic containers need: each bridge out through the default route's device, and
     with flannel, new connections both ways between docker0 and flannel.<VNI>."""
     flows = []
@@ -110,7 +110,7 @@ def _flows(facts: HostFacts) -> list[tuple[str, iptables.Packet]]:
     return flows
 
 
-def _lease_bridge(facts: HostFacts, lease_net: ipaddress.IPv4Network) -> str | None:
+def _lease_bridge(facts: HostEvidence, lease_net: ipaddress.IPv4Network) -> str | None:
     """The bridge holding an address inside this host's lease (docker0 when Docker runs with --bip)."""
     for iface in facts.snapshot.interfaces if facts.snapshot else ():
         if iface.kind == "bridge" and any(network_of(a).subnet_of(lease_net) for a in iface.addresses if ":" not in a):
@@ -118,7 +118,7 @@ def _lease_bridge(facts: HostFacts, lease_net: ipaddress.IPv4Network) -> str | N
     return None
 
 
-def forward_policy_drop(facts: HostFacts) -> list[Finding]:
+def forward_policy_drop(facts: HostEvidence) -> list[Finding]:
     table = facts.firewall
     if table is None or facts.sysctl("net.ipv4.ip_forward") == "0":
         return []
@@ -160,7 +160,7 @@ def forward_policy_drop(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def bridge_nf(facts: HostFacts) -> list[Finding]:
+def bridge_nf(facts: HostEvidence) -> list[Finding]:
     if facts.sysctl("net.ipv4.ip_forward") is None:
         return []  # sysctls not read
     value = facts.sysctl("net.bridge.bridge-nf-call-iptables")

@@ -141,8 +141,8 @@ def _iface_match(pattern: str, name: str | None) -> bool | None:
 def _net_match(value: str, given: str | None) -> bool | None:
     if given is None:
         return None
-    rule_net = ipaddress.ip_network(value, strict=False)
-    packet_net = ipaddress.ip_network(given, strict=False)
+    rule_net = ipaddress.IPv4Network(value, strict=False)
+    packet_net = ipaddress.IPv4Network(given, strict=False)
     if packet_net.subnet_of(rule_net):
         return True
     return False if not packet_net.overlaps(rule_net) else None  # partly inside: undecided

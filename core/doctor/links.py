@@ -3,27 +3,27 @@ overlapping subnets."""
 
 from __future__ import annotations
 
-import ipaddress
 from itertools import combinations
 
-from netcon.core.doctor.facts import HostFacts, network_of
+from netcon.core.doctor.facts import HostEvidence, network_of
 from netcon.core.doctor.findings import ERROR, WARNING, Finding
 from netcon.core.doctor.fixes import in_netns, netcon
+from netcon.core.flannel.host_rules import bridge_in_lease, expected_mtu
 from netcon.core.flannel.vxlan import ENCAP_OVERHEAD
 
 
-def _docker_bridges(facts: HostFacts) -> set[str]:
+def _docker_bridges(facts: HostEvidence) -> set[str]:
     return {n.bridge for n in facts.snapshot.networks if n.bridge} if facts.snapshot else set()
 
 
-def mtu_mismatch(facts: HostFacts) -> list[Finding]:
+def mtu_mismatch(facts: HostEvidence) -> list[Finding]:
     """docker0, its veths and its containers' interfaces must not exceed the overlay's MTU."""
     device = facts.vxlan.device if facts.vxlan else None
     lease = facts.own_lease
     if device is None or lease is None or facts.snapshot is None:
         return []
     underlay_mtu = facts.mtu(next((i.ifname for i in facts.snapshot.interfaces if i.ifindex == device.link_index), ""))
-    allowed = underlay_mtu - ENCAP_OVERHEAD if underlay_mtu else device.mtu
+    allowed = expected_mtu(underlay_mtu) or device.mtu
     basis = f"underlay MTU {underlay_mtu} - {ENCAP_OVERHEAD}" if underlay_mtu else f"{device.ifname} MTU"
     snap, target = facts.snapshot, facts.target
     too_big: list[tuple[str, int, str]] = []  # (object, mtu, fix)
@@ -34,13 +34,8 @@ def mtu_mismatch(facts: HostFacts) -> list[Finding]:
     bridges = {
         b.name
         for b in snap.bridges
-        if any(
-            ipaddress.IPv4Interface(a).network.subnet_of(lease.network)
-            for i in snap.interfaces
-            if i.ifname == b.name
-            for a in i.addresses
-            if ":" not in a
-        )
+        for i in snap.interfaces
+        if i.ifname == b.name and bridge_in_lease(i.addresses, lease)
     }
     for bridge in snap.bridges:
         if bridge.name in bridges and bridge.mtu > allowed:
@@ -56,7 +51,7 @@ def mtu_mismatch(facts: HostFacts) -> list[Finding]:
             )
         container = snap.container(veth.container) if veth.container else None
         peer = next((i for i in container.interfaces if i.ifindex == veth.peer_ifindex), None) if container else None
-        if peer is not None and peer.mtu > allowed and container.pid:
+        if container is not None and peer is not None and peer.mtu > allowed and container.pid:
             too_big.append(
                 (
                     f"{container.name}:{peer.ifname}",
@@ -80,7 +75,7 @@ def mtu_mismatch(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def veth_orphan(facts: HostFacts) -> list[Finding]:
+def veth_orphan(facts: HostEvidence) -> list[Finding]:
     snap = facts.snapshot
     if snap is None or snap.docker_error:
         return []
@@ -107,7 +102,7 @@ def veth_orphan(facts: HostFacts) -> list[Finding]:
     ]
 
 
-def veth_down(facts: HostFacts) -> list[Finding]:
+def veth_down(facts: HostEvidence) -> list[Finding]:
     snap = facts.snapshot
     if snap is None:
         return []
@@ -135,7 +130,7 @@ def veth_down(facts: HostFacts) -> list[Finding]:
             continue
         container = snap.container(veth.container) if veth.container else None
         peer = next((i for i in container.interfaces if i.ifindex == veth.peer_ifindex), None) if container else None
-        if peer is not None and peer.state == "DOWN" and container.pid:
+        if container is not None and peer is not None and peer.state == "DOWN" and container.pid:
             findings.append(
                 Finding(
                     "veth-down",
@@ -150,7 +145,7 @@ def veth_down(facts: HostFacts) -> list[Finding]:
     return findings
 
 
-def bridge_port_down(facts: HostFacts) -> list[Finding]:
+def bridge_port_down(facts: HostEvidence) -> list[Finding]:
     snap = facts.snapshot
     if snap is None:
         return []
@@ -186,12 +181,12 @@ def bridge_port_down(facts: HostFacts) -> list[Finding]:
     return findings
 
 
-def _remove(facts: HostFacts, name: str) -> tuple[str, ...]:
+def _remove(facts: HostEvidence, name: str) -> tuple[str, ...]:
     """``netcon network rm``; Docker's predefined default bridge cannot be removed (its --bip is the fix)."""
     return () if name == "bridge" else (netcon(facts.target, "network", "rm", name, docker=True),)
 
 
-def subnet_overlap(facts: HostFacts) -> list[Finding]:
+def subnet_overlap(facts: HostEvidence) -> list[Finding]:
     snap = facts.snapshot
     if snap is None or snap.docker_error:
         return []

@@ -4,6 +4,7 @@ once), then the checks, pure functions of the facts, run in a fixed order. Nothi
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,9 +13,9 @@ from netcon.core.doctor import flannel, host, links
 from netcon.core.doctor.facts import (
     RENEW_MARGIN_S,
     FlannelView,
-    HostFacts,
+    HostEvidence,
     Target,
-    gather,
+    read_evidence,
     read_flannel,
 )
 from netcon.core.doctor.findings import ERROR, WARNING, Finding, HostReport, Report, order
@@ -26,14 +27,15 @@ NO_ETCD_NOTE = (
     "A VXLAN device exists but no etcd endpoint was given: pass --etcd-endpoints (and --etcd-prefix) "
     "to check it against flannel's leases."
 )
-CHECK_IDS = (*tuple(i for ids, _ in CHECKS for i in ids), "etcd-unreachable", "flannel-config-missing")
+ETCD_IDS = ("etcd-unreachable", "flannel-config-missing", "lease-malformed", "lease-outside-network")
+CHECK_IDS = (*tuple(i for ids, _ in CHECKS for i in ids), *ETCD_IDS)
 
 
 def target_for(ctx: HostContext, label: str | None = None) -> Target:
     return Target(label or (os.path.basename(ctx.netns) if ctx.netns else "local"), ctx)
 
 
-def check_host(facts: HostFacts) -> HostReport:
+def check_host(facts: HostEvidence) -> HostReport:
     started = time.perf_counter()
     findings: list[Finding] = []
     for ids, check in CHECKS:
@@ -69,20 +71,65 @@ def etcd_findings(view: FlannelView, targets: list[Target]) -> tuple[Finding, ..
             ),
         )
     if view.error:
-        return (
-            Finding(
-                "flannel-config-missing",
-                WARNING,
-                f"{view.prefix}/config",
-                (("etcd", view.where), ("error", view.error)),
-                "etcd answers but holds no flannel config under this prefix: either the prefix or API is wrong "
-                "(flanneld's default is /coreos.com/network, the seed uses /atomic.io/network) or flannel was never "
-                "configured, and flanneld waits for it forever.",
-                restart_flannel(lab) if lab else (),
-                label,
-            ),
+        return (config_missing(view, lab, label),)
+    return lease_records(view, label)
+
+
+def config_missing(view: FlannelView, lab: Target | None, label: str) -> Finding:
+    return Finding(
+        "flannel-config-missing",
+        WARNING,
+        f"{view.prefix}/config",
+        (("etcd", view.where), ("error", view.error or "")),
+        "etcd answers but holds no flannel config under this prefix: either the prefix or API is wrong "
+        "(flanneld's default is /coreos.com/network, the seed uses /atomic.io/network) or flannel was never "
+        "configured, and flanneld waits for it forever.",
+        restart_flannel(lab) if lab else (),
+        label,
+    )
+
+
+def lease_records(view: FlannelView, label: str) -> tuple[Finding, ...]:
+    """lease-malformed: a key under subnets/ that is not a lease; lease-outside-network: a lease outside the
+    configured Network (left from an earlier config: flanneld never hands it out again, routes to it stay)."""
+    findings = [
+        Finding(
+            "lease-malformed",
+            WARNING,
+            broken.key,
+            (("key", broken.key), ("error", broken.error)),
+            "This key under flannel's subnets is not a lease flanneld can read: flanneld and netcon's agent skip "
+            "it, so no host programs a route for it, and its subnet (if its name is one) cannot be acquired while "
+            "the key exists. Delete it, or write a valid lease in its place.",
+            (_etcdctl_delete(view, broken.key),),
+            label,
         )
-    return ()
+        for broken in view.broken
+    ]
+    network = view.config.net if view.config else None
+    findings += [
+        Finding(
+            "lease-outside-network",
+            WARNING,
+            f"lease {lease.subnet}",
+            (("lease", lease.subnet), ("PublicIP", lease.attrs.public_ip), ("Network", str(network))),
+            f"The lease {lease.subnet} of {lease.attrs.public_ip} lies outside the configured Network {network}: "
+            f"it is left from an earlier config. The other hosts still route {lease.subnet} to that host, while "
+            f"containers there are outside the overlay's Network; its agent replaces it when it restarts.",
+            (f"netcon flannel lease revoke {lease.subnet} {view.flags}",),
+            label,
+        )
+        for lease in view.leases
+        if network is not None and not lease.network.subnet_of(network)
+    ]
+    return tuple(findings)
+
+
+def _etcdctl_delete(view: FlannelView, key: str) -> str:
+    endpoints = ",".join(view.endpoints)
+    if view.where.startswith("etcd v2"):
+        return f"env ETCDCTL_API=2 etcdctl --endpoints {endpoints} rm {shlex.quote(key)}"
+    return f"env ETCDCTL_API=3 etcdctl --endpoints {endpoints} del {shlex.quote(key)}"
 
 
 def run(
@@ -96,15 +143,13 @@ def run(
     with ThreadPoolExecutor(max_workers=len(targets) + 1) as pool:
         view_future = pool.submit(read_flannel, etcd, etcd_prefix, renew_margin) if etcd else None
         view = view_future.result() if view_future else None
-        facts = list(pool.map(lambda t: gather(t, view if view and not view.error else None), targets))
+        facts = list(pool.map(lambda t: read_evidence(t, view if view and not view.error else None), targets))
     reports = [check_host(f) for f in facts]
     notes = tuple(f"{f.target.label}: {p}" for f in facts for p in f.problems)
     if view is not None:
         extra = etcd_findings(view, targets)
         if extra:
-            reports.append(
-                HostReport(extra[0].host, None, None, extra, ("etcd-unreachable", "flannel-config-missing"), 0.0)
-            )
+            reports.append(HostReport(extra[0].host, None, None, order(list(extra)), ETCD_IDS, 0.0))
     elif any(i.kind == "vxlan" for f in facts if f.snapshot for i in f.snapshot.interfaces):
         notes += (NO_ETCD_NOTE,)
     return Report(

@@ -57,7 +57,7 @@ class Watch:
     """Events of a prefix watch, delivered by a background producer into a queue."""
 
     def __init__(self, cancel: Callable[[], None] | None = None) -> None:
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[list[WatchEvent] | BaseException] = queue.Queue()
         self._cancel = cancel
         self.closed = threading.Event()
 
@@ -86,6 +86,8 @@ def plain_reason(text: str) -> str:
     """Short, readable reason from a socket or gRPC error text."""
     lowered = text.lower()
     for needle, reason in (
+        ("failed parsing http/2", "it answers, but not with gRPC (not an etcd client URL)"),
+        ("not with http", "it answers, but not with HTTP (not an etcd client URL)"),
         ("connection refused", "connection refused"),
         ("timed out", "timed out"),
         ("deadline exceeded", "timed out"),
@@ -93,6 +95,8 @@ def plain_reason(text: str) -> str:
         ("name or service not known", "unknown host"),
         ("certificate", "TLS certificate rejected"),
         ("ssl", "TLS handshake failed"),
+        ("handshake", "TLS handshake failed"),
+        ("security handshaker", "TLS handshake failed"),
     ):
         if needle in lowered:
             return reason

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 from netcon.core.errors import UsageError
 
@@ -42,35 +41,45 @@ class EtcdOptions:
     timeout: float = 5.0
 
     def __post_init__(self) -> None:
-        if self.api not in API_CHOICES:
-            raise UsageError(f"etcd API {self.api!r} is not one of auto, 2, 3.")
+        from netcon.core.validate import flannel as check  # the validators import this package's neighbours
+
+        check.etcd_api(self.api)
         if not self.endpoints:
-            raise UsageError("No etcd endpoint given.")
-        for url in self.endpoints:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise UsageError(f"etcd endpoint {url!r} is not an http:// or https:// URL with a host.")
+            raise UsageError("No etcd endpoint given.", target="etcd_endpoints")
+        for endpoint in self.endpoints:
+            check.etcd_endpoints(endpoint)
         if bool(self.certfile) != bool(self.keyfile):
-            raise UsageError("etcd TLS needs both a certificate file and a key file, or neither.")
-        for path in (self.cafile, self.certfile, self.keyfile):
-            if path and not os.path.isfile(path):
-                raise UsageError(f"etcd TLS file {path} does not exist.")
+            raise UsageError(
+                "etcd TLS needs both a certificate file and a key file, or neither.", target="etcd_keyfile"
+            )
+        if self.cafile is not None:
+            check.tls_file(self.cafile, "etcd_cafile", "etcd CA file", "certificate")
+        if self.certfile is not None:
+            check.tls_file(self.certfile, "etcd_certfile", "etcd certificate file", "certificate")
+        if self.keyfile is not None:
+            check.tls_file(self.keyfile, "etcd_keyfile", "etcd key file", "key")
+        check.tls_pair(self.cafile, self.certfile, self.keyfile)
         if self.password is not None and not self.username:
-            raise UsageError("An etcd password was given without a user name.")
+            raise UsageError("An etcd password was given without a user name.", target="etcd_password")
 
     @classmethod
     def from_values(cls, env: Mapping[str, str] | None = None, **given: object) -> EtcdOptions:
-        """Options from explicit values (None means not given), completed from etcdctl's variables."""
+        """Options from explicit values (None means not given; an empty string is given, and refused),
+        completed from etcdctl's variables."""
+        from netcon.core.validate import flannel as check
+
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         for field, names in ENV_NAMES.items():
             value = given.get(field)
-            if value in (None, "", ()):
+            if value is None or value == ():
                 value = next((env[n] for n in names if env.get(n)), None)
-            if value not in (None, "", ()):
+            elif isinstance(value, str) and not value.strip():
+                raise UsageError(f"--etcd-{field} is empty; leave it out for the default.", target=f"etcd_{field}")
+            if value is not None:
                 values[field] = value
         if isinstance(values.get("endpoints"), str):
-            values["endpoints"] = split_endpoints(str(values["endpoints"]))
+            values["endpoints"] = check.etcd_endpoints(str(values["endpoints"]))
         elif "endpoints" in values:
             values["endpoints"] = tuple(values["endpoints"])  # type: ignore[arg-type]
         user = values.get("username")

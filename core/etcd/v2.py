@@ -14,7 +14,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from netcon.core.errors import NetconError, NotFound, PermissionDenied
 from netcon.core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
@@ -64,18 +66,18 @@ class V2Client:
         method: str,
         key: str,
         what: str,
-        query: dict | None = None,
-        form: dict | None = None,
+        query: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
         timeout: float | None = None,
         long_poll: bool = False,
-    ) -> tuple[int, dict, int]:
+    ) -> tuple[int, dict[str, Any], int]:
         """(HTTP status, JSON body, X-Etcd-Index) from the first endpoint that answers; a long poll that
         times out waiting for an answer returns (0, {}, 0)."""
         path = "/v2/keys" + urllib.parse.quote(key if key.startswith("/") else "/" + key)
         qs = ("?" + urllib.parse.urlencode(query)) if query else ""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
 
-        def attempt(endpoint: str) -> tuple[int, dict, int]:
+        def attempt(endpoint: str) -> tuple[int, dict[str, Any], int]:
             req = urllib.request.Request(endpoint + path + qs, data=data, method=method)
             if data is not None:
                 req.add_header("Content-Type", "application/x-www-form-urlencoded")
@@ -93,7 +95,9 @@ class V2Client:
                 if long_poll:
                     return 0, {}, 0
                 raise EndpointDown("timed out") from error
-            except (OSError, http.client.HTTPException) as error:
+            except http.client.HTTPException as error:
+                raise EndpointDown(f"not with HTTP ({type(error).__name__})") from error
+            except OSError as error:
                 reason = getattr(error, "reason", error)
                 raise EndpointDown(str(reason) or type(reason).__name__) from error
 
@@ -137,8 +141,9 @@ class V2Client:
         _raise_on_error(body, f"delete {key}")
         return True
 
-    def list_prefix(self, prefix: str) -> Listing:
-        """Every non-directory key under the directory ``prefix``."""
+    def list_prefix(self, prefix: str, ttls: bool = True) -> Listing:
+        """Every non-directory key under the directory ``prefix`` (v2 returns each key's expiration with it,
+        so ``ttls`` costs nothing here)."""
         _, body, index = self._request(
             "GET", prefix, f"to list {prefix}", query={"recursive": "true", "sorted": "true"}
         )
@@ -206,18 +211,22 @@ class V2Client:
                 ]
             )
 
+    def expiries(self, lease_ids: Iterable[int]) -> dict[int, float | None]:
+        """v2 has no leases: every expiry came with its key."""
+        return {}
+
     def close(self) -> None:
         """Nothing to release: every request opens its own connection."""
 
 
-def _kv(node: dict) -> KeyValue:
+def _kv(node: dict[str, Any]) -> KeyValue:
     expires = parse_expiration(node.get("expiration"))
     if expires is None and node.get("ttl"):
         expires = time.time() + int(node["ttl"])
     return KeyValue(node["key"], node.get("value", ""), expires, int(node.get("modifiedIndex") or 0))
 
 
-def _json(raw: bytes, endpoint: str, status: int = 200) -> dict:
+def _json(raw: bytes, endpoint: str, status: int = 200) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
@@ -225,7 +234,9 @@ def _json(raw: bytes, endpoint: str, status: int = 200) -> dict:
     except ValueError:
         if status == 404:
             raise NetconError(
-                f"etcd at {endpoint} does not serve the v2 API (start it with --enable-v2).", target=endpoint
+                f"{endpoint} answered 404 to etcd's v2 keys API: it is not etcd, or an etcd started without "
+                f"--enable-v2.",
+                target=endpoint,
             ) from None
         raise NetconError(
             f"etcd at {endpoint} answered with something that is not JSON: {raw[:80]!r}.", target=endpoint
@@ -233,7 +244,7 @@ def _json(raw: bytes, endpoint: str, status: int = 200) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _raise_on_error(body: dict, what: str) -> None:
+def _raise_on_error(body: dict[str, Any], what: str) -> None:
     code = body.get("errorCode")
     if code is None:
         return

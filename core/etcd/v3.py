@@ -7,14 +7,17 @@ All clients share one event-loop thread; each call is scheduled there and waited
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # gRPC's C core logs to the terminal; netcon reports each failure
 import aetcd
 import aetcd.exceptions as aex
 import grpc
@@ -26,6 +29,7 @@ from netcon.core.etcd.options import EtcdOptions
 T = TypeVar("T")
 log = logging.getLogger("netcon.etcd")
 CHANNEL_OPTIONS = {"grpc.max_receive_message_length": 256 * 1024 * 1024}
+TTL_CHUNK = 1000  # LeaseTimeToLive requests in flight at once
 
 
 class _LoopThread:
@@ -43,8 +47,8 @@ class _LoopThread:
             return cls._loop
 
     @classmethod
-    def run(cls, coro: Awaitable[T], timeout: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, cls.loop())  # type: ignore[arg-type]
+    def run(cls, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, cls.loop())
         try:
             return future.result(timeout)
         except TimeoutError:
@@ -52,16 +56,17 @@ class _LoopThread:
             raise EndpointDown("timed out") from None
 
 
-class _Client(aetcd.Client):
+class _Client(aetcd.Client):  # type: ignore[misc]  # aetcd ships no type information
     """aetcd's client with TLS: its own ``connect`` only knows insecure channels."""
 
-    def __init__(self, *args, credentials: grpc.ChannelCredentials | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, credentials: grpc.ChannelCredentials | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._credentials = credentials
 
     async def connect(self) -> None:
         if self._credentials is None:
-            return await super().connect()
+            await super().connect()
+            return
         if self._connected.is_set():
             return
         target = f"{self._host}:{self._port}"
@@ -141,17 +146,21 @@ class V3Client:
             self._expiry[lease_id] = time.time() + max(info.TTL, 0)  # -1: expired just now
         return self._expiry[lease_id]
 
-    async def _kv(self, client: _Client, kv) -> KeyValue:
+    async def _kv(self, client: _Client, kv: Any) -> KeyValue:
         return KeyValue(
-            kv.key.decode(), kv.value.decode(), await self._expires(client, kv.lease), kv.mod_revision, kv.lease
+            _key(kv.key), _value(kv.value), await self._expires(client, kv.lease), kv.mod_revision, kv.lease
         )
+
+    def _listed(self, kv: Any) -> KeyValue:
+        """A listed key with the expiry already known (cached), else None with its lease id set."""
+        return KeyValue(_key(kv.key), _value(kv.value), self._expiry.get(kv.lease), kv.mod_revision, kv.lease)
 
     async def _grant(self, client: _Client, ttl: int | None) -> int:
         if not ttl:
             return 0
         lease = await client.lease(int(ttl))
         self._expiry[lease.id] = time.time() + lease.ttl
-        return lease.id
+        return int(lease.id)
 
     def get(self, key: str) -> KeyValue | None:
         async def op(client: _Client) -> KeyValue | None:
@@ -191,7 +200,7 @@ class V3Client:
             if not ok and lease_id:
                 await client.revoke_lease(lease_id)
                 self._expiry.pop(lease_id, None)
-            return ok
+            return bool(ok)
 
         return self._call(f"create {key}", op)
 
@@ -202,69 +211,110 @@ class V3Client:
 
         return self._call(f"delete {key}", op)
 
-    def list_prefix(self, prefix: str) -> Listing:
-        """Every key starting with ``prefix`` + "/" and the revision read at."""
+    def list_prefix(self, prefix: str, ttls: bool = True) -> Listing:
+        """Every key starting with ``prefix`` + "/" and the revision read at. Without ``ttls`` only the expiries
+        already known are filled in; ``expiries`` reads the others (one LeaseTimeToLive each: etcd has no batch
+        call), so a listing of 10,000 leases is one Range request."""
         base = prefix.rstrip("/") + "/"
 
         async def op(client: _Client) -> Listing:
             got = await client.get_prefix(base.encode(), sort_order="ascend")
-            kvs = list(got.kvs)
-            unknown = {kv.lease for kv in kvs if kv.lease and kv.lease not in self._expiry}
-            await asyncio.gather(*(self._expires(client, lease) for lease in unknown))
-            return Listing(tuple([await self._kv(client, kv) for kv in kvs]), got.header.revision)
+            return Listing(tuple(self._listed(kv) for kv in got.kvs), got.header.revision)
 
-        return self._call(f"list {base}", op)
+        listing = self._call(f"list {base}", op)
+        if ttls:
+            known = self.expiries(kv.lease_id for kv in listing.items if kv.lease_id and kv.expires_at is None)
+            listing = Listing(tuple(_with_expiry(kv, known) for kv in listing.items), listing.revision)
+        return listing
+
+    def expiries(self, lease_ids: Iterable[int]) -> dict[int, float | None]:
+        """The expiry (epoch s) of each lease, read concurrently in chunks (each chunk one request's timeout);
+        cached: flannel never refreshes a lease, it grants a new one."""
+        wanted = [i for i in dict.fromkeys(lease_ids) if i]
+        for start in range(0, len(wanted), TTL_CHUNK):
+            chunk = [i for i in wanted[start : start + TTL_CHUNK] if i not in self._expiry]
+
+            async def op(client: _Client, chunk: list[int] = chunk) -> None:
+                await asyncio.gather(*(self._expires(client, lease) for lease in chunk))
+
+            if chunk:
+                self._call(f"read the TTLs of {len(chunk)} leases", op)
+        return {i: self._expiry.get(i) for i in wanted}
 
     def watch_prefix(self, prefix: str, since: int) -> Watch:
-        """Events under ``prefix`` + "/" from revision ``since`` + 1 (a listing's revision)."""
+        """Events under ``prefix`` + "/" from revision ``since`` + 1 (a listing's revision), through aetcd's
+        public watch stream, consumed by a task on the client loop that feeds the ``Watch`` queue."""
         base = (prefix.rstrip("/") + "/").encode()
-        holder: dict = {}
+        running: dict[str, Any] = {}
 
         def cancel() -> None:
-            client, watch_id = holder.get("client"), holder.get("id")
-            if client is not None and watch_id is not None:
-                asyncio.run_coroutine_threadsafe(_quiet(client._watcher.cancel(watch_id)), _LoopThread.loop())
+            task, stream = running.get("task"), running.get("stream")
+            if task is not None:
+                _LoopThread.loop().call_soon_threadsafe(task.cancel)
+            if stream is not None:
+                asyncio.run_coroutine_threadsafe(_quiet(stream.cancel()), _LoopThread.loop())
 
         watch = Watch(cancel=cancel)
 
-        async def on_event(item) -> None:
-            if isinstance(item, aex.RevisionCompactedError):
+        async def consume(client: _Client, stream: Any, endpoint: str) -> None:
+            try:
+                async for item in stream:
+                    watch.push([await self._event(client, item)])
+            except aex.RevisionCompactedError:
                 watch.push(WatchReset(f"etcd compacted the history of {prefix} past revision {since}."))
-            elif isinstance(item, BaseException):
-                watch.push(_error(item, holder.get("endpoint", "?"), f"watch {prefix}"))
-            else:
-                kv = item.kv
-                if item.kind == "DELETE":
-                    watch.push([WatchEvent("delete", kv.key.decode(), revision=kv.mod_revision)])
-                else:
-                    try:
-                        expires = await self._expires(holder["client"], kv.lease)
-                    except Exception:  # the lease vanished meanwhile; its key goes with it
-                        expires = None
-                    watch.push([WatchEvent("put", kv.key.decode(), kv.value.decode(), expires, kv.mod_revision)])
-
-        async def op(client: _Client) -> None:
-            holder["client"] = client
-            await client.connect()
-            callback = await client._watcher.add_callback(
-                base, on_event, range_end=aetcd.utils.prefix_range_end(base), start_revision=since + 1
-            )
-            holder["id"] = callback.watch_id
+            except (aex.ClientError, grpc.RpcError, OSError, TimeoutError) as error:
+                watch.push(_error(error, endpoint, f"watch {prefix}"))
 
         def attempt(endpoint: str) -> None:
-            holder["endpoint"] = endpoint
-            return _LoopThread.run(
-                _translated(op(self._client(endpoint)), endpoint, f"watch {prefix}"), self.options.timeout + 2
-            )
+            client = self._client(endpoint)
+
+            async def op() -> None:
+                try:
+                    stream = await client.watch_prefix(base, start_revision=since + 1)
+                except aex.RevisionCompactedError:
+                    watch.push(WatchReset(f"etcd compacted the history of {prefix} past revision {since}."))
+                    return
+                running["stream"] = stream
+                running["task"] = asyncio.ensure_future(consume(client, stream, endpoint))
+
+            return _LoopThread.run(_translated(op(), endpoint, f"watch {prefix}"), self.options.timeout + 2)
 
         self._failover.call(f"watch {prefix}", attempt)
         return watch
+
+    async def _event(self, client: _Client, item: Any) -> WatchEvent:
+        kv = item.kv
+        if item.kind == "DELETE":
+            return WatchEvent("delete", _key(kv.key), revision=kv.mod_revision)
+        try:
+            expires = await self._expires(client, kv.lease)
+        except aex.ClientError as error:  # the lease was revoked meanwhile: its key goes with it (a delete follows)
+            log.debug("lease %x of %s vanished before its TTL was read: %s", kv.lease, _key(kv.key), error)
+            expires = None
+        return WatchEvent("put", _key(kv.key), _value(kv.value), expires, kv.mod_revision)
 
     def close(self) -> None:
         for endpoint in list(self._clients):
             client = self._clients.pop(endpoint)
             with contextlib.suppress(EndpointDown):
                 _LoopThread.run(_quiet_close(client), 5)
+
+
+def _key(raw: bytes) -> str:
+    """A key as text; bytes that are not UTF-8 are shown as escapes (a key is only ever displayed)."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _value(raw: bytes) -> str:
+    """A value as text; bytes that are not UTF-8 survive as surrogate escapes, which the reader detects and
+    reports (``str.encode`` refuses them) instead of this client failing the whole listing."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _with_expiry(kv: KeyValue, known: dict[int, float | None]) -> KeyValue:
+    if not kv.lease_id or kv.expires_at is not None:
+        return kv
+    return KeyValue(kv.key, kv.value, known.get(kv.lease_id), kv.revision, kv.lease_id)
 
 
 async def _translated(coro: Awaitable[T], endpoint: str, what: str) -> T:
@@ -288,13 +338,13 @@ def _error(error: BaseException, endpoint: str, what: str) -> NetconError:
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, grpc.aio.AioRpcError):
-        text = error.details() or error.code().name
+        text = str(error.details() or error.code().name)
     else:
         text = str(error) or type(error).__name__
     return text.strip().splitlines()[0].rstrip(".")
 
 
-async def _quiet(coro: Awaitable) -> None:
+async def _quiet(coro: Awaitable[object]) -> None:
     """Await a clean-up step (cancel a watch, close a channel) whose failure changes nothing: the stream or
     channel it would end is already gone. Logged, not raised."""
     try:

@@ -2,8 +2,10 @@
 
 Acquires a lease, sets up ``flannel.<VNI>``, writes subnet.env, tells systemd READY=1, then keeps the kernel's
 neighbour/FDB/route entries in step with the leases in etcd. Unlike flanneld it survives its lease being
-revoked (it logs it and acquires again), and while etcd is unreachable it retries every ``retry_interval``
-seconds and leaves the kernel's entries alone, so traffic keeps flowing.
+revoked (it logs it and acquires again), and while etcd is unreachable it leaves the kernel's entries alone,
+so traffic keeps flowing, and retries after 1 s, then backs off to at most ``retry_interval`` seconds (as
+flanneld retries within seconds). Every wait ends at once when ``stop`` is set. Keys under ``subnets/`` that
+are not leases are skipped, as flanneld skips them, and logged once each.
 """
 
 from __future__ import annotations
@@ -14,19 +16,24 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from netcon.core.context import HostContext
 from netcon.core.errors import EtcdUnavailable, NetconError, NotFound, UsageError
 from netcon.core.etcd import EtcdOptions, Watch, WatchReset
 from netcon.core.flannel import vxlan
 from netcon.core.flannel.config import FlannelConfig
+from netcon.core.flannel.host_rules import expected_mtu
 from netcon.core.flannel.lease import LEASE_TTL, Lease, acquire_lease, renew_lease, vxlan_attrs
-from netcon.core.flannel.registry import FlannelStore
+from netcon.core.flannel.registry import BrokenLease, FlannelStore, LeaseEvent
 from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, previous_subnet, write_subnet_file
-from netcon.core.iproute import Netlink
+from netcon.core.netlink.rtnl import MAIN_TABLE
+from netcon.core.pyroute import Netlink
 
 log = logging.getLogger("netcon.flannel.agent")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,9 @@ class AgentOptions:
     subnet_file: str = DEFAULT_SUBNET_FILE
     ip_masq: bool = False
     renew_margin: float = 60 * 60.0  # seconds before expiry
-    retry_interval: float = 60.0
+    retry_interval: float = 5.0  # the cap of the retry backoff, seconds
     lease_ttl: int = LEASE_TTL
-    notify_env: dict = field(default_factory=lambda: dict(os.environ))
+    notify_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class Underlay:
     mtu: int
 
 
-def sd_notify(state: str, env: dict) -> bool:
+def sd_notify(state: str, env: dict[str, str]) -> bool:
     """Send ``state`` (e.g. READY=1) to systemd's NOTIFY_SOCKET; False when not run under Type=notify."""
     path = env.get("NOTIFY_SOCKET")
     if not path:
@@ -80,7 +87,7 @@ def find_underlay(nl: Netlink, ifaces: tuple[str, ...], public_ip: str | None) -
     if chosen is None:
         default = [
             r
-            for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=254)
+            for r in nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE)
             if r["dst_len"] == 0 and r.get("RTA_OIF")
         ]
         if not default:
@@ -105,6 +112,23 @@ def remote_of(lease: Lease) -> vxlan.Remote | None:
     return vxlan.Remote(lease.canonical_subnet, lease.attrs.public_ip, lease.attrs.vtep_mac)
 
 
+class Backoff:
+    """Waits between retries: ``first`` seconds, doubling up to ``cap``; ``reset`` after a success."""
+
+    def __init__(self, cap: float, first: float = 1.0) -> None:
+        self.cap = cap
+        self.first = min(first, cap)
+        self.delay = self.first
+
+    def next(self) -> float:
+        delay = self.delay
+        self.delay = min(self.cap, self.delay * 2)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+
 class Agent:
     """One host's flannel agent; ``run(stop)`` blocks until ``stop`` is set."""
 
@@ -116,6 +140,8 @@ class Agent:
         self.renewals = 0
         self.reacquisitions = 0
         self._remotes: dict[str, vxlan.Remote] = {}
+        self._backoff = Backoff(options.retry_interval)
+        self._reported: set[tuple[str, str]] = set()  # broken keys already logged
 
     def run(self, stop: threading.Event) -> None:
         self.ctx.require_writable("run the flannel agent")
@@ -139,7 +165,9 @@ class Agent:
             finally:
                 store.close()
 
-    def _start(self, stop, nl, store: FlannelStore, config: FlannelConfig, underlay: Underlay) -> None:
+    def _start(
+        self, stop: threading.Event, nl: Netlink, store: FlannelStore, config: FlannelConfig, underlay: Underlay
+    ) -> None:
         name = vxlan.device_name(config.vni)
         existing = vxlan.read_device(nl, name)
         self.mac = existing.mac if existing and existing.vni == config.vni else vxlan.random_mac()
@@ -154,14 +182,16 @@ class Agent:
         if lease is None:
             return
         log.info("acquired lease %s for %s (expires in %ss)", lease.subnet, underlay.public_ip, lease.ttl_seconds())
-        mtu = vxlan.vxlan_mtu(underlay.mtu)
+        mtu = expected_mtu(underlay.mtu) or vxlan.vxlan_mtu(underlay.mtu)
         device = self._configure(nl, config, underlay, lease, mtu)
         if sd_notify("READY=1", self.options.notify_env):
             log.info("told systemd READY=1")
         self.ready.set()
         self._follow(stop, nl, store, config, underlay, device, mtu)
 
-    def _configure(self, nl, config, underlay, lease, mtu) -> vxlan.VxlanDevice:
+    def _configure(
+        self, nl: Netlink, config: FlannelConfig, underlay: Underlay, lease: Lease, mtu: int
+    ) -> vxlan.VxlanDevice:
         device = vxlan.ensure_device(
             self.ctx,
             nl,
@@ -180,22 +210,36 @@ class Agent:
         self.lease = lease
         return device
 
-    def _follow(self, stop, nl, store, config, underlay, device, mtu) -> None:
+    def _follow(
+        self,
+        stop: threading.Event,
+        nl: Netlink,
+        store: FlannelStore,
+        config: FlannelConfig,
+        underlay: Underlay,
+        device: vxlan.VxlanDevice,
+        mtu: int,
+    ) -> None:
         """Resync, then apply watch events and renew on time; any etcd failure: wait and start over."""
         while not stop.is_set():
             watch: Watch | None = None
             try:
                 revision = self._resync(nl, store, config, underlay, device, mtu)
+                self._backoff.reset()
                 device = vxlan.read_device(nl, device.ifname) or device
                 watch = store.watch(revision)
                 while not stop.is_set():
                     self._renew_if_due(store)
                     for event in watch.next(timeout=min(1.0, max(0.05, self._renew_in()))):
                         lease_event = store.event(event)
-                        if lease_event is not None and self._apply(nl, device.ifindex, lease_event):
+                        if lease_event.broken is not None:
+                            self._report((lease_event.broken,))
+                        elif self._apply(nl, device.ifindex, lease_event):
                             raise _Revoked()
             except _Revoked:
-                log.error("lease %s was revoked in etcd; acquiring a lease again", self.lease.subnet)
+                log.error(
+                    "lease %s was revoked in etcd; acquiring a lease again", self.lease.subnet if self.lease else "?"
+                )
                 self.reacquisitions += 1
                 self.lease = None
             except WatchReset as error:
@@ -203,14 +247,32 @@ class Agent:
             except (EtcdUnavailable, NetconError) as error:
                 if not _etcd_failure(error):
                     raise
-                log.error("%s Retrying in %ss; forwarding continues.", error, self.options.retry_interval)
-                stop.wait(self.options.retry_interval)
+                delay = self._backoff.next()
+                log.error("%s Retrying in %gs; forwarding continues.", error, delay)
+                stop.wait(delay)
             finally:
                 if watch is not None:
                     watch.close()
 
-    def _resync(self, nl, store, config, underlay, device, mtu) -> int:
-        leases, revision = store.leases()
+    def _report(self, broken: Iterable[BrokenLease]) -> None:
+        """Log each broken key once (flanneld skips them silently)."""
+        for record in broken:
+            if (record.key, record.error) not in self._reported:
+                self._reported.add((record.key, record.error))
+                log.warning("skipping %s: it is not a flannel lease: %s", record.key, record.error)
+
+    def _resync(
+        self,
+        nl: Netlink,
+        store: FlannelStore,
+        config: FlannelConfig,
+        underlay: Underlay,
+        device: vxlan.VxlanDevice,
+        mtu: int,
+    ) -> int:
+        listing = store.listing(ttls=False)  # only this host's TTL matters here; read below
+        self._report(listing.broken)
+        leases, revision = listing.leases, listing.revision
         own = self.lease.subnet if self.lease else None
         if own is None or not any(lease.subnet == own for lease in leases):
             if own is not None:
@@ -221,10 +283,12 @@ class Agent:
             )
             log.info("acquired lease %s", lease.subnet)
             self._configure(nl, config, underlay, lease, mtu)
-            leases, revision = store.leases()
+            listing = store.listing(ttls=False)
+            leases, revision = listing.leases, listing.revision
         else:
-            self.lease = next(lease for lease in leases if lease.subnet == own)
-        remotes = {r.subnet: r for r in map(remote_of, leases) if r is not None and r.subnet != self.lease.subnet}
+            self.lease = store.with_ttls((next(lease for lease in leases if lease.subnet == own),))[0]
+        own = self.lease.subnet if self.lease else None
+        remotes = {r.subnet: r for r in map(remote_of, leases) if r is not None and r.subnet != own}
         removed = vxlan.reconcile(self.ctx, nl, device.ifname, tuple(remotes.values()))
         if removed:
             log.info("removed stale entries: %s", ", ".join(removed))
@@ -233,14 +297,14 @@ class Agent:
         self._remotes = remotes
         return revision
 
-    def _apply(self, nl, ifindex: int, event) -> bool:
+    def _apply(self, nl: Netlink, ifindex: int, event: LeaseEvent) -> bool:
         """Apply one lease event; True when it removed our own lease."""
         if self.lease is not None and event.subnet == self.lease.canonical_subnet:
             if event.kind == "removed":
                 return True
             self.lease = event.lease
             return False
-        old = self._remotes.pop(event.subnet, None)
+        old = self._remotes.pop(event.subnet, None) if event.subnet else None
         new = remote_of(event.lease) if event.lease is not None else None
         if old is not None and old != new:
             vxlan.remove_remote(self.ctx, nl, ifindex, old)
@@ -257,25 +321,27 @@ class Agent:
             return 3600.0
         return self.lease.expires_at - self.options.renew_margin - time.time()
 
-    def _renew_if_due(self, store) -> None:
-        if self._renew_in() > 0:
+    def _renew_if_due(self, store: FlannelStore) -> None:
+        if self.lease is None or self._renew_in() > 0:
             return
         self.lease = renew_lease(self.ctx, store, self.lease, self.options.lease_ttl)
         self.renewals += 1
         log.info("renewed lease %s (expires in %ss)", self.lease.subnet, self.lease.ttl_seconds())
 
-    def _retry(self, stop: threading.Event, what: str, fn):
-        """``fn()`` until it works; etcd being down or the config missing waits ``retry_interval``."""
+    def _retry(self, stop: threading.Event, what: str, fn: Callable[[], T]) -> T | None:
+        """``fn()`` until it works; etcd being down or the config missing waits (backing off), interruptibly."""
         while not stop.is_set():
             try:
-                return fn()
-            except (EtcdUnavailable, NotFound) as error:
-                log.error("could not %s: %s Retrying in %ss.", what, error, self.options.retry_interval)
+                result = fn()
             except NetconError as error:
-                if not _etcd_failure(error):
+                if not isinstance(error, NotFound) and not _etcd_failure(error):
                     raise
-                log.error("could not %s: %s Retrying in %ss.", what, error, self.options.retry_interval)
-            stop.wait(self.options.retry_interval)
+                delay = self._backoff.next()
+                log.error("could not %s: %s Retrying in %gs.", what, error, delay)
+                stop.wait(delay)
+                continue
+            self._backoff.reset()
+            return result
         return None
 
 

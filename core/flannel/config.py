@@ -27,6 +27,8 @@ KNOWN_BACKENDS = (
     "gce",
     "tencent-vpc",
 )
+EXAMPLE_CONFIG = '{"Network": "10.5.0.0/16", "Backend": {"Type": "vxlan"}}'  # what a new config form starts from
+MAX_SUBNET_LEN = 30  # flanneld refuses longer subnets (no room for a gateway and hosts)
 DEFAULT_VXLAN_PORT = 8472  # the kernel's default when flannel leaves Port at 0
 
 
@@ -90,10 +92,12 @@ def parse_config(text: str) -> FlannelConfig:
     """Parse and check ``text``; raises ConfigError with one sentence naming the problem."""
     try:
         data = json.loads(text, object_pairs_hook=_Object)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise ConfigError(
             f"Flannel config is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
         ) from None
+    except RecursionError:
+        raise ConfigError("Flannel config nests JSON too deeply to be a flannel config.") from None
     if not isinstance(data, _Object):
         raise ConfigError("Flannel config must be a JSON object.")
     fields = _fold(data, ("Network", "SubnetLen", "SubnetMin", "SubnetMax", "Backend", "EnableIPv4", "EnableIPv6"))
@@ -104,16 +108,22 @@ def parse_config(text: str) -> FlannelConfig:
     subnet_len = fields.get("SubnetLen")
     if subnet_len is not None and (isinstance(subnet_len, bool) or not isinstance(subnet_len, int) or subnet_len < 0):
         raise ConfigError(f"Flannel config SubnetLen {subnet_len!r} is not a non-negative integer.")
+    if prefix > MAX_SUBNET_LEN - 2:
+        raise ConfigError(
+            f"Flannel config Network {network} is too small for any subnet length flannel accepts: it must hold "
+            f"at least four subnets of /{MAX_SUBNET_LEN} or shorter, so the Network must be /{MAX_SUBNET_LEN - 2} "
+            f"or larger."
+        )
     if subnet_len:
-        if subnet_len > 30:
-            raise ConfigError(f"Flannel config SubnetLen /{subnet_len} is too long; it must be /30 or shorter.")
+        if subnet_len > MAX_SUBNET_LEN:
+            raise ConfigError(
+                f"Flannel config SubnetLen /{subnet_len} is too long; it must be /{MAX_SUBNET_LEN} or shorter."
+            )
         if subnet_len < prefix + 2:
             raise ConfigError(
                 f"Flannel config SubnetLen /{subnet_len} must be at least /{prefix + 2} so that "
                 f"{network} holds four subnets."
             )
-    elif prefix > 28:
-        raise ConfigError(f"Flannel config Network {network} is too small; the minimum is /28.")
     else:
         subnet_len = 24 if prefix <= 22 else prefix + 2
     size = 1 << (32 - subnet_len)
@@ -141,11 +151,11 @@ def parse_config(text: str) -> FlannelConfig:
 _MISSING = object()
 
 
-class _Object(list):
+class _Object(list[tuple[str, Any]]):
     """A JSON object as its (key, value) pairs in order, duplicates kept, as Go's decoder sees them."""
 
 
-def _fold(pairs: list, names: tuple[str, ...]) -> dict[str, Any]:
+def _fold(pairs: list[tuple[str, Any]], names: tuple[str, ...]) -> dict[str, Any]:
     """Go's encoding/json field matching: each key goes to the field it names exactly or case-insensitively,
     in document order, so a later key overwrites an earlier one."""
     lower = {n.lower(): n for n in names}
@@ -168,7 +178,8 @@ def _network(value: Any) -> ipaddress.IPv4Network:
         raise ConfigError(f"Flannel config Network {value!r} is not a CIDR like 10.5.0.0/16.") from None
     if "/" not in value or network.version != 4:
         raise ConfigError(f"Flannel config Network {value!r} is not an IPv4 CIDR like 10.5.0.0/16.")
-    return network  # type: ignore[return-value]
+    assert isinstance(network, ipaddress.IPv4Network)
+    return network
 
 
 def _address(value: Any, name: str) -> int:

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from netcon.core.audit import mutation
 from netcon.core.context import HostContext
 from netcon.core.errors import UsageError
-from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, atomic_write, read_env
+from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, atomic_write, parse_env
+from netcon.core.validate.values import output_file, shown, text, text_file
 
 DEFAULT_DOCKER_ENV = "/run/docker_opts.env"
 DEFAULT_KEY = "DOCKER_OPTS"
@@ -57,22 +58,27 @@ def docker_opts_text(
     return "".join(line + "\n" for line in lines)
 
 
-@mutation("flannel.docker-opts", "write {docker_env}")
+@mutation("flannel.docker-opts", "write the docker options file")
 def write_docker_opts(
     ctx: HostContext,
-    subnet_file: str = DEFAULT_SUBNET_FILE,
-    docker_env: str = DEFAULT_DOCKER_ENV,
-    key: str = DEFAULT_KEY,
+    subnet_file: str | None = None,
+    docker_env: str | None = None,
+    key: str | None = None,
     individual: bool = False,
     combined: bool = False,
     ip_masq: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """Read ``subnet_file``, write ``docker_env`` atomically, return what was written."""
-    if not key.isidentifier():
-        raise UsageError(f"Docker options key {key!r} is not a shell variable name.")
-    values = read_env(subnet_file)
+    """Read ``subnet_file`` (default /run/flannel/subnet.env), write ``docker_env`` (default
+    /run/docker_opts.env; ``-`` or /dev/stdout: only return the text) atomically, return what was written."""
+    name = text(key, "key", "Docker options key") if key is not None else DEFAULT_KEY
+    if not name.isidentifier():
+        raise UsageError(f"Docker options key {shown(name)} is not a shell variable name.", target="key")
+    source = subnet_file if subnet_file is not None else DEFAULT_SUBNET_FILE
+    values = parse_env(text_file(source, "subnet_file", "Subnet file"))
+    target = output_file(docker_env if docker_env is not None else DEFAULT_DOCKER_ENV, "docker_env", "Docker env file")
     env = os.environ if env is None else env
-    text = docker_opts_text(values, key, individual, combined, ip_masq, env.get(key, ""))
-    atomic_write(docker_env, text)
-    return text
+    content = docker_opts_text(values, name, individual, combined, ip_masq, env.get(name, ""))
+    if target != "/dev/stdout":
+        atomic_write(target, content)
+    return content

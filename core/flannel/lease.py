@@ -15,15 +15,22 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netcon.core.audit import mutation
+from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, UsageError
+from netcon.core.flannel.config import FlannelConfig
+from netcon.core.validate.values import shown
 
 LEASE_TTL = 24 * 3600
 RACE_RETRIES = 10
 MAX_CANDIDATES = 100
 # flanneld's subnetRegex, dots and all; \Z because Go's $ never matches before a trailing newline.
+if TYPE_CHECKING:  # the store reads and writes leases; this module decides what to write
+    from netcon.core.flannel.registry import FlannelStore
+
+# The fields of a lease's ``show leases --json`` record (a broken key has them all null).
+LEASE_FIELDS = ("subnet", "public_ip", "backend_type", "vni", "vtep_mac", "expires_at", "ttl_seconds", "reservation")
 _KEY_RE = re.compile(r"(\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?\Z", re.ASCII)
 
 
@@ -109,22 +116,31 @@ class LeaseAttrs:
 
     @classmethod
     def from_json(cls, text: str) -> LeaseAttrs:
+        """flanneld's json.Unmarshal of a lease value; UsageError (one sentence quoting the value) otherwise."""
         try:
             fields_raw = json.loads(text)
-        except ValueError:
-            raise UsageError(f"Lease value is not JSON: {text[:60]!r}.") from None
+        except ValueError as error:
+            raise UsageError(
+                f"The value is not JSON ({getattr(error, 'msg', error)} at column {getattr(error, 'colno', '?')}): "
+                f"{shown(text)}."
+            ) from None
+        except RecursionError:
+            raise UsageError(f"The value is JSON nested too deeply to be a lease: {shown(text)}.") from None
         if not isinstance(fields_raw, dict):
-            raise UsageError(f"Lease value is not a JSON object: {text[:60]!r}.")
+            raise UsageError(f"The value is not a JSON object: {shown(text)}.")
         fields = {key.lower(): value for key, value in fields_raw.items()}  # Go matches names case-insensitively
         public_ip = fields.get("publicip")
         if not isinstance(public_ip, str) or ipv4_int(public_ip) is None:
-            raise UsageError(f"Lease value has no valid PublicIP: {text[:60]!r}.")
+            raise UsageError(f"The value has no valid PublicIP: {shown(text)}.")
+        backend_type, v6 = fields.get("backendtype") or "", fields.get("publicipv6")
+        if not isinstance(backend_type, str) or not (v6 is None or isinstance(v6, str)):
+            raise UsageError(f"The value's BackendType or PublicIPv6 is not a string: {shown(text)}.")
         data = fields.get("backenddata")
         return cls(
             public_ip=public_ip,
-            backend_type=fields.get("backendtype") or "",
+            backend_type=backend_type,
             backend_data=None if data is None else json.dumps(data, separators=(",", ":"), ensure_ascii=False),
-            public_ipv6=fields.get("publicipv6"),
+            public_ipv6=v6,
         )
 
     @cached_property
@@ -148,11 +164,11 @@ class LeaseAttrs:
 
 def vxlan_attrs(public_ip: str, vni: int, vtep_mac: str) -> LeaseAttrs:
     """The attributes flanneld's vxlan backend puts in its lease."""
-    mac = vtep_mac.lower()
-    if not re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac):
-        raise UsageError(f"VTEP MAC {vtep_mac!r} is not a MAC address like d6:80:cc:3a:bc:2e.")
+    from netcon.core.validate import flannel as check
+
+    mac = check.vtep_mac(vtep_mac)
     return LeaseAttrs(
-        public_ip=str(ipaddress.IPv4Address(public_ip)),
+        public_ip=check.public_ip(public_ip),
         backend_type="vxlan",
         backend_data=json.dumps({"VNI": vni, "VtepMAC": mac}, separators=(",", ":")),
     )
@@ -160,17 +176,23 @@ def vxlan_attrs(public_ip: str, vni: int, vtep_mac: str) -> LeaseAttrs:
 
 @dataclass(frozen=True)
 class Lease:
-    """One subnet lease as etcd holds it; ``expires_at`` None marks a reservation."""
+    """One subnet lease as etcd holds it; ``expires_at`` None without a ``lease_id`` marks a reservation."""
 
     subnet: str  # "10.5.34.0/24"
     attrs: LeaseAttrs
     expires_at: float | None
     key: str = ""
     revision: int = 0
+    lease_id: int = 0  # v3: the etcd lease the key is attached to (its expiry may not be read yet)
 
     @property
     def reservation(self) -> bool:
-        return self.expires_at is None
+        return self.expires_at is None and not self.lease_id
+
+    @property
+    def ttl_known(self) -> bool:
+        """False for a v3 lease listed without its TTL (``FlannelStore.with_ttls`` reads it)."""
+        return self.expires_at is not None or not self.lease_id
 
     @property
     def canonical_subnet(self) -> str:
@@ -196,8 +218,11 @@ class Lease:
         return max(0, int(self.expires_at - (time.time() if now is None else now)))
 
     def row(self, now: float | None = None) -> dict[str, Any]:
-        """The ``show leases --json`` record."""
+        """The ``show leases --json`` record (a broken key's record has the same fields, see BrokenLease)."""
         return {
+            "key": self.key,
+            "broken": False,
+            "error": None,
             "subnet": self.subnet,
             "public_ip": self.attrs.public_ip,
             "backend_type": self.attrs.backend_type,
@@ -232,7 +257,7 @@ def diff_leases(old: tuple[Lease, ...], new: tuple[Lease, ...]) -> LeaseDiff:
     )
 
 
-def free_subnets(config, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES) -> list[str]:
+def free_subnets(config: FlannelConfig, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES) -> list[str]:
     """flanneld's allocateSubnet walk: up to ``limit`` subnets from SubnetMin on that overlap no lease."""
     taken = sorted((int(lease.network.network_address), int(lease.network.broadcast_address)) for lease in leases)
     starts = [start for start, _ in taken]
@@ -255,7 +280,7 @@ def free_subnets(config, leases: tuple[Lease, ...], limit: int = MAX_CANDIDATES)
     return free
 
 
-def pick_subnet(config, leases: tuple[Lease, ...], rng: random.Random | None = None) -> str:
+def pick_subnet(config: FlannelConfig, leases: tuple[Lease, ...], rng: random.Random | None = None) -> str:
     free = free_subnets(config, leases)
     if not free:
         raise OutOfSubnets(
@@ -264,20 +289,20 @@ def pick_subnet(config, leases: tuple[Lease, ...], rng: random.Random | None = N
     return (rng or random).choice(free)
 
 
-@mutation("flannel.lease.acquire", "acquire a flannel lease")
 def acquire_lease(
-    ctx,
-    store,
+    ctx: HostContext,
+    store: FlannelStore,
     attrs: LeaseAttrs,
     previous_subnet: str | None = None,
     ttl: int = LEASE_TTL,
     rng: random.Random | None = None,
 ) -> Lease:
     """flanneld's AcquireLease: reuse the lease carrying ``attrs.public_ip`` if it fits the config (else delete
-    it), else the previous subnet if free and fitting, else a random one of up to 100 free; a lost race retries."""
+    it), else the previous subnet if free and fitting, else a random one of up to 100 free; a lost race retries.
+    Broken keys are skipped, as flanneld skips them (a create on such a key loses like a race)."""
     config = store.config()
     for _ in range(RACE_RETRIES):
-        leases, _ = store.leases()
+        leases = store.listing(ttls=False).leases
         mine = next((lease for lease in leases if lease.attrs.public_ip == attrs.public_ip), None)
         if mine is not None:
             if config.fits(mine.subnet):
@@ -298,21 +323,18 @@ def acquire_lease(
     raise NetconError(f"Gave up acquiring a subnet of {config.pool} after {RACE_RETRIES} lost races.")
 
 
-@mutation("flannel.lease.renew", "renew a flannel lease")
-def renew_lease(ctx, store, lease: Lease, ttl: int = LEASE_TTL) -> Lease:
+def renew_lease(ctx: HostContext, store: FlannelStore, lease: Lease, ttl: int = LEASE_TTL) -> Lease:
     """flanneld's RenewLease: write the lease again with a fresh TTL (v2 set with ttl, v3 new grant and put)."""
     return store.write_lease(ctx, lease.subnet, lease.attrs, None if lease.reservation else ttl)
 
 
-@mutation("flannel.lease.revoke", "revoke the flannel lease {subnet}")
-def revoke_lease(ctx, store, subnet: str) -> None:
+def revoke_lease(ctx: HostContext, store: FlannelStore, subnet: str) -> None:
     """Delete the lease of ``subnet``; its host's agent sees it vanish."""
     if not store.delete_lease(ctx, _canonical(subnet)):
         raise NetconError(f"There is no lease for {subnet} under {store.subnets_prefix}.", target=subnet)
 
 
-@mutation("flannel.lease.reserve", "reserve the flannel subnet {subnet}")
-def reserve_subnet(ctx, store, subnet: str, public_ip: str | None = None) -> Lease:
+def reserve_subnet(ctx: HostContext, store: FlannelStore, subnet: str, public_ip: str | None = None) -> Lease:
     """Make ``subnet`` a reservation (a key without TTL): an existing lease keeps its attributes and loses its
     TTL; otherwise a new key for ``public_ip`` is written. The host with that PublicIP then always gets it."""
     subnet = _canonical(subnet)
@@ -328,12 +350,12 @@ def reserve_subnet(ctx, store, subnet: str, public_ip: str | None = None) -> Lea
         return store.write_lease(ctx, subnet, current.attrs, None)
     if not public_ip:
         raise UsageError(f"Subnet {subnet} has no lease; give the PublicIP of the host to reserve it for.")
-    return store.write_lease(ctx, subnet, LeaseAttrs(public_ip=str(ipaddress.IPv4Address(public_ip))), None)
+    from netcon.core.validate.flannel import public_ip as checked_ip
+
+    return store.write_lease(ctx, subnet, LeaseAttrs(public_ip=checked_ip(public_ip)), None)
 
 
 def _canonical(subnet: str) -> str:
-    try:
-        network = ipaddress.IPv4Network(subnet)
-    except ValueError:
-        raise UsageError(f"Subnet {subnet!r} is not an IPv4 network like 10.5.34.0/24.") from None
-    return str(network)
+    from netcon.core.validate.flannel import lease_subnet
+
+    return lease_subnet(subnet)

@@ -12,13 +12,12 @@ import socket
 from dataclasses import dataclass
 
 from netcon.core.context import HostContext
-from netcon.core.iproute import Netlink
+from netcon.core.netlink.rtnl import MAIN_TABLE, NUD_PERMANENT
+from netcon.core.pyroute import Netlink
 
-NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 RTNH_F_ONLINK = 0x04
 ENCAP_OVERHEAD = 50
-MAIN_TABLE = 254
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ def read_device(nl: Netlink, ifname: str) -> VxlanDevice | None:
     return VxlanDevice(
         ifname=ifname,
         ifindex=index,
-        vni=get("IFLA_VXLAN_ID") if kind == "vxlan" else -1,
+        vni=int(get("IFLA_VXLAN_ID") or 0) if kind == "vxlan" else -1,
         local=get("IFLA_VXLAN_LOCAL"),
         port=get("IFLA_VXLAN_PORT") or 0,
         link_index=get("IFLA_VXLAN_LINK"),

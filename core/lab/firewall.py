@@ -13,7 +13,7 @@ import subprocess
 from netcon.core.errors import NetconError
 
 
-def _iptables(*args: str) -> subprocess.CompletedProcess:
+def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("iptables")
     if not binary:
         raise NetconError("iptables is not installed (Debian package iptables).")
@@ -50,7 +50,7 @@ def delete(rule: list[str]) -> None:
 def accept_forwarding(netns_path: str) -> None:
     """The seed's ``iptables -P FORWARD ACCEPT`` on a lab host (its own netns, gone with the lab): dockerd
     set the policy to DROP, which drops containers' cross-host traffic arriving over flannel.1."""
-    nsenter = shutil.which("nsenter")
+    nsenter = shutil.which("nsenter") or "nsenter"
     result = subprocess.run(
         [nsenter, f"--net={netns_path}", shutil.which("iptables") or "iptables", "-w", "-P", "FORWARD", "ACCEPT"],
         capture_output=True,

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from netcon.core.audit import mutation
@@ -22,6 +22,7 @@ from netcon.core.lab.state import LAB_ROOT, LabHost, LabState
 from netcon.core.validate import values
 
 DEFAULT_PREFIX = "nclab"
+Progress = Callable[[str], None]  # told what lab up and down are doing, one sentence at a time
 SEED_PREFIX = "/atomic.io/network"
 SEED_CONFIG = '{"Network":"172.17.0.0/16","Backend":{"Type":"vxlan"}}'
 MAX_HOSTS = 16
@@ -109,7 +110,7 @@ def up(
     etcd_api: int = 2,
     flannel_prefix: str = SEED_PREFIX,
     seed: bool = True,
-    progress=lambda message: None,
+    progress: Progress = lambda message: None,
 ) -> LabState:
     """Build the lab, or complete and repair the one recorded; on failure remove everything it made."""
     _require_root()
@@ -143,7 +144,7 @@ def up(
     return state
 
 
-def _build(state: LabState, seed: bool, progress) -> None:
+def _build(state: LabState, seed: bool, progress: Progress) -> None:
     prefixlen = ipaddress.ip_network(state.underlay).prefixlen
     progress(f"underlay {state.underlay} on bridge {state.bridge}")
     underlay.ensure_bridge(state.bridge, state.bridge_address, prefixlen)
@@ -156,7 +157,7 @@ def _build(state: LabState, seed: bool, progress) -> None:
         underlay.ensure_host(host.netns, host.root_veth, state.bridge, host.address, prefixlen)
     if not (procs.owned(state.etcd_pid, state.directory) and procs.etcd_healthy(state)):
         progress(f"etcd on {state.etcd_endpoint}")
-        if procs.owned(state.etcd_pid, state.directory):
+        if state.etcd_pid is not None and procs.owned(state.etcd_pid, state.directory):
             procs.stop([state.etcd_pid])
         state.etcd_pid = procs.start_etcd(state)
         lab_state.save(state)
@@ -195,7 +196,7 @@ def _write_flannel_config(state: LabState) -> None:
 
 
 @mutation("lab.down", "lab down {prefix}")
-def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress=lambda message: None) -> bool:
+def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress: Progress = lambda message: None) -> bool:
     """Remove exactly what the state file says the lab made; works after crashes and half-built ups.
     False when there was no lab."""
     _require_root()

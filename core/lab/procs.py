@@ -16,16 +16,18 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 
 import docker
+import requests
 
 from netcon.core.errors import NetconError
 from netcon.core.lab.state import LabHost, LabState
 
-_children: dict[int, subprocess.Popen] = {}  # daemons this process started: reaped when stopped
+_children: dict[int, subprocess.Popen[bytes]] = {}  # daemons this process started: reaped when stopped
 
 
-def spawn(argv: list[str], log_path: str) -> subprocess.Popen:
+def spawn(argv: list[str], log_path: str) -> subprocess.Popen[bytes]:
     """Start a daemon in its own session, output to ``log_path``; it outlives netcon."""
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
@@ -33,7 +35,7 @@ def spawn(argv: list[str], log_path: str) -> subprocess.Popen:
     return proc
 
 
-def wait_ready(proc: subprocess.Popen, ready, timeout: float, failure: str) -> int:
+def wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float, failure: str) -> int:
     """Wait until ``ready()``; the pid, or stop the daemon and raise ``failure`` when it died or took too long."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -63,7 +65,7 @@ def cmdline(pid: int) -> list[str]:
 
 def owned(pid: int | None, marker: str) -> bool:
     """True when ``pid`` is alive and its command line mentions ``marker`` (the lab's directory)."""
-    return bool(pid) and any(marker in arg for arg in cmdline(pid))
+    return pid is not None and pid > 0 and any(marker in arg for arg in cmdline(pid))
 
 
 def processes_mentioning(marker: str) -> list[int]:
@@ -107,14 +109,17 @@ def unmount_below(directory: str) -> None:
         libc.umount2(point.encode(), 2)  # MNT_DETACH
 
 
-def docker_answers(host: LabHost, timeout: float = 2) -> bool:
+def docker_answers(host: LabHost, timeout: int = 2) -> bool:
+    """Whether the host's dockerd answers a ping. Not answering is what docker-py and requests raise: no
+    socket, refused, timed out, or an error status (DockerException, APIError among them, while the client
+    asks the API version; RequestException during the ping). Anything else is a bug and propagates."""
     try:
         client = docker.APIClient(base_url=host.docker_host, timeout=timeout)
         try:
-            return client.ping()
+            return client.ping() is True
         finally:
             client.close()
-    except Exception:  # any failure means "not answering"; the caller reports it
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
         return False
 
 
@@ -175,7 +180,8 @@ def stop_dockerd(host: LabHost) -> None:
 def etcd_healthy(state: LabState, timeout: float = 1) -> bool:
     try:
         with urllib.request.urlopen(f"{state.etcd_endpoint}/health", timeout=timeout) as resp:
-            return resp.status == 200
+            answered: bool = resp.status == 200
+            return answered
     except OSError:
         return False
 

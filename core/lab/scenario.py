@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+
+import docker
 
 from netcon.core.container_ops import run_container
 from netcon.core.context import HostContext
@@ -33,6 +36,10 @@ SEED = (
 )
 
 
+def _start(api: docker.APIClient, container_id: str) -> None:
+    api.start(container_id)
+
+
 def ensure_seed(ctx: HostContext, prefix: str) -> list[str]:
     """Create what is missing of the seed scene (start what is stopped); the names of what was made."""
     labels = {LAB_LABEL: prefix}
@@ -50,7 +57,7 @@ def ensure_seed(ctx: HostContext, prefix: str) -> list[str]:
             run_container(ctx, planned.name, network=planned.network, command=planned.command, labels=labels)
             made.append(planned.name)
         elif found["State"] != "running":
-            docker_call(ctx, f"start container {planned.name}", lambda a, cid=found["Id"]: a.start(cid))
+            docker_call(ctx, f"start container {planned.name}", partial(_start, container_id=found["Id"]))
             made.append(planned.name)
     return made
 

@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from netcon.core.context import NETNS_RUN_DIR
 from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.etcd.options import EtcdOptions
 from netcon.core.validate import values
@@ -40,7 +41,7 @@ class LabHost:
 
     @property
     def netns_path(self) -> str:
-        return f"/var/run/netns/{self.netns}"
+        return os.path.join(NETNS_RUN_DIR, self.netns)
 
 
 @dataclass

@@ -13,8 +13,10 @@ import socket
 
 from netcon.core.context import NETNS_RUN_DIR, HostContext
 from netcon.core.errors import NetconError, UsageError
-from netcon.core.iproute import Netlink
+from netcon.core.netlink.rtnl import MAIN_TABLE
 from netcon.core.netns import create_named, remove_named
+from netcon.core.pyroute import Netlink
+from netcon.core.validate import values
 
 CANDIDATES = (
     *(f"198.18.{i}.0/24" for i in range(0, 256, 17)),
@@ -23,20 +25,19 @@ CANDIDATES = (
     "192.0.2.0/24",
 )
 HOST_OFFSET = 30  # h1 gets .31 like the seed's 10.10.110.31
-MAIN_TABLE = 254
 
 
 def machine_networks() -> list[ipaddress.IPv4Network]:
     """Every IPv4 address (as its subnet) and every route destination of the root netns."""
     with Netlink(HostContext()) as nl:
         nets = [
-            ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}").network
+            ipaddress.IPv4Interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}").network
             for a in nl.call("read addresses", "get_addr", family=socket.AF_INET)
         ]
         for route in nl.call("read routes", "get_routes", family=socket.AF_INET, table=MAIN_TABLE):
             dst = route.get_attr("RTA_DST")
             if dst:
-                nets.append(ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False))
+                nets.append(ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
     return nets
 
 
@@ -46,13 +47,8 @@ def overlaps(cidr: ipaddress.IPv4Network, taken: list[ipaddress.IPv4Network]) ->
 
 def choose(requested: str | None, hosts: int) -> ipaddress.IPv4Network:
     taken = machine_networks()
-    if requested:
-        try:
-            cidr = ipaddress.ip_network(requested, strict=True)
-        except ValueError as error:
-            raise UsageError(f"--underlay {requested!r} is not a valid IPv4 network ({error}).") from error
-        if not isinstance(cidr, ipaddress.IPv4Network):
-            raise UsageError(f"--underlay {requested} must be an IPv4 network.")
+    if requested is not None:
+        cidr = values.ipv4_network(requested, "underlay", "--underlay")
         if cidr.num_addresses < HOST_OFFSET + hosts + 2:
             raise UsageError(f"--underlay {requested} is too small for {hosts} hosts (use a /24).")
         clash = overlaps(cidr, taken)
@@ -60,10 +56,18 @@ def choose(requested: str | None, hosts: int) -> ipaddress.IPv4Network:
             raise UsageError(f"--underlay {requested} overlaps {clash}, a network of this machine.")
         return cidr
     for candidate in CANDIDATES:
-        cidr = ipaddress.ip_network(candidate)
+        cidr = ipaddress.IPv4Network(candidate)
         if not overlaps(cidr, taken):
             return cidr
     raise NetconError("No documentation range is free of this machine's networks; give one with --underlay.")
+
+
+def _index(nl: Netlink, name: str) -> int:
+    """The ifindex of ``name``, which the caller has just made or found."""
+    index = nl.index(name)
+    if index is None:
+        raise NetconError(f"Interface {name} vanished while the lab was being built.", target=name)
+    return index
 
 
 def _address(nl: Netlink, index: int, address: str, prefixlen: int) -> None:
@@ -78,7 +82,7 @@ def ensure_bridge(name: str, address: str, prefixlen: int) -> None:
     with Netlink(HostContext()) as nl:
         if nl.index(name) is None:
             nl.call(f"create bridge {name}", "link", "add", ifname=name, kind="bridge")
-        index = nl.index(name)
+        index = _index(nl, name)
         _address(nl, index, address, prefixlen)
         nl.call(f"bring {name} up", "link", "set", index=index, state="up")
 
@@ -116,10 +120,10 @@ def ensure_host(ns: str, root_veth: str, bridge: str, address: str, prefixlen: i
             state="up",
         )
     with Netlink(inside) as inner:
-        eth0 = inner.index("eth0")
-        if eth0 is None:
-            eth0 = inner.index(f"{root_veth}p")
-            inner.call("rename the underlay link to eth0", "link", "set", index=eth0, ifname="eth0")
+        if inner.index("eth0") is None:
+            renamed = _index(inner, f"{root_veth}p")
+            inner.call("rename the underlay link to eth0", "link", "set", index=renamed, ifname="eth0")
+        eth0 = _index(inner, "eth0")
         _address(inner, eth0, address, prefixlen)
         inner.call("bring eth0 up", "link", "set", index=eth0, state="up")
         inner.call("bring lo up", "link", "set", index=inner.index("lo"), state="up")

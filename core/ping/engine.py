@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from netcon.core.errors import NetconError, PermissionDenied, UsageError
 from netcon.core.netns import run_in_each_netns
@@ -138,7 +139,7 @@ class _Probe:
     rtt_max: float | None = None
     last_rtt: float | None = None
     last_ttl: int | None = None
-    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    recent: deque[float | None] = field(default_factory=lambda: deque(maxlen=RECENT))
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -146,7 +147,7 @@ class _Probe:
     def summary(self) -> ProbeSummary:
         n = self.received
         avg = self.rtt_sum / n if n else None
-        mdev = math.sqrt(max(self.rtt_sq / n - avg * avg, 0.0)) if n else None
+        mdev = math.sqrt(max(self.rtt_sq / n - avg * avg, 0.0)) if avg is not None else None
         rtts = [r for r in self.recent if r is not None]
         return ProbeSummary(
             probe=self.id,
@@ -205,7 +206,7 @@ class PingEngine:
         self._finished: OrderedDict[int, _Probe] = OrderedDict()  # the last KEEP_FINISHED, for summaries
         self._socks: dict[int, _Sock] = {}  # netns inode -> socket
         self._by_fd: dict[int, _Sock] = {}
-        self._timers: list = []
+        self._timers: list[tuple[float, int, str, Any]] = []  # (when, tie-breaker, kind, what): a heap
         self._tick = itertools.count()
         self._ids = itertools.count(1)
         self._subscribers: list[Callback] = []
@@ -219,7 +220,7 @@ class PingEngine:
     def __enter__(self) -> PingEngine:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
@@ -310,8 +311,10 @@ class PingEngine:
             self._by_fd.clear()
             if self._epoll is not None:
                 self._epoll.close()
+                self._epoll = None
+            if self._wake is not None:
                 os.close(self._wake)
-                self._epoll = self._wake = None
+                self._wake = None
 
     # -- internals -----------------------------------------------------------------------------------------
 
@@ -353,12 +356,14 @@ class PingEngine:
         return opened
 
     def _ensure_thread(self) -> select.epoll:
-        if self._epoll is None:
+        if self._epoll is None or self._wake is None:
             self._epoll = select.epoll()
             self._wake = os.eventfd(0, os.EFD_NONBLOCK)
             self._epoll.register(self._wake, select.EPOLLIN)
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="ping-engine", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, args=(self._epoll, self._wake), name="ping-engine", daemon=True
+            )
             self._thread.start()
         return self._epoll
 
@@ -366,22 +371,22 @@ class PingEngine:
         if self._wake is not None:
             os.eventfd_write(self._wake, 1)
 
-    def _timer(self, when: float, kind: str, what) -> None:
+    def _timer(self, when: float, kind: str, what: Any) -> None:
         heapq.heappush(self._timers, (when, next(self._tick), kind, what))
 
-    def _run(self) -> None:
+    def _run(self, epoll: select.epoll, wake: int) -> None:
         while True:
             with self._lock:
                 if self._closed:
                     return
                 delay = max(0.0, self._timers[0][0] - time.monotonic()) if self._timers else -1
-            ready = self._epoll.poll(delay if delay < 0 else min(delay, 60.0))
+            ready = epoll.poll(delay if delay < 0 else min(delay, 60.0))
             events: list[tuple[_Probe, Event]] = []
             with self._lock:
                 for fd, _mask in ready:
-                    if fd == self._wake:
+                    if fd == wake:
                         with contextlib.suppress(BlockingIOError):
-                            os.eventfd_read(self._wake)
+                            os.eventfd_read(wake)
                         continue
                     sock = self._by_fd.get(fd)
                     if sock is not None:
@@ -389,7 +394,7 @@ class PingEngine:
                 self._due(events)
             self._dispatch(events)
 
-    def _due(self, events: list) -> None:
+    def _due(self, events: list[tuple[_Probe, Event]]) -> None:
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now + 0.0005:
             _when, _n, kind, what = heapq.heappop(self._timers)
@@ -401,7 +406,7 @@ class PingEngine:
                     del sock.pending[wire]
                     self._record(pending, "timeout", None, None, None, 0, "", events)
 
-    def _send(self, probe: _Probe, events: list) -> None:
+    def _send(self, probe: _Probe, events: list[tuple[_Probe, Event]]) -> None:
         if probe.ended is not None:
             return
         spec, sock = probe.spec, probe.sock
@@ -428,7 +433,7 @@ class PingEngine:
         elif probe.outstanding == 0:
             events.extend(self._finish(probe))
 
-    def _read(self, sock: _Sock, events: list) -> None:
+    def _read(self, sock: _Sock, events: list[tuple[_Probe, Event]]) -> None:
         for item in sock.ping.read_all():
             pending = sock.pending.pop(item.seq, None)
             if pending is None:
@@ -438,11 +443,22 @@ class PingEngine:
                 rtt = ((item.rx_ns or time.time_ns()) - pending.sent_ns) / 1e6
             self._record(pending, item.kind, item.responder, rtt, item.ttl, item.size, item.detail, events)
 
-    def _record(self, pending: _Pending, status, responder, rtt, ttl, size, detail, events, outstanding=True):
+    def _record(
+        self,
+        pending: _Pending,
+        status: str,
+        responder: str | None,
+        rtt: float | None,
+        ttl: int | None,
+        size: int,
+        detail: str,
+        events: list[tuple[_Probe, Event]],
+        outstanding: bool = True,
+    ) -> None:
         probe = pending.probe
         if outstanding:
             probe.outstanding -= 1
-        if status == "reply":
+        if status == "reply" and rtt is not None:
             probe.received += 1
             probe.rtt_sum += rtt
             probe.rtt_sq += rtt * rtt

@@ -15,6 +15,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+Ancillary = list[tuple[int, int, bytes]]  # recvmsg's ancillary data: (level, type, data)
+
 # <linux/in.h>, <asm-generic/socket.h>, <linux/icmp.h>: kernel ABI numbers the socket module lacks
 IP_RECVERR, IP_RECVTTL, IP_TTL = 11, 12, 2
 SO_TIMESTAMPNS = 35
@@ -63,7 +65,7 @@ def checksum(data: bytes) -> int:
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
-    return ~total & 0xFFFF
+    return int(~total & 0xFFFF)
 
 
 def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
@@ -166,7 +168,7 @@ class PingSocket:
         return out
 
     @staticmethod
-    def _cmsgs(ancdata) -> tuple[int | None, int | None, bytes | None]:
+    def _cmsgs(ancdata: Ancillary) -> tuple[int | None, int | None, bytes | None]:
         ttl = rx_ns = exterr = None
         for level, kind, value in ancdata:
             if level == socket.SOL_IP and kind == IP_TTL and len(value) >= 4:
@@ -178,7 +180,7 @@ class PingSocket:
                 exterr = value
         return ttl, rx_ns, exterr
 
-    def _parse_dgram(self, data: bytes, ancdata, src: str) -> Incoming | None:
+    def _parse_dgram(self, data: bytes, ancdata: Ancillary, src: str) -> Incoming | None:
         if len(data) < 8 or data[0] != ECHO_REPLY:
             return None
         ttl, rx_ns, _ = self._cmsgs(ancdata)
@@ -186,7 +188,7 @@ class PingSocket:
             seq=_ECHO.unpack(data[:8])[4], kind="reply", responder=src, ttl=ttl, size=len(data), rx_ns=rx_ns
         )
 
-    def _parse_error(self, data: bytes, ancdata) -> Incoming | None:
+    def _parse_error(self, data: bytes, ancdata: Ancillary) -> Incoming | None:
         """An error-queue entry: our own request comes back, with a sock_extended_err naming why."""
         _, _, exterr = self._cmsgs(ancdata)
         if exterr is None or len(data) < 8 or len(exterr) < _EXTERR.size:
@@ -201,7 +203,7 @@ class PingSocket:
             kind, text = "error", os.strerror(err)
         return Incoming(seq=seq, kind=kind, responder=responder, ttl=None, size=len(data), rx_ns=None, detail=text)
 
-    def _parse_raw(self, data: bytes, ancdata, src: str) -> Incoming | None:
+    def _parse_raw(self, data: bytes, ancdata: Ancillary, src: str) -> Incoming | None:
         """A raw socket sees the IP header and every ICMP message of the netns: keep those about our id."""
         if len(data) < 20:
             return None

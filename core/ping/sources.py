@@ -10,7 +10,7 @@ from netcon.core.context import NETNS_RUN_DIR, HostContext, resolve_netns
 from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.model import Container
-from netcon.core.netns import netns_inode, proc_netns
+from netcon.core.netns import OWN_NETNS, netns_inode, proc_netns
 from netcon.core.validate import values
 
 
@@ -33,20 +33,20 @@ class Source:
 def host_source(ctx: HostContext) -> Source:
     """The host netcon looks at: our own namespace, or ``--netns`` (a lab host) with ``ip netns``' /etc overlay."""
     if ctx.netns is None:
-        return Source("host", "host", None, netns_inode("/proc/self/ns/net"), ("/etc",))
+        return Source("host", "host", None, netns_inode(OWN_NETNS), ("/etc",))
     return netns_source(ctx.netns)
 
 
 def netns_source(name_or_path: str) -> Source:
-    path = resolve_netns(name_or_path)
+    path = resolve_netns(name_or_path) or OWN_NETNS
     name = os.path.basename(path)
     overlay = os.path.join("/etc/netns", name)  # what `ip netns exec NAME` bind-mounts over /etc
     etc = (overlay, "/etc") if os.path.dirname(path) == NETNS_RUN_DIR and os.path.isdir(overlay) else ("/etc",)
     return Source("netns", name, path, netns_inode(path), etc)
 
 
-def check_container(name: str, state: str, mode: str, pid: int | None) -> None:
-    """Refuse, in one sentence, a container probes cannot usefully leave from."""
+def check_container(name: str, state: str, mode: str, pid: int | None) -> int:
+    """Refuse, in one sentence, a container probes cannot usefully leave from; its pid otherwise."""
     if state != "running" or not pid:
         raise UsageError(f"Container {name} is not running ({state}); start it to ping from it.", target=name)
     if mode == "host":
@@ -60,6 +60,7 @@ def check_container(name: str, state: str, mode: str, pid: int | None) -> None:
             f"reach nothing but itself.",
             target=name,
         )
+    return pid
 
 
 def _container(name: str, pid: int, networks: tuple[str, ...]) -> Source:
@@ -80,16 +81,17 @@ def container_source(ctx: HostContext, ref: str) -> Source:
     name = info["Name"].lstrip("/")
     state = info.get("State") or {}
     mode = (info.get("HostConfig") or {}).get("NetworkMode") or ""
-    check_container(name, state.get("Status") or "unknown", mode, state.get("Pid") if state.get("Running") else None)
+    pid = check_container(
+        name, state.get("Status") or "unknown", mode, state.get("Pid") if state.get("Running") else None
+    )
     networks = tuple(sorted((info.get("NetworkSettings") or {}).get("Networks") or {}))
-    return _container(name, state["Pid"], networks)
+    return _container(name, pid, networks)
 
 
 def snapshot_source(c: Container) -> Source:
     """A container as the snapshot shows it (the matrix has the snapshot already)."""
     mode = "host" if c.network_mode == "host" else "none" if c.network_mode == "none" else c.network_mode
-    check_container(c.name, c.state, mode, c.pid)
-    return _container(c.name, c.pid, c.networks)
+    return _container(c.name, check_container(c.name, c.state, mode, c.pid), c.networks)
 
 
 def find_source(ctx: HostContext, spec: str) -> Source:

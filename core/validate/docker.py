@@ -15,21 +15,22 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from netcon.core.errors import UsageError
-from netcon.core.host_facts import ContainerFact, HostFacts, NetworkFact
+from netcon.core.host_facts import ContainerFact, HostFacts, NetworkFact, RouteFact
 from netcon.core.image import BUSYBOX_IMAGE
+from netcon.core.snapshot_join import BRIDGE_NAME_OPTION
 from netcon.core.validate.values import IFNAME_RE, MAX_SHOWN, fail, ipv4_address, ipv4_network, shown, text
 
 # Docker's own rule for container names (daemon/names); netcon applies it to networks, aliases too, since
 # Docker 20.10 accepts network names with "/" or spaces that its API paths and CLI then cannot address.
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 NAME_MAX = 255  # longer names make Docker's bridge and endpoint names fail later
-BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
 MTU_MIN, MTU_MAX = 68, 65535
 PORT_RE = re.compile(r"(\d{1,5}):(\d{1,5})(?:/(tcp|udp|sctp))?")
 
 Value = Any  # a form's text, or the typed value an API caller passes (sequence or mapping of k=v)
-Check = Callable[[Value, Mapping[str, Value], HostFacts | None], Any]
+Values = Mapping[str, Value]
+Check = Callable[[Value, Values, HostFacts | None], Any]
 
 
 def given(value: Value) -> bool:
@@ -71,7 +72,9 @@ def check_ip_range(value: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4N
     return ip_range
 
 
-def check_subnet_free(subnet: ipaddress.IPv4Network, networks: Iterable[NetworkFact], routes: Iterable = ()) -> None:
+def check_subnet_free(
+    subnet: ipaddress.IPv4Network, networks: Iterable[NetworkFact], routes: Iterable[RouteFact] = ()
+) -> None:
     """Refuse a subnet that overlaps a Docker network's subnet or a route of the host, naming which."""
     for net in networks:
         for cidr in net.subnets:
@@ -189,11 +192,11 @@ def _subnet_of_form(values: Mapping[str, Value]) -> ipaddress.IPv4Network | None
         return None
 
 
-def _create_name(value, values, facts):
+def _create_name(value: Value, values: Values, facts: HostFacts | None) -> str:
     return check_network_name(value, facts)
 
 
-def _create_driver(value, values, facts):
+def _create_driver(value: Value, values: Values, facts: HostFacts | None) -> str:
     driver = "bridge" if value is None else text(value, "driver", "Driver")
     if len(driver) > NAME_MAX or not NAME_RE.fullmatch(driver):
         raise fail("driver", f"Driver {shown(driver)} is not a driver name.")
@@ -204,7 +207,7 @@ def _create_driver(value, values, facts):
     return driver
 
 
-def _create_subnet(value, values, facts):
+def _create_subnet(value: Value, values: Values, facts: HostFacts | None) -> ipaddress.IPv4Network | None:
     if not given(value):
         return None
     subnet = ipv4_network(value, "subnet", "Subnet")
@@ -213,8 +216,8 @@ def _create_subnet(value, values, facts):
     return subnet
 
 
-def _dependent(field: str, label: str, check: Callable) -> Callable:
-    def run(value, values, facts):
+def _dependent(field: str, label: str, check: Callable[[str, ipaddress.IPv4Network], Any]) -> Check:
+    def run(value: Value, values: Values, facts: HostFacts | None) -> Any:
         if not given(value):
             return None
         if not given(values.get("subnet")):
@@ -228,7 +231,7 @@ def _dependent(field: str, label: str, check: Callable) -> Callable:
 # --- network connect / disconnect ------------------------------------------------------------------------
 
 
-def _find(value: str | None, lookup: Callable, field: str, label: str):
+def _find(value: str | None, lookup: Callable[[str, str], Any], field: str, label: str) -> Any:
     ref = text(value, field, label)
     found = lookup(ref, field)
     if found is None:
@@ -236,7 +239,7 @@ def _find(value: str | None, lookup: Callable, field: str, label: str):
     return found
 
 
-def _other(lookup: Callable, value: Value):
+def _other(lookup: Callable[[str], Any], value: Value) -> Any:
     """Another field's object, for a check that depends on it; None when that field is empty or wrong (its
     own check says why)."""
     if not isinstance(value, str) or not value.strip():
@@ -248,11 +251,13 @@ def _other(lookup: Callable, value: Value):
 
 
 def find_network(value: str, facts: HostFacts, field: str = "network") -> NetworkFact:
-    return _find(value, facts.network, field, "Network")
+    found: NetworkFact = _find(value, facts.network, field, "Network")
+    return found
 
 
 def find_container(value: str, facts: HostFacts, field: str = "container") -> ContainerFact:
-    return _find(value, facts.container, field, "Container")
+    found: ContainerFact = _find(value, facts.container, field, "Container")
+    return found
 
 
 def mode_kind(network_mode: str) -> str:
@@ -322,13 +327,13 @@ def check_ip_for(
     return address
 
 
-def _connect_network(value, values, facts):
+def _connect_network(value: Value, values: Values, facts: HostFacts | None) -> NetworkFact | str:
     if facts is None:
         return text(value, "network", "Network")
     return check_attachable_network(find_network(value, facts))
 
 
-def _connect_container(value, values, facts):
+def _connect_container(value: Value, values: Values, facts: HostFacts | None) -> ContainerFact | str:
     if facts is None:
         return text(value, "container", "Container")
     container = find_container(value, facts)
@@ -341,7 +346,7 @@ def _connect_container(value, values, facts):
     return container
 
 
-def _connect_ip(value, values, facts):
+def _connect_ip(value: Value, values: Values, facts: HostFacts | None) -> ipaddress.IPv4Address | None:
     if not given(value):
         return None
     if facts is None:
@@ -352,11 +357,11 @@ def _connect_ip(value, values, facts):
     return check_ip_for(value, net, facts, _other(facts.container, values.get("container")))
 
 
-def _aliases(value, values, facts):
+def _aliases(value: Value, values: Values, facts: HostFacts | None) -> tuple[str, ...]:
     return tuple(check_alias(a) for a in split_items(value))
 
 
-def _disconnect_network(value, values, facts):
+def _disconnect_network(value: Value, values: Values, facts: HostFacts | None) -> NetworkFact | str:
     if facts is None:
         return text(value, "network", "Network")
     net = find_network(value, facts)
@@ -369,7 +374,7 @@ def _disconnect_network(value, values, facts):
     return net
 
 
-def _disconnect_container(value, values, facts):
+def _disconnect_container(value: Value, values: Values, facts: HostFacts | None) -> ContainerFact | str:
     if facts is None:
         return text(value, "container", "Container")
     container = find_container(value, facts)
@@ -434,7 +439,7 @@ def parse_publish(item: str) -> tuple[int, int, str]:
     return int(match.group(1)), int(match.group(2)), match.group(3) or "tcp"
 
 
-def _run_publish(value, values, facts):
+def _run_publish(value: Value, values: Values, facts: HostFacts | None) -> tuple[tuple[int, int, str], ...]:
     published = tuple(parse_publish(item) for item in split_items(value))
     mode = str(values.get("network") or "bridge").strip()
     if published and (mode == "none" or mode.startswith("container:")):
@@ -446,7 +451,7 @@ def _run_publish(value, values, facts):
     return published
 
 
-def _run_image(value, values, facts):
+def _run_image(value: Value, values: Values, facts: HostFacts | None) -> str:
     image = BUSYBOX_IMAGE if value is None else text(value, "image", "Image")
     if facts is not None:
         candidates = {image, f"{image}:latest"}

@@ -13,6 +13,7 @@ from typing import Any
 
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import HostFacts
+from netcon.core.validate import flannel
 from netcon.core.validate.docker import (
     Check,
     Value,
@@ -65,6 +66,7 @@ FORMS: dict[str, dict[str, Check]] = {
         "labels": lambda value, values, facts: check_labels(value),
         "command": lambda value, values, facts: split_command(value),
     },
+    **flannel.FORMS,
 }
 
 

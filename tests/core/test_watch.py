@@ -14,7 +14,8 @@ import uuid
 import pytest
 
 from netcon.core.context import HostContext
-from netcon.core.watch import Watcher, changes_view, open_netlink_monitor
+from netcon.core.netlink.monitor import changes_view, open_netlink_monitor
+from netcon.core.watch import Watcher
 
 
 class Seen:

@@ -19,6 +19,7 @@ import uuid
 import docker
 
 from netcon.core.context import HostContext
+from netcon.core.doctor.findings import WARNING
 from netcon.core.etcd import EtcdOptions
 from netcon.core.flannel.registry import FlannelStore
 from netcon.core.lab import procs
@@ -506,3 +507,33 @@ def test_etcd_unreachable(doctor_lab):
     assert not report.healthy
     apply_fix(found)
     assert doctor_lab.problems() == []
+
+
+def test_broken_key_and_lease_outside_the_network(doctor_lab):
+    """Issue 12 item 4: a key under subnets/ that is not a lease and a lease outside the configured Network are
+    findings with the key and the reason; the good leases are still checked (no other problem appears)."""
+    store = store_of(doctor_lab)
+    broken_key = f"{store.subnets_prefix}/garbagekey"
+    bad_value_key = f"{store.subnets_prefix}/198.51.100.0-24"
+    foreign = "198.51.101.0/24"  # TEST-NET-2: outside the lab's Network; no backend data, so no host routes it
+    try:
+        store.client.put(broken_key, "{}")
+        store.client.put(bad_value_key, '{"PublicIP":"198.18.0.99",BROKEN')
+        store.write_lease(HostContext(), foreign, type(lease_of(doctor_lab, "h1").attrs)("198.51.100.7"), 600)
+        report = doctor_lab.doctor()
+        malformed = {f.object: f for f in report.findings if f.id == "lease-malformed"}
+        assert set(malformed) == {broken_key, bad_value_key}
+        assert all(f.severity == WARNING for f in malformed.values())
+        assert "is not a subnet" in evidence(malformed[broken_key])["error"]
+        assert evidence(malformed[bad_value_key])["error"].startswith("The value is not JSON")
+        [outside] = [f for f in report.findings if f.id == "lease-outside-network"]
+        assert outside.object == f"lease {foreign}" and evidence(outside)["PublicIP"] == "198.51.100.7"
+        others = [f for f in doctor_lab.problems(report) if f.id not in ("lease-malformed", "lease-outside-network")]
+        assert others == []
+        for finding in (*malformed.values(), outside):
+            apply_fix(finding)
+        assert doctor_lab.problems() == []
+    finally:
+        for key in (broken_key, bad_value_key, store.lease_key(foreign)):
+            store.client.delete(key)
+        store.close()

@@ -15,13 +15,14 @@ import uuid
 import pytest
 
 from netcon.core.context import HostContext
+from netcon.core.errors import EtcdUnavailable
 from netcon.core.etcd import EtcdOptions
 from netcon.core.flannel import vxlan
 from netcon.core.flannel.agent import Agent, AgentOptions, remote_of
 from netcon.core.flannel.lease import acquire_lease, revoke_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore, set_config
 from netcon.core.flannel.subnet_file import read_subnet_file
-from netcon.core.iproute import Netlink
+from netcon.core.pyroute import Netlink
 from tests.flannel.etcdproc import EtcdCluster
 from tests.flannel.netlab import Lab, free_network, nsexec
 
@@ -265,3 +266,62 @@ def test_cli_agent_is_a_flanneld_drop_in(etcd_endpoint, tmp_path):
         store.close()
         lab.close()
     assert proc.returncode == 0, out
+
+
+def test_retry_backs_off_from_one_second_so_renewal_follows_etcd_s_return():
+    """Issue 12 item 14: with the default retry settings (backoff from ~1 s, capped at --retry-interval's 5 s)
+    agents whose etcd was gone 10 s, during which their renewal fell due, renew within a few seconds of its
+    return (they waited 60 s before)."""
+    cluster = EtcdCluster(1)
+    hosts = None
+    try:
+        hosts = Hosts(cluster.endpoints, "3", "coreos.com/network", lease_ttl=60, renew_margin=57)
+        assert all(agent.options.retry_interval == 5.0 for agent in hosts.agents)
+        cluster.stop(0)
+        time.sleep(10)  # renewal fell due 3 s after acquiring; every attempt since failed
+        assert all(agent.renewals == 0 for agent in hosts.agents)
+        cluster.start(0)
+        back = time.monotonic()
+        assert wait_for(lambda: all(agent.renewals >= 1 for agent in hosts.agents), 15)
+        assert time.monotonic() - back < 8, "renewed, but not within a few seconds of etcd's return"
+        assert hosts.lab.ping(0, hosts.ips[1]).returncode == 0
+    finally:
+        if hosts is not None:
+            hosts.close()
+        cluster.close()
+
+
+def test_stop_ends_a_retry_wait_at_once():
+    """Every wait of the agent ends when its stop event is set (the console and the CLI quit without delay)."""
+    agent = Agent(HostContext(), AgentOptions(etcd=EtcdOptions(endpoints=("http://127.0.0.1:9",)), retry_interval=60))
+    stop = threading.Event()
+    calls = []
+
+    def failing():
+        calls.append(time.monotonic())
+        raise EtcdUnavailable("No etcd endpoint answered (test).")
+
+    thread = threading.Thread(target=agent._retry, args=(stop, "reach etcd", failing))
+    thread.start()
+    assert wait_for(lambda: len(calls) >= 2, 5)  # the first retry came after about 1 s, not 60
+    assert 0.8 < calls[1] - calls[0] < 2.5
+    stop.set()
+    thread.join(2)
+    assert not thread.is_alive()
+
+
+def test_broken_keys_are_logged_once_each(make_store, caplog):
+    """The agent skips keys that are not leases, as flanneld does, but says so: once per key and reason, however
+    often it lists them again."""
+    store = make_store("3")
+    set_config(HostContext(), store, '{"Network": "10.250.0.0/16", "Backend": {"Type": "vxlan"}}')
+    store.client.put(f"{store.subnets_prefix}/garbagekey", "{}")
+    store.client.put(store.lease_key("10.250.7.0/24"), '{"PublicIP":"198.18.0.99",BROKEN')
+    agent = Agent(HostContext(), AgentOptions(etcd=store.client.options, prefix=store.prefix))
+    with caplog.at_level("WARNING", logger="netcon.flannel.agent"):
+        for _ in range(3):
+            agent._report(store.listing(ttls=False).broken)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and all(line.startswith("skipping ") for line in lines)
+    assert any("garbagekey" in line and "is not a subnet" in line for line in lines)
+    assert any("10.250.7.0-24" in line and "The value is not JSON" in line for line in lines)

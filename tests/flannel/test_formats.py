@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netcon.core.errors import NotFound, UsageError
+from netcon.core.errors import UsageError
 from netcon.core.flannel.config import ConfigError, parse_config
 from netcon.core.flannel.docker_opts import docker_opts_text, write_docker_opts
 from netcon.core.flannel.lease import (
@@ -76,8 +76,12 @@ def test_subnet_env_and_docker_opts(tmp_path, ctx):
 
 def test_docker_opts_bad_input_writes_nothing(tmp_path, ctx):
     out = tmp_path / "docker"
-    with pytest.raises(NotFound, match="does not exist"):
+    with pytest.raises(UsageError, match="does not exist"):
         write_docker_opts(ctx, str(tmp_path / "missing.env"), str(out))
+    with pytest.raises(UsageError, match="is a directory"):
+        write_docker_opts(ctx, str(tmp_path), str(out))
+    with pytest.raises(UsageError, match="is a directory"):
+        write_docker_opts(ctx, str(bad_env(tmp_path)), str(tmp_path))
     bad = tmp_path / "bad.env"
     bad.write_text("FLANNEL_SUBNET=10.5.34.1/24\nFLANNEL_IPMASQ=maybe\n")
     with pytest.raises(UsageError, match="Invalid value of FLANNEL_IPMASQ"):
@@ -85,9 +89,18 @@ def test_docker_opts_bad_input_writes_nothing(tmp_path, ctx):
     assert not out.exists()
 
 
+def bad_env(tmp_path):
+    path = tmp_path / "ok.env"
+    path.write_text("FLANNEL_SUBNET=10.5.34.1/24\n")
+    return path
+
+
 def test_lease_rows_and_reservation():
     lease = Lease("10.5.34.0/24", LeaseAttrs.from_json(GOLDEN_LEASE), 1000.0)
     assert lease.row(now=400.0) == {
+        "key": "",
+        "broken": False,
+        "error": None,
         "subnet": "10.5.34.0/24",
         "public_ip": "198.18.0.1",
         "backend_type": "vxlan",
@@ -107,7 +120,11 @@ def test_lease_rows_and_reservation():
         ("{", "not valid JSON"),
         ("[1]", "must be a JSON object"),
         ('{"Backend": {"Type": "vxlan"}}', "has no Network"),
-        ('{"Network": "10.0.0.0/29"}', "too small; the minimum is /28"),
+        ('{"Network": "10.0.0.0/29"}', "10.0.0.0/29 is too small for any subnet length flannel accepts"),
+        # issue 12 item 9: a SubnetLen does not make the message contradict itself (/31 vs "/30 or shorter")
+        ('{"Network": "10.0.0.0/29", "SubnetLen": 30}', "10.0.0.0/29 is too small for any subnet length"),
+        ('{"Network": "10.0.0.0/29", "SubnetLen": 31}', "10.0.0.0/29 is too small for any subnet length"),
+        ('{"Network": "10.0.0.0/28", "SubnetLen": 31}', "must be /30 or shorter"),
         ('{"Network": "10.0.0.0/16", "SubnetLen": 31}', "must be /30 or shorter"),
         ('{"Network": "10.0.0.0/16", "SubnetLen": 17}', "must be at least /18"),
         ('{"Network": "10.0.0.0/16", "SubnetMin": "10.0.1.5"}', "SubnetMin 10.0.1.5 is not on a /24 boundary"),

@@ -198,7 +198,7 @@ def test_etcdctl_environment():
     assert options.endpoints == ("http://p:4001",) and (options.username, options.password) == ("u", "p")
     with pytest.raises(UsageError, match="does not exist"):
         EtcdOptions.from_values({"ETCDCTL_CA_FILE": "/nonexistent/ca.pem"})
-    with pytest.raises(UsageError, match="not an http"):
+    with pytest.raises(UsageError, match="is not a http:// or https:// URL"):
         EtcdOptions.from_values({}, endpoints="127.0.0.1:2379")
 
 

@@ -199,7 +199,7 @@ def test_overlay_on_the_v3_api_with_flannels_default_prefix():
         check_overlay(state)
         leases = json.loads(
             netcon("show", "leases", "--json", "--etcd-endpoints", state.etcd_endpoint, "--etcd-api", "3").stdout
-        )
+        )["leases"]
         assert sorted(lease["public_ip"] for lease in leases) == sorted(h.address for h in state.hosts)
     finally:
         lab.down(ctx, prefix)
@@ -210,7 +210,7 @@ def test_bad_input_changes_nothing():
     for args, message in (
         (("--hosts", "0"), "--hosts 0 is out of range"),
         (("--underlay", "192.0.2.0/24"), "overlaps 192.0.2.0/24, a network of this machine"),
-        (("--underlay", "10.0.0.0/33"), "is not a valid IPv4 network"),
+        (("--underlay", "10.0.0.0/33"), "is not a valid IPv4 CIDR"),
         (("--prefix", "bad/name"), "must be 1 to 8 letters"),
     ):
         result = netcon("lab", "up", *args)

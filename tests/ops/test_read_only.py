@@ -38,6 +38,7 @@ CLI_ARGV = {
     "flannel.lease.revoke": ["flannel", "lease", "revoke", "{subnet}", *ETCD],
     "flannel.lease.reserve": ["flannel", "lease", "reserve", "{subnet}", *ETCD],
     "flannel.docker-opts": ["flannel", "docker-opts", "-f", "{subnet_file}", "-d", "{subnet_file}.docker"],
+    "flannel.agent": ["flannel", "agent", "--iface", "lo", "--subnet-file", "{subnet_file}.agent", *ETCD],
 }
 
 
@@ -94,7 +95,7 @@ def test_core_refuses_in_read_only_mode(operation, lab, audit_log):
 
 @pytest.mark.parametrize("operation", sorted(CLI_ARGV))
 @pytest.mark.parametrize("switch", ["option", "environment"])
-def test_cli_exits_3(operation, switch, lab, flannel_prefix, netcon, monkeypatch):
+def test_cli_exits_3(operation, switch, lab, flannel_prefix, netcon, monkeypatch, audit_log):
     before = lab.owned()
     argv = [a.format(p=lab.prefix, **flannel_prefix) for a in CLI_ARGV[operation]]
     if switch == "option":  # after the operation's own options, before a command after --
@@ -105,3 +106,5 @@ def test_cli_exits_3(operation, switch, lab, flannel_prefix, netcon, monkeypatch
     assert result.code == 3
     assert result.err.startswith("netcon: Refused ") and result.err.endswith("netcon runs in read-only mode.\n")
     assert lab.owned() == before
+    [line] = audit_log.read_text().splitlines()  # the refusal is audited, once, by the core's wrapper
+    assert json.loads(line)["outcome"] == "read-only" and json.loads(line)["operation"] == operation

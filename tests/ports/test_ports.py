@@ -17,7 +17,8 @@ import time
 import docker.errors
 import pytest
 
-from netcon.core import procfs, sockdiag
+from netcon.core import procfs
+from netcon.core.netlink import sockdiag
 from netcon.core.netns import run_in_netns
 from netcon.core.ports import PortsCollector, addresses_overlap
 from netcon.core.procfs import ancestry, process_info, shim_container_id

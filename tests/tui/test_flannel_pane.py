@@ -6,6 +6,7 @@ the fixture scene (its eth0 is 192.0.2.10, so the lease with that PublicIP is th
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -14,7 +15,7 @@ import pytest
 from netcon.core.context import HostContext
 from netcon.core.etcd import EtcdOptions, open_client
 from netcon.core.flannel.lease import LEASE_TTL, revoke_lease, vxlan_attrs
-from netcon.core.flannel.registry import FlannelStore, set_config
+from netcon.core.flannel.registry import BrokenLease, FlannelStore, set_config
 from netcon.tui.app import NetconApp
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
 from netcon.tui.panes.flannel import FlannelPane
@@ -79,7 +80,12 @@ async def test_leases_appear_follow_etcd_and_count_down(etcd_endpoint, store):
         assert next(line for line in text.splitlines() if "10.77.20.0/24" in line).lstrip().startswith("R")
         assert "reserved" in text and "no flannel.1" in text  # this machine has no flannel device
 
-        ttl = app.query_one(FlannelPane).shown["10.77.9.0/24"][app.query_one(FlannelPane).column_keys.index("ttl")]
+        pane = app.query_one(FlannelPane)
+        column = pane.column_keys.index("ttl")
+        # v3 TTLs are read after the listing, for the rows on screen (one request per lease)
+        await until(pilot, lambda: pane.shown["10.77.9.0/24"][column] != "…", timeout=3)
+        ttl = pane.shown["10.77.9.0/24"][column]
+        assert ttl.startswith("23h59m")
         await until(
             pilot,
             lambda: (
@@ -99,7 +105,9 @@ async def test_leases_appear_follow_etcd_and_count_down(etcd_endpoint, store):
         assert order == ["10.77.3.0/24", "10.77.20.0/24", "10.77.44.0/24"]  # by address, not as text
 
 
-async def test_actions_change_etcd(etcd_endpoint, store):
+async def test_actions_change_etcd(etcd_endpoint, store, tmp_path, monkeypatch):
+    audit = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("NETCON_AUDIT_LOG", str(audit))
     app = app_for(etcd_endpoint, store)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("5")
@@ -134,6 +142,16 @@ async def test_actions_change_etcd(etcd_endpoint, store):
         await pilot.press("enter")
         await until(pilot, lambda: any(lease.attrs.public_ip == "198.18.99.77" for lease in pane.leases.values()))
         assert any(lease.attrs.public_ip == "198.18.99.77" for lease in store.leases()[0])
+    # the dialogs ran the core's audited operations, with what was typed (the etcd the console was given)
+    records = [r for r in map(json.loads, audit.read_text().splitlines()) if r["outcome"] != "started"]
+    assert [(r["operation"], r["outcome"]) for r in records] == [
+        ("flannel.lease.revoke", "ok"),
+        ("flannel.config.set", "ok"),
+        ("flannel.lease.acquire", "ok"),
+    ]
+    assert records[0]["arguments"]["subnet"] == "10.77.3.0/24"
+    assert records[2]["arguments"]["public_ip"] == "198.18.99.77"
+    assert records[2]["arguments"]["etcd"]["prefix"] == store.prefix
 
 
 async def test_read_only_hides_the_actions(etcd_endpoint, store):
@@ -184,6 +202,7 @@ def _fixture_app() -> NetconApp:
 async def _flannel_shown(pilot) -> None:
     await pilot.press("5")
     await until(pilot, lambda: len(rows(pilot.app)) == 4 and pilot.app.query_one(FlannelPane).kernel is not None)
+    await until(pilot, lambda: pilot.app.etcd_status.endswith(" up"))  # the pane's message reached the header
     await pilot.pause()
     await asyncio.sleep(0)
 
@@ -191,3 +210,45 @@ async def _flannel_shown(pilot) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot(snap_compare, size):
     assert snap_compare(_fixture_app(), terminal_size=size, run_before=_flannel_shown)
+
+
+async def test_broken_keys_are_rows_from_the_listing_and_the_watch(etcd_endpoint, store):
+    """Issue 12 item 4: a key that is not a lease is a row marked broken with the key and the reason, listed or
+    arriving through the watch; a lease whose value breaks turns into a broken row; the good rows stay."""
+    store.client.put(f"{store.subnets_prefix}/garbagekey", "{}")
+    app = app_for(etcd_endpoint, store)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("5")
+        pane = app.query_one(FlannelPane)
+        await until(pilot, lambda: f"{store.subnets_prefix}/garbagekey" in rows(app) and len(rows(app)) == 4)
+        text = screen_text(app)
+        assert "1 broken key" in text and "BROKEN" in text and "'garbagekey' is not a subnet" in text, text
+        store.client.put(store.lease_key("10.77.9.0/24"), '{"PublicIP":"198.18.0.99",BROKEN')  # through the watch
+        await until(pilot, lambda: isinstance(pane.leases.get("10.77.9.0/24"), BrokenLease))
+        await until(pilot, lambda: "2 broken keys" in screen_text(app))
+        line = next(line for line in screen_text(app).splitlines() if "10.77.9.0/24" in line)
+        assert "BROKEN" in line and "The value is not JSON" in line
+        assert {"10.77.3.0/24", "10.77.20.0/24"} <= rows(app)  # the good ones are still there
+        store.client.delete(f"{store.subnets_prefix}/garbagekey")
+        await until(pilot, lambda: f"{store.subnets_prefix}/garbagekey" not in rows(app))
+
+
+async def test_quitting_does_not_wait_for_the_etcd_worker():
+    """The feed's waits end when the pane goes: with etcd unreachable the worker sits in its 3 s retry wait,
+    yet it is finished right after the app exits."""
+    from tests.fixtures.etcd import free_port
+
+    settings = EtcdSettings(EtcdOptions(endpoints=(f"http://127.0.0.1:{free_port()}",), timeout=1), given=True)
+    ctx = HostContext()
+    app = NetconApp(
+        ctx, SceneCollector(), watch=False, clock=Clock(), flannel=FlannelFeed(ctx, settings), ports=FixturePorts()
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: "etcd unreachable" in screen_text(app))
+        [worker] = [w for w in app.workers if w.name == "follow etcd"]
+        await pilot.pause(0.2)  # into the retry wait
+    deadline = time.monotonic() + 1.0
+    while not worker.is_finished and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert worker.is_finished, "the flannel worker still runs after the console quit"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import queue
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -17,6 +19,11 @@ from pyroute2.netlink.exceptions import NetlinkError
 from netcon.core.context import HostContext
 from netcon.core.errors import NetlinkFailure, PermissionDenied
 from netcon.core.netns import enter_netns
+
+# pyroute2 has no type information: its IPRoute and the messages it returns are Any here, read by the callers
+# with ``msg["index"]`` and ``msg.get_attr("IFLA_IFNAME")``. This module is where that boundary is.
+_Reply = tuple[bool, Any]  # (True, the call's result) or (False, the exception it raised)
+_Job = tuple[Callable[[Any], Any], "queue.Queue[_Reply]"]
 
 
 class Netlink:
@@ -26,8 +33,8 @@ class Netlink:
 
     def __init__(self, ctx: HostContext) -> None:
         self.ctx = ctx
-        self._jobs: queue.Queue = queue.Queue()
-        started: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        started: queue.Queue[BaseException | None] = queue.Queue()
         self._thread = threading.Thread(
             target=self._serve, args=(ctx.netns, started), daemon=True, name=f"netlink {ctx.netns or 'host'}"
         )
@@ -36,7 +43,7 @@ class Netlink:
         if error is not None:
             raise failure(error, f"open netlink in {ctx.netns or 'this netns'}") from error
 
-    def _serve(self, path: str | None, started: queue.Queue) -> None:
+    def _serve(self, path: str | None, started: queue.Queue[BaseException | None]) -> None:
         try:
             if path:
                 enter_netns(path)
@@ -61,7 +68,7 @@ class Netlink:
     def __enter__(self) -> Netlink:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -69,8 +76,10 @@ class Netlink:
             self._jobs.put(None)
             self._thread.join(5)
 
-    def call(self, what: str, method: str, *args, ignore: tuple[int, ...] = (), **kwargs):
-        reply: queue.Queue = queue.Queue()
+    def call(self, what: str, method: str, *args: Any, ignore: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        """``IPRoute.<method>(*args, **kwargs)`` on the worker; pyroute2's answer as it gives it. A netlink
+        error whose code is in ``ignore`` gives None; any other is a NetconError naming ``what``."""
+        reply: queue.Queue[_Reply] = queue.Queue()
         self._jobs.put((lambda ipr: getattr(ipr, method)(*args, **kwargs), reply))
         ok, value = reply.get()
         if ok:
@@ -83,7 +92,10 @@ class Netlink:
 
     def index(self, ifname: str) -> int | None:
         found = self.call(f"look up {ifname}", "link_lookup", ifname=ifname)
-        return found[0] if found else None
+        if not found:
+            return None
+        index: int = found[0]
+        return index
 
 
 def failure(error: BaseException, what: str) -> Exception:
