@@ -4,7 +4,9 @@ behind, and a pcap written by tcpdump decodes to tcpdump's own lines."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +38,21 @@ def open_fds() -> set[str]:
         for fd in os.listdir("/proc/self/fd")
         if os.path.exists(f"/proc/self/fd/{fd}")
     }
+
+
+def packet_sockets() -> int:
+    """How many AF_PACKET sockets this process holds, whatever namespace they were opened in (counted by inode:
+    a ring's mapping holds a second descriptor of its socket)."""
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{name}")
+            if target.startswith("socket:"):
+                sock = socket.socket(fileno=int(name))
+                if sock.family == socket.AF_PACKET:
+                    found.add(target)
+                sock.detach()
+    return len(found)
 
 
 @pytest.fixture

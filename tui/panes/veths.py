@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.panes.capture import capture_on
 from netcon.tui.state import LiveState, rate_text
+from netcon.tui.widgets import cursor_key
 
 
 class VethsPane(TablePane):
@@ -22,8 +25,14 @@ class VethsPane(TablePane):
         Column("tx", "TX/s"),
     )
     SORT = ("container", "ifname")
+    ACTIONS = (Action("capture", "c", "Capture", "capture the packets on the highlighted veth (pane 9)"),)
+    BINDINGS = bindings(ACTIONS)
     # The app refreshes at most once a second while this pane is visible, so the rates tick.
     live_counters = True
+
+    def action_capture(self) -> None:
+        if (key := cursor_key(self.table)) is not None:
+            capture_on(self, f"veth:{key.split(':', 1)[1]}")
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
         rows = []
