@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -61,9 +62,13 @@ def register(sub, common) -> None:
 def run_capture(args, ctx) -> int:
     count = None if args.count is None else values.integer(args.count, "count", "-c", 1, MAX_COUNT)
     if args.read is not None:
+        path = values.text(args.read, "read", "Capture file (-r)")
+        if not os.path.isfile(path):
+            why = "is a directory" if os.path.isdir(path) else "does not exist"
+            raise UsageError(f"Capture file (-r) {path} {why}.", target="read")
         if args.targets or args.filter is not None or args.write is not None or args.duration is not None:
             raise UsageError("-r reads a file: give no TARGET, -f, -w or --duration with it.", target="read")
-        return read_file(values.text(args.read, "read", "-r"), count, args.json)
+        return read_file(path, count, args.json)
     if not args.targets:
         raise UsageError("Give at least one TARGET to capture on (or -r FILE to read a saved capture).")
     program = None if args.filter is None else compile_filter(values.text(args.filter, "filter", "Filter (-f)"))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
-from netcon.core.errors import UsageError
+from netcon.core.validate import values
+
+MAX_PROBES = 1024  # probes running at once: more would be a flood, not a console
+MAX_RATE = 10000.0  # echoes per second over all probes
 
 
 def register(sub, common) -> None:
@@ -43,7 +46,6 @@ def register(sub, common) -> None:
 
 def capture_settings(args):
     """The Capture pane's caps from the flags (each checked; an empty value is refused)."""
-    from netcon.core.validate import values
     from netcon.tui.capture_feed import CaptureSettings
 
     given = {}
@@ -66,14 +68,13 @@ def etcd_settings(args, env=None):
 
 
 def run_console(args, ctx) -> int:
-    if args.ping_max_probes < 1 or not args.ping_max_rate > 0:
-        raise UsageError("--ping-max-probes must be at least 1 and --ping-max-rate above 0.")
-    settings = capture_settings(args)
+    probes = values.integer(args.ping_max_probes, "ping_max_probes", "--ping-max-probes", 1, MAX_PROBES)
+    rate = values.number(args.ping_max_rate, "ping_max_rate", "--ping-max-rate", 0.1, MAX_RATE)
+    settings = etcd_settings(args)
+    capture = capture_settings(args)
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
-    app = NetconApp(
-        ctx, ping_max_probes=args.ping_max_probes, ping_max_rate=args.ping_max_rate, etcd=etcd_settings(args)
-    )
-    app.capture_settings = settings  # read by the Capture pane (tui.panes.capture.settings_of)
+    app = NetconApp(ctx, ping_max_probes=probes, ping_max_rate=rate, etcd=settings)
+    app.capture_settings = capture  # read by the Capture pane (tui.panes.capture.settings_of)
     app.run()
     return 0

@@ -43,19 +43,16 @@ def lab_targets(prefix: str, read_only: bool = True) -> tuple[list[Target], Etcd
 
 
 def _etcd_given(args) -> bool:
-    return bool(
-        args.etcd_endpoints
-        or os.environ.get("ETCDCTL_ENDPOINTS")
-        or os.environ.get("ETCDCTL_ENDPOINT")
-        or os.environ.get("ETCDCTL_PEERS")
+    return args.etcd_endpoints is not None or bool(
+        os.environ.get("ETCDCTL_ENDPOINTS") or os.environ.get("ETCDCTL_ENDPOINT") or os.environ.get("ETCDCTL_PEERS")
     )
 
 
 def run_doctor(args, ctx) -> int:
-    if args.lab:
+    if args.lab is not None:
         targets, etcd, prefix = lab_targets(args.lab)
-        etcd_prefix = args.etcd_prefix or prefix
-        if args.etcd_endpoints:
+        etcd_prefix = args.etcd_prefix if args.etcd_prefix is not None else prefix
+        if args.etcd_endpoints is not None:
             etcd = etcd_options(args)
     else:
         targets = [target_for(ctx)]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from netcon.core.errors import UsageError
+from netcon.core.validate.values import text
 
 DEFAULT_ENDPOINTS = ("http://127.0.0.1:2379",)
 API_CHOICES = ("auto", "2", "3")
@@ -59,6 +60,10 @@ class EtcdOptions:
         if self.keyfile is not None:
             check.tls_file(self.keyfile, "etcd_keyfile", "etcd key file", "key")
         check.tls_pair(self.cafile, self.certfile, self.keyfile)
+        if self.username is not None:
+            text(self.username, "etcd_username", "etcd user name")
+        if self.password is not None:
+            text(self.password, "etcd_password", "etcd password")
         if self.password is not None and not self.username:
             raise UsageError("An etcd password was given without a user name.", target="etcd_password")
 

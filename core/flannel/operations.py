@@ -107,7 +107,9 @@ def config_set(
 def config_check(
     etcd: EtcdGiven, config: str | bytes | None = None, file: str | None = None
 ) -> tuple[str, FlannelConfig]:
-    """(where, parsed config) for ``flannel config validate``: the text or file given, else the stored config."""
+    """(where, parsed config) for ``flannel config validate``: the text or file given, else the stored config.
+    The etcd options are checked either way: a bad option is refused even where it would not be used."""
+    etcd.options(), normalize_prefix(etcd.prefix)
     if config is None and file is None:
         with opened(etcd) as store:
             return store.config_key, check.config_text(

@@ -20,6 +20,8 @@ from netcon.core.errors import UsageError
 
 MAX_TEXT_BYTES = 1 << 20  # a config or subnet file is a few hundred bytes; more is a mistake, not a config
 MAX_SHOWN = 60  # characters of a bad value quoted in a message
+MAX_TEXT_CHARS = 1024  # a name, an address, a URL: more is a mistake (or an attack), never a value
+MAX_PATH_CHARS = 4096  # PATH_MAX
 LABEL_RE = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")  # DNS label (and Docker's _)
 MAC_RE = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 IFNAME_RE = re.compile(r"[^/\s:]{1,15}")  # Linux IFNAMSIZ-1, no slash, colon or space
@@ -36,12 +38,18 @@ def shown(value: object) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
-def text(value: str | None, field: str, label: str) -> str:
-    """A non-empty value without control characters, stripped of surrounding spaces (None counts as empty:
-    the caller decides where "not given" has a default)."""
+def text(value: str | None, field: str, label: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """A non-empty value of at most ``limit`` characters, UTF-8 and without control characters, stripped of
+    surrounding spaces (None counts as empty: the caller decides where "not given" has a default)."""
     stripped = "" if value is None else str(value).strip()
     if not stripped:
         raise fail(field, f"{label} is empty.")
+    if len(stripped) > limit:
+        raise fail(field, f"{label} {shown(stripped)} is longer than {limit} characters.")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of a command line that are not UTF-8 arrive as lone surrogates
+        raise fail(field, f"{label} {shown(stripped)} is not UTF-8 text.") from None
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in stripped):
         raise fail(field, f"{label} {shown(stripped)} contains control characters.")
     return stripped
@@ -70,7 +78,7 @@ def name_list(value: str | None, field: str, label: str, at_least: int = 1) -> l
 
 def text_file(path: str, field: str, label: str, limit: int = MAX_TEXT_BYTES) -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes."""
-    name = text(path, field, label)
+    name = text(path, field, label, MAX_PATH_CHARS)
     try:
         info = os.stat(name)
     except FileNotFoundError:
@@ -98,7 +106,7 @@ def text_file(path: str, field: str, label: str, limit: int = MAX_TEXT_BYTES) ->
 
 def output_file(path: str, field: str, label: str) -> str:
     """A path netcon may create or replace: not a directory, in a directory that exists."""
-    name = text(path, field, label)
+    name = text(path, field, label, MAX_PATH_CHARS)
     if name in ("/dev/stdout", "-"):
         return "/dev/stdout"
     if os.path.isdir(name):
