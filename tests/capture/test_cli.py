@@ -106,7 +106,8 @@ def test_capture_a_container_its_veth_and_its_bridge_at_once(scene):
             2,
             "Output file /proc/netcon-test.pcapng cannot be written: No such file or directory.",
         ),
-        (["lo", "-r", "x.pcapng"], 2, "-r reads a file: give no TARGET, -f, -w or --duration with it."),
+        (["lo", "-r", "/etc/hostname"], 2, "-r reads a file: give no TARGET, -f, -w or --duration with it."),
+        (["-r", "/nonexistent.pcapng"], 2, "Capture file (-r) /nonexistent.pcapng does not exist."),
         ([], 2, "Give at least one TARGET to capture on (or -r FILE to read a saved capture)."),
     ],
 )
