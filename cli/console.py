@@ -32,7 +32,28 @@ def register(sub, common) -> None:
         metavar="PPS",
         help="at most PPS echoes per second over all probes and matrices (default 100)",
     )
+    console.add_argument(
+        "--capture-max-pps", metavar="N", help="the Capture pane shows at most N packets a second (default 1000)"
+    )
+    console.add_argument(
+        "--capture-keep", metavar="N", help="the Capture pane keeps the last N packets in memory (default 10000)"
+    )
+    console.add_argument(
+        "--capture-stop-after", metavar="N", help="a capture in the console ends after N packets (default 100000)"
+    )
     console.set_defaults(func=run_console)
+
+
+def capture_settings(args):
+    """The Capture pane's caps from the flags (each checked; an empty value is refused)."""
+    from netcon.tui.capture_feed import CaptureSettings
+
+    given = {}
+    for flag, field in (("max_pps", "capture_max_pps"), ("keep", "capture_keep"), ("stop_after", "capture_stop_after")):
+        value = getattr(args, field, None)
+        if value is not None:
+            given[flag] = values.integer(value, field, f"--{field.replace('_', '-')}", 1, 10_000_000)
+    return CaptureSettings(**given)
 
 
 def etcd_settings(args, env=None):
@@ -50,7 +71,10 @@ def run_console(args, ctx) -> int:
     probes = values.integer(args.ping_max_probes, "ping_max_probes", "--ping-max-probes", 1, MAX_PROBES)
     rate = values.number(args.ping_max_rate, "ping_max_rate", "--ping-max-rate", 0.1, MAX_RATE)
     settings = etcd_settings(args)
+    capture = capture_settings(args)
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
-    NetconApp(ctx, ping_max_probes=probes, ping_max_rate=rate, etcd=settings).run()
+    app = NetconApp(ctx, ping_max_probes=probes, ping_max_rate=rate, etcd=settings)
+    app.capture_settings = capture  # read by the Capture pane (tui.panes.capture.settings_of)
+    app.run()
     return 0

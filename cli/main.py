@@ -29,6 +29,7 @@ COMMANDS = {
     "flannel": "netcon.cli.flannel",
     "ping": "netcon.cli.ping",
     "doctor": "netcon.cli.doctor",
+    "capture": "netcon.cli.capture",
 }
 SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own

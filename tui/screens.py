@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -187,7 +187,7 @@ class HelpScreen(ModalScreen):
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: auto; max-width: 100%; height: auto; max-height: 100%;
+    HelpScreen > VerticalScroll { width: auto; max-width: 100%; height: auto; max-height: 100%;
                             border: round $primary; padding: 0 1; background: $surface; }
     HelpScreen Static { width: auto; }
     """
@@ -202,11 +202,11 @@ class HelpScreen(ModalScreen):
         key_width = max((len(k) for k, _, _ in self.entries), default=1) + 2
         name_width = max((len(d) for _, d, _ in self.entries), default=1) + 2
         text = Text()
-        for key, description, help_text in self.entries:
-            text.append(f"\n{key:<{key_width}}", style="bold")
+        for index, (key, description, help_text) in enumerate(self.entries):
+            text.append(f"{chr(10) if index else ''}{key:<{key_width}}", style="bold")
             text.append(f"{description:<{name_width}}")
             text.append(help_text, style="dim")
-        with Vertical():
+        with VerticalScroll():  # a pane with many keys scrolls on a 24-line terminal
             yield Static(Text(f"Keys: {self.title_text}", style="bold"))
             yield Static(text)
             yield Static(Text("Escape, ? or q closes this help.", style="dim"))

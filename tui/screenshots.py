@@ -92,6 +92,12 @@ WAITS: dict[str, Wait] = {
         lambda app: any(t.summary.received >= PROBE_REPLIES for t in app.pane("ping").tracked.values()),
     ),
     "ports": ("the sockets", lambda app: app.pane("ports").view is not None),
+    "capture": (
+        f"{PROBE_REPLIES} echoes of the probe captured in {PROBE[0]}'s namespace",
+        lambda app: (
+            sum("ICMP echo" in str(s) for s in app.pane("capture").packets.get_column("summary")) >= PROBE_REPLIES
+        ),
+    ),
     "doctor": (
         "the doctor's report",
         lambda app: app.pane("doctor").report is not None and not app.pane("doctor").running,
@@ -121,7 +127,7 @@ async def wait_until_shown(pilot: Pilot, slot: Slot, timeout: float) -> None:
             raise NotShown(f"The {slot.title} pane did not show {what} within {timeout:g} s.")
         await pilot.pause(0.1)
     pane = app.pane(slot.id)
-    endless = ("flannel", "counters")  # the Flannel pane's etcd follower and the Veths pane's counter reader
+    endless = ("flannel", "counters", "capture")  # etcd follower, counter reader, a capture: until stopped
     running = [w for w in app.workers if w.node is pane and w.group not in endless and w.is_running]
     if running:  # an empty list would mean "every worker" to Textual
         await app.workers.wait_for_complete(running)
@@ -134,6 +140,7 @@ async def shoot(app: ScreenshotApp, timeout: float = TIMEOUT) -> dict[str, str]:
     async with app.run_test(size=SIZE) as pilot:
         await wait_until_shown(pilot, SLOTS[0], timeout)
         app.pane("ping").start_probe(*PROBE)  # what the Containers pane's `p` starts; it runs while we go on
+        app.pane("capture").start([f"container:{PROBE[0]}"])  # what `c` on app1 starts: the probe's packets
         for slot in SLOTS:
             await pilot.press(slot.digit)
             await wait_until_shown(pilot, slot, timeout)

@@ -33,20 +33,39 @@ class StatusHeader(Static):
 
 
 class PaneBar(Static):
-    """The digit keys and pane names, the current one highlighted; a click switches too."""
+    """The digit keys and pane names, the current one highlighted; a click switches too. When every name does
+    not fit the width, the other panes' names are cut to three letters, and if that does not fit either, to
+    their digit."""
 
     DEFAULT_CSS = """
     PaneBar { height: 1; padding: 0 1; background: $boost; }
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: tuple[tuple[tuple[str, str, str], ...], str] = ((), "")
+
     def show(self, panes: Iterable[tuple[str, str, str]], current: str) -> None:
+        self._shown = (tuple(panes), current)
+        self._paint()
+
+    def _paint(self) -> None:
+        panes, current = self._shown
+        room = self.size.width - 2 if self.size.width else 0
+        for letters in (None, 3, 0):  # how much of the other panes' names is shown
+            names = [(d, i, t if i == current or letters is None else t[:letters]) for d, i, t in panes]
+            if not room or len(" ".join(f"{d} {n}".rstrip() for d, _i, n in names)) <= room:
+                break
         parts = []
-        for digit, pane_id, title in panes:
-            label = f"[b]{digit}[/b] {title}"
+        for digit, pane_id, name in names:
+            label = f"[b]{digit}[/b] {name}".rstrip()
             if pane_id == current:
                 label = f"[reverse]{label}[/reverse]"
             parts.append(f"[@click=app.show_pane('{pane_id}')]{label}[/]")
         self.update(" ".join(parts))
+
+    def on_resize(self) -> None:
+        self._paint()
 
 
 def cursor_key(table: DataTable) -> str | None:

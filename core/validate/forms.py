@@ -37,6 +37,7 @@ from netcon.core.validate.docker import (
     check_options,
     split_command,
 )
+from netcon.core.validate.values import output_file
 
 FORMS: dict[str, dict[str, Check]] = {
     "network.create": {
@@ -67,6 +68,7 @@ FORMS: dict[str, dict[str, Check]] = {
         "command": lambda value, values, facts: split_command(value),
     },
     **flannel.FORMS,
+    "capture.save": {"path": lambda value, values_, facts: output_file(value or "", "path", "File")},
 }
 
 

@@ -101,6 +101,10 @@ def check_pictures(out: Path, state: lab_state.LabState) -> None:
     ports = shown["7-ports.svg"]
     line_with(ports, ":80 ", "httpd", "nginx", "host", start="tcp ")
 
+    capture = shown["9-capture.svg"]  # the probe's echoes, captured inside app1's namespace
+    line_with(capture, "capturing on eth0 [container app1]", "0 dropped by kernel")
+    line_with(capture, "eth0", "container app1", f"> {app2_ip}: ICMP echo request")
+
     doctor = shown["8-doctor.svg"]
     line_with(doctor, f"{h1.netns}: ", " checks")  # the real doctor's report on h1 ...
     line_with(doctor, state.etcd_endpoint)  # ... with the flannel checks against the lab's etcd

@@ -62,6 +62,8 @@ KINDS: dict[str, dict[str, str]] = {
     "boolean": {"word": "maybe"},
     "host": {"octet": "300.1.1.1", "label": "a" * 64 + ".example"},
     "names": {"commas": ",", "one": "a", "twice": "a,a"},
+    "target": {"missing": f"{TAG}-missing", "container": f"container:{TAG}-missing", "kind": "veth:"},
+    "filter": {"syntax": "udp portt 8472", "unfinished": "host 10.0.0.1 and"},
 }
 
 
@@ -111,6 +113,22 @@ COMMANDS: dict[str, Command] = {
         {
             "--ping-max-probes": Arg("int", ("--ping-max-probes",)),
             "--ping-max-rate": Arg("float", ("--ping-max-rate",)),
+            "--capture-max-pps": Arg("int", ("--capture-max-pps",)),
+            "--capture-keep": Arg("int", ("--capture-keep",)),
+            "--capture-stop-after": Arg("int", ("--capture-stop-after",)),
+        },
+    ),
+    "capture": Command(  # a value wrongly accepted would capture on lo for 0.2 s and exit 0
+        ("capture", "lo", "--duration", "0.2"),
+        {
+            "targets": Arg("target", ("target", "no interface", "no container", "veth:"), 1),
+            "-f": Arg("filter", ("filter", "-f")),
+            "-c": Arg("int", ("-c",)),
+            "-w": Arg("file-out", ("-w",)),
+            "-r": Arg("file-in", ("-r",)),
+            "--duration": Arg("float", ("--duration",)),
+            "--max-pps": Arg("int", ("--max-pps",)),
+            "--ring-mb": Arg("int", ("--ring-mb",)),
         },
     ),
     "network create": Command(

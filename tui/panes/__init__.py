@@ -1,4 +1,4 @@
-"""The eight panes in their fixed order. A pane is the module ``tui.panes.<id>`` exposing ``PANE`` (a ``Pane``
+"""The nine panes in their fixed order. A pane is the module ``tui.panes.<id>`` exposing ``PANE`` (a ``Pane``
 subclass); while that module does not exist the slot shows its one-line ``missing`` message instead, so a
 later feature replaces its placeholder just by adding the module."""
 
@@ -37,4 +37,5 @@ SLOTS = (
     Slot("6", "ping", "Ping", "Ping: the ping capability is not installed yet."),
     Slot("7", "ports", "Ports", "Ports: the published-ports capability is not installed yet."),
     Slot("8", "doctor", "Doctor", "Doctor: the doctor capability is not installed yet."),
+    Slot("9", "capture", "Capture", "Capture: the capture capability is not installed yet."),
 )

@@ -12,6 +12,7 @@ from netcon.core.model import Bridge, Snapshot
 from netcon.core.naming import natural_key
 from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import FilteredPane
+from netcon.tui.panes.capture import capture_on
 
 
 def bridge_label(b: Bridge) -> Text:
@@ -53,6 +54,7 @@ class BridgesPane(FilteredPane):
             key_display="Enter",
             priority=True,
         ),
+        Action("capture", "c", "Capture", "capture the packets on the highlighted bridge or port (pane 9)"),
     )
     BINDINGS = bindings(ACTIONS)
 
@@ -105,9 +107,22 @@ class BridgesPane(FilteredPane):
             tree.cursor_line = 0
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "details" and (isinstance(self.screen.focused, Input) or self.tree.cursor_node is None):
+        if action in ("details", "capture") and (
+            isinstance(self.screen.focused, Input) or self.tree.cursor_node is None
+        ):
             return False
         return super().check_action(action, parameters)
+
+    def action_capture(self) -> None:
+        node = self.tree.cursor_node
+        if node is None or node.data is None or self.state is None:
+            return
+        if node.parent is self.tree.root:
+            capture_on(self, f"bridge:{node.data}")
+        elif any(v.ifname == node.data for v in self.state.snapshot.veths):
+            capture_on(self, f"veth:{node.data}")
+        else:
+            capture_on(self, node.data)
 
     def action_details(self) -> None:
         node = self.tree.cursor_node

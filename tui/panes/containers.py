@@ -8,6 +8,7 @@ from netcon.core.model import Container
 from netcon.tui.actions import Action, bindings
 from netcon.tui.docker_forms import RemoveContainer, RunContainerForm
 from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.panes.capture import capture_on
 from netcon.tui.panes.networks import joined
 from netcon.tui.ping_screens import ping_from
 from netcon.tui.screens import ContainerDetail
@@ -37,6 +38,7 @@ class ContainersPane(TablePane):
     SORT = ("name",)
     ACTIONS = (
         Action("ping_from", "p", "Ping", "ping from the highlighted container (pick or type a target)"),
+        Action("capture", "c", "Capture", "capture the packets in the highlighted container's namespace (pane 9)"),
         Action("run_container", "n", "Run", "run a container in a network mode you pick (a form)", mutating=True),
         Action(
             "remove_container", "d", "Remove", "remove the highlighted container (killed if running)", mutating=True
@@ -54,6 +56,10 @@ class ContainersPane(TablePane):
     def action_ping_from(self) -> None:
         if (key := cursor_key(self.table)) is not None:
             ping_from(self, key)
+
+    def action_capture(self) -> None:
+        if (key := cursor_key(self.table)) is not None:
+            capture_on(self, f"container:{key}")
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
         return [

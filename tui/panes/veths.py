@@ -19,8 +19,11 @@ from textual.worker import get_current_worker
 
 from netcon.core.errors import NetconError
 from netcon.core.model import Counters
+from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.panes.capture import capture_on
 from netcon.tui.state import RATE_PERIOD, LiveState, RateMeter, rate_text
+from netcon.tui.widgets import cursor_key
 
 
 class CountersRead(Message):
@@ -53,6 +56,8 @@ class VethsPane(TablePane):
         Column("tx", "TX/s"),
     )
     SORT = ("container", "ifname")
+    ACTIONS = (Action("capture", "c", "Capture", "capture the packets on the highlighted veth (pane 9)"),)
+    BINDINGS = bindings(ACTIONS)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -113,6 +118,10 @@ class VethsPane(TablePane):
         if message.error != self.counter_error:
             self.counter_error = message.error
             self.notify(f"Reading the veth counters failed: {message.error}", severity="error", timeout=8)
+
+    def action_capture(self) -> None:
+        if (key := cursor_key(self.table)) is not None:
+            capture_on(self, f"veth:{key.split(':', 1)[1]}")
 
     def rows(self, state: LiveState) -> list[tuple[str, dict[str, Any]]]:
         rows = []
