@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
+from netcon.core.logfile import log_failure
 
 # command -> the module that registers it; views of `netcon show` that other modules add -> that module.
 # Only the modules a command line names are imported, so `netcon show veths` does not load Textual or etcd.
@@ -142,3 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as error:  # a bug: one line and an exit code for the user, the traceback in the log
+        print(f"netcon: {internal_error(error, argv)}", file=sys.stderr)
+        return 1
+
+
+def internal_error(error: Exception, argv: list[str]) -> str:
+    """The sentence for an error netcon did not expect, with where its traceback went."""
+    what = f"internal error ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'})"
+    command = next((word for word in argv if word in COMMANDS), "")
+    try:
+        return f"{what}; the traceback is in {log_failure(f'netcon {command}', error)}."
+    except NetconError as unwritable:
+        return f"{what}; {unwritable}"

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from netcon.core.context import HostContext
 from netcon.core.errors import DockerRefused, NetconError, ReadOnlyError, UsageError
+from netcon.core.logfile import state_dir
 from netcon.core.model import to_json
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,10 +35,7 @@ REGISTRY: dict[str, Callable[..., Any]] = {}
 def log_path() -> Path:
     """``$NETCON_AUDIT_LOG``, else ``$XDG_STATE_HOME/netcon/audit.jsonl`` (``~/.local/state`` by default)."""
     explicit = os.environ.get("NETCON_AUDIT_LOG")
-    if explicit:
-        return Path(explicit)
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(state) / "netcon" / "audit.jsonl"
+    return Path(explicit) if explicit else state_dir() / "audit.jsonl"
 
 
 def current_user() -> str:
