@@ -82,7 +82,7 @@ def lab_console(prefix: str, host_name: str) -> tuple[HostContext, EtcdSettings]
 # snapshot to be applied to it.
 Wait = tuple[str, Callable[[NetconApp], bool]]
 WAITS: dict[str, Wait] = {
-    "veths": ("a second snapshot for the RX/TX rates", lambda app: bool(app.state.rates.rates)),
+    "veths": ("two counter reads for the RX/TX rates", lambda app: bool(app.pane("veths").rates.rates)),
     "flannel": (
         "the leases, this host's among them, and the kernel's flannel entries",
         lambda app: app.pane("flannel").mine is not None and app.pane("flannel").kernel is not None,
