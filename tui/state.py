@@ -29,6 +29,9 @@ def age_text(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+RATE_WIDTH = len("999.9 KB/s")  # every rate_text fits: a column this wide never needs a relayout
+
+
 def rate_text(bps: float | None) -> str:
     if bps is None:
         return "-"

@@ -123,6 +123,7 @@ class Column:
     key: str
     label: str
     narrow: bool = True  # kept when the terminal is narrow; the others move to the details strip
+    width: int | None = None  # fixed, for cells updated in place without relaying out the table (rates)
 
 
 class TablePane(FilteredPane):
@@ -184,7 +185,7 @@ class TablePane(FilteredPane):
         table, keep = self.table, cursor_key(self.table)
         table.clear(columns=True)
         for column in self.columns():
-            table.add_column(column.label, key=column.key)
+            table.add_column(column.label, key=column.key, width=column.width)
         self._sync()
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
@@ -200,7 +201,8 @@ class TablePane(FilteredPane):
         if not width:
             return
         needed = sum(
-            2 + max([len(c.label), *(len(str(cells[c.key])) for cells in self.full.values())]) for c in self.COLUMNS
+            2 + (c.width or max([len(c.label), *(len(str(cells[c.key])) for cells in self.full.values())]))
+            for c in self.COLUMNS
         )
         narrow = needed > width
         if narrow != self.narrow:

@@ -22,7 +22,7 @@ from netcon.core.model import Counters
 from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import Column, TablePane
 from netcon.tui.panes.capture import capture_on
-from netcon.tui.state import RATE_PERIOD, LiveState, RateMeter, rate_text
+from netcon.tui.state import RATE_PERIOD, RATE_WIDTH, LiveState, RateMeter, rate_text
 from netcon.tui.widgets import cursor_key
 
 
@@ -52,8 +52,8 @@ class VethsPane(TablePane):
         Column("bridge", "BRIDGE", narrow=False),
         Column("mtu", "MTU", narrow=False),
         Column("state", "STATE"),
-        Column("rx", "RX/s"),
-        Column("tx", "TX/s"),
+        Column("rx", "RX/s", width=RATE_WIDTH),
+        Column("tx", "TX/s", width=RATE_WIDTH),
     )
     SORT = ("container", "ifname")
     ACTIONS = (Action("capture", "c", "Capture", "capture the packets on the highlighted veth (pane 9)"),)
