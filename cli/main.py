@@ -31,6 +31,8 @@ COMMANDS = {
     "ping": "netcon.cli.ping",
     "doctor": "netcon.cli.doctor",
     "capture": "netcon.cli.capture",
+    "exporter": "netcon.cli.exporter",
+    "serve": "netcon.cli.serve",
 }
 SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own

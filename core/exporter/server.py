@@ -5,7 +5,6 @@ anything, and it calls nothing that changes the host."""
 from __future__ import annotations
 
 import bisect
-import errno
 import socket
 import threading
 import time
@@ -18,7 +17,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 
 from netcon.core.context import HostContext
-from netcon.core.errors import NetconError, UsageError
+from netcon.core.errors import UsageError
 from netcon.core.etcd import EtcdOptions
 from netcon.core.exporter.config import ExporterConfig
 from netcon.core.exporter.doctor_reader import DoctorReader
@@ -27,6 +26,7 @@ from netcon.core.exporter.inventory import InventoryReader
 from netcon.core.exporter.loop import Health, Loop
 from netcon.core.exporter.metrics import NetconCollector, Sources
 from netcon.core.exporter.probes import MatrixSet, ProbeSet, ProbeView
+from netcon.core.listen import listen_failure
 from netcon.core.snapshot import SnapshotCollector
 
 SCRAPE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -200,12 +200,5 @@ def bind(listen: tuple[str, int], app: Callable[[Environ, StartResponse], Iterab
     try:
         server: _Server = make_server(host, port, app, server_class, handler_class=_Quiet)
     except OSError as error:
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        if error.errno == errno.EADDRINUSE:
-            raise NetconError(f"Cannot listen on {where}: the port is in use by another program.") from None
-        if error.errno == errno.EADDRNOTAVAIL:
-            raise NetconError(f"Cannot listen on {where}: that address is not one of this host's.") from None
-        if error.errno == errno.EACCES:
-            raise NetconError(f"Cannot listen on {where}: ports under 1024 need root.") from None
-        raise NetconError(f"Cannot listen on {where}: {error.strerror or error}.") from None
+        raise listen_failure(host, port, error) from None
     return server
