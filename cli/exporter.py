@@ -13,6 +13,7 @@ from netcon.cli.flannel import etcd_options, etcd_parent
 from netcon.core.etcd.options import ENV_NAMES
 from netcon.core.exporter import config as exporter_config
 from netcon.core.exporter.server import EtcdSource, Exporter
+from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.validate import values
 
 DEFAULT_LISTEN = "127.0.0.1:9472"
@@ -44,7 +45,8 @@ def run_exporter(args, ctx) -> int:
         return 0
     listen = values.listen_address(args.listen if args.listen is not None else DEFAULT_LISTEN, "listen", "--listen")
     config = exporter_config.load(args.config) if args.config is not None else exporter_config.ExporterConfig()
-    etcd = EtcdSource(etcd_options(args), args.etcd_prefix) if _etcd_given(args) else None
+    prefix = normalize_prefix(args.etcd_prefix) if args.etcd_prefix is not None else None
+    etcd = EtcdSource(etcd_options(args), prefix) if _etcd_given(args) else None
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="netcon exporter: %(message)s")
     exporter = Exporter(dataclasses.replace(ctx, read_only=True), config, listen, etcd)
     exporter.start()

@@ -13,6 +13,16 @@ from netcon.core.listen import listen_failure, shown
 from netcon.core.validate import values
 
 DEFAULT_LISTEN = "127.0.0.1:9473"
+ETCD_FLAGS = (
+    "etcd_endpoints",
+    "etcd_prefix",
+    "etcd_cafile",
+    "etcd_certfile",
+    "etcd_keyfile",
+    "etcd_username",
+    "etcd_password",
+    "etcd_api",
+)
 MIN_TOKEN = 16  # characters: a guessable token on a reachable port is no check at all
 
 
@@ -53,7 +63,7 @@ def console_argv(args, ctx) -> list[str]:
         argv += ["--netns", ctx.netns]
     if not args.allow_changes:
         argv.append("--read-only")
-    for flag in ("etcd_endpoints", "etcd_prefix", "etcd_cafile", "etcd_certfile", "etcd_keyfile", "etcd_api"):
+    for flag in ETCD_FLAGS:
         value = getattr(args, flag, None)
         if value is not None:
             argv += [f"--{flag.replace('_', '-')}", value]
@@ -62,6 +72,13 @@ def console_argv(args, ctx) -> list[str]:
 
 def run_serve(args, ctx) -> int:
     host, port = values.listen_address(args.listen if args.listen is not None else DEFAULT_LISTEN, "listen", "--listen")
+    from netcon.cli.console import etcd_settings
+
+    from netcon.core.flannel.registry import normalize_prefix
+
+    etcd_settings(args)  # the etcd values each session's console gets, checked here once
+    if args.etcd_prefix is not None:
+        normalize_prefix(args.etcd_prefix)
     if args.allow_changes and ctx.read_only:
         raise UsageError("--allow-changes contradicts --read-only (or NETCON_READ_ONLY): give one of them.")
     token = None

@@ -24,10 +24,12 @@ import pytest
 from netcon.cli.main import build_parser, main
 from netcon.core.context import HostContext
 from netcon.core.etcd import EtcdOptions
+from netcon.core.exporter.server import Exporter
 from netcon.core.flannel.lease import acquire_lease, vxlan_attrs
 from netcon.core.flannel.registry import FlannelStore, set_config
 from netcon.core.lab import lab
 from netcon.tui.app import NetconApp
+from netcon.tui.web_server import WebConsole
 from tests.conftest import DockerObjects
 
 TAG = f"nce{uuid.uuid4().hex[:5]}"
@@ -64,6 +66,8 @@ KINDS: dict[str, dict[str, str]] = {
     "names": {"commas": ",", "one": "a", "twice": "a,a"},
     "target": {"missing": f"{TAG}-missing", "container": f"container:{TAG}-missing", "kind": "veth:"},
     "filter": {"syntax": "udp portt 8472", "unfinished": "host 10.0.0.1 and"},
+    "listen": {"word": "nowhere", "no-port": "127.0.0.1", "port": "127.0.0.1:99999", "v6": "::1:80", "name": "a:1"},
+    "token": {"short": "abc", "not-ascii": "é" * 20},
 }
 
 
@@ -130,6 +134,14 @@ COMMANDS: dict[str, Command] = {
             "--max-pps": Arg("int", ("--max-pps",)),
             "--ring-mb": Arg("int", ("--ring-mb",)),
         },
+    ),
+    "exporter": _etcd(  # Exporter.start is refused below: a value wrongly accepted fails the case
+        ("exporter", "--listen", "127.0.0.1:9"),
+        {"--listen": Arg("listen", ("--listen",)), "--config": Arg("file-in", ("config",))},
+    ),
+    "serve": _etcd(  # WebConsole.run is refused below, as the console is
+        ("serve", "--web", "--listen", "127.0.0.1:9"),
+        {"--listen": Arg("listen", ("--listen",)), "--token": Arg("token", ("--token",))},
     ),
     "network create": Command(
         ("network", "create", "{p}-new", "--label", "netcon.test={p}"),
@@ -408,6 +420,8 @@ def no_console(monkeypatch):
         raise AssertionError("the console started: a bad value was accepted")
 
     monkeypatch.setattr(NetconApp, "run", refuse)
+    monkeypatch.setattr(Exporter, "start", refuse)
+    monkeypatch.setattr(WebConsole, "run", refuse)
 
 
 @pytest.mark.parametrize(("command", "arg", "case", "value"), cases(), ids=lambda x: x if len(x) < 30 else x[:8])
