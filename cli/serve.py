@@ -73,7 +73,6 @@ def console_argv(args, ctx) -> list[str]:
 def run_serve(args, ctx) -> int:
     host, port = values.listen_address(args.listen if args.listen is not None else DEFAULT_LISTEN, "listen", "--listen")
     from netcon.cli.console import etcd_settings
-
     from netcon.core.flannel.registry import normalize_prefix
 
     etcd_settings(args)  # the etcd values each session's console gets, checked here once
