@@ -11,6 +11,7 @@ from netcon.core.context import HostContext
 from netcon.core.doctor.findings import SEVERITIES
 from netcon.core.doctor.runner import run, target_for
 from netcon.core.etcd import EtcdOptions
+from netcon.core.snapshot import SnapshotCollector
 
 
 @dataclass(frozen=True)
@@ -21,15 +22,20 @@ class DoctorReading:
 
 
 class DoctorReader:
-    def __init__(self, ctx: HostContext, etcd: EtcdOptions | None, prefix: str | None) -> None:
+    def __init__(
+        self, ctx: HostContext, etcd: EtcdOptions | None, prefix: str | None, collector: SnapshotCollector
+    ) -> None:
         self.ctx = ctx
+        self.collector = collector  # the exporter's warm one: a cold snapshot inspects every container
         self.etcd = etcd
         self.prefix = prefix
         self._lock = threading.Lock()
         self.reading = DoctorReading()
+        self.version = 0
 
     def run(self) -> None:
-        report = run([target_for(self.ctx)], self.etcd, self.prefix)
+        target = target_for(self.ctx)
+        report = run([target], self.etcd, self.prefix, collectors={target.label: self.collector})
         found: dict[tuple[str, str], int] = {}
         for finding in report.findings:
             found[finding.id, finding.severity] = found.get((finding.id, finding.severity), 0) + 1
@@ -37,3 +43,4 @@ class DoctorReader:
         counts = tuple((i, s, found.get((i, s), 0)) for i in ids for s in SEVERITIES)
         with self._lock:
             self.reading = DoctorReading(counts, report.duration_s, True)
+            self.version += 1

@@ -44,6 +44,7 @@ class FlannelReader:
         self._store: FlannelStore | None = None
         self._lock = threading.Lock()
         self.reading = FlannelReading()
+        self.version = 0
 
     def run(self) -> None:
         try:
@@ -55,6 +56,7 @@ class FlannelReader:
             self.close()
             with self._lock:
                 self.reading = FlannelReading()
+                self.version += 1
             raise
         snapshot = self.collector.collect()
         with Netlink(self.ctx) as nl:
@@ -67,6 +69,7 @@ class FlannelReader:
         )
         with self._lock:
             self.reading = reading
+            self.version += 1
 
     def close(self) -> None:
         if self._store is not None:

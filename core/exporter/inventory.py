@@ -89,6 +89,7 @@ class InventoryReader:
         self._lock = threading.Lock()
         self._counters: CounterReader | None = None
         self.inventory = Inventory()
+        self.version = 0  # bumped with every new Inventory
 
     def read_snapshot(self) -> None:
         snapshot = self.collector.collect()
@@ -103,6 +104,7 @@ class InventoryReader:
                 snapshot.docker_error is None,
                 snapshot.taken_at,
             )
+            self.version += 1
 
     def read_counters(self) -> None:
         if self._counters is None:

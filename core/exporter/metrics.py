@@ -5,9 +5,7 @@ bridges and leases, the config's probes, check ids, and fixed error words."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -39,30 +37,14 @@ KERNEL_CHECKS = ("lease", "device", "vni", "mtu", "bridge")
 BUCKET_BOUNDS = [*(f"{b:g}" for b in RTT_BUCKETS), "+Inf"]
 
 
-@dataclass(frozen=True)
-class Sources:
-    """Where a scrape reads from: callables returning the last readings (each cheap and lock-protected)."""
+class FamilyCollector(Collector):
+    """One group of families, from a function that yields them (a registry of its own renders just these)."""
 
-    probes: Callable[[], list[ProbeView]]
-    inventory: Callable[[], Inventory]
-    flannel: Callable[[], FlannelReading | None]  # None: flannel is not read (no etcd given)
-    doctor: Callable[[], DoctorReading]
-    health: Callable[[], list[Health]]
-    scrapes: Callable[[], tuple[list[tuple[str, int]], float, int]]  # (cumulative buckets, sum, errors)
-
-
-class NetconCollector(Collector):
-    def __init__(self, sources: Sources) -> None:
-        self.sources = sources
+    def __init__(self, families: Callable[[], Iterator[Metric]]) -> None:
+        self.families = families
 
     def collect(self) -> Iterator[Metric]:
-        yield from probe_metrics(self.sources.probes())
-        yield from inventory_metrics(self.sources.inventory())
-        flannel = self.sources.flannel()
-        if flannel is not None:
-            yield from flannel_metrics(flannel, time.time())
-        yield from doctor_metrics(self.sources.doctor())
-        yield from health_metrics(self.sources.health(), self.sources.scrapes())
+        return self.families()
 
 
 def probe_metrics(views: list[ProbeView]) -> Iterator[Metric]:
