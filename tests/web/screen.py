@@ -47,7 +47,7 @@ class Screen:
     def text(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen.display)
 
-    def wait_for(self, page: Page, *words: str, timeout: float = 20.0) -> str:
+    def wait_for(self, page: Page, *words: str, timeout: float = 30.0) -> str:
         """Until every word is on screen (events are delivered while Playwright waits, not during sleep)."""
         for _ in range(int(timeout * 10)):
             if all(word in self.text for word in words):
