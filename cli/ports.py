@@ -4,7 +4,8 @@ Docker's embedded DNS listeners (``PortSocket.embedded_dns``) are left out unles
 from __future__ import annotations
 
 from netcon.cli.table import emit, render
-from netcon.core.ports import PortsView, collect_ports
+from netcon.core.ports.collector import collect_ports
+from netcon.core.ports.model import PortsView
 
 
 def register_show(views, common) -> None:
