@@ -13,8 +13,9 @@ import json
 from netcon.cli.table import render
 from netcon.core.errors import UsageError
 from netcon.core.model import to_json
-from netcon.core.ping.engine import PingEngine, ProbeSpec, Reply, validate
+from netcon.core.ping.engine import PingEngine
 from netcon.core.ping.matrix import Matrix, containers_matrix, network_matrix
+from netcon.core.ping.probe import ProbeSpec, Reply, validate
 from netcon.core.ping.resolve import resolve
 from netcon.core.ping.sources import find_source
 from netcon.core.validate import values
