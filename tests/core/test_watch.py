@@ -122,6 +122,10 @@ def test_bridge_port_state_changes_are_not_a_change_but_joining_a_bridge_is(netn
     ip = ["ip", "-n", netns]
     subprocess.run([*ip, "link", "add", "pbr0", "type", "bridge"], check=True)
     subprocess.run([*ip, "link", "add", "pa0", "type", "veth", "peer", "name", "pb0"], check=True)
+    # A second port that stays forwarding keeps the bridge's carrier up whatever pa0's state: otherwise pa0
+    # leaving forwarding takes the bridge down, a real change (the kernel reports it up to a second later).
+    subprocess.run([*ip, "link", "add", "pc0", "type", "veth", "peer", "name", "pd0"], check=True)
+    subprocess.run([*ip, "link", "set", "pc0", "master", "pbr0"], check=True)
     sock = open_netlink_monitor(f"/var/run/netns/{netns}")
     try:
 
@@ -138,7 +142,7 @@ def test_bridge_port_state_changes_are_not_a_change_but_joining_a_bridge_is(netn
             return any(changes_view(d) for d in datagrams)
 
         assert change_after(*ip, "link", "set", "pa0", "master", "pbr0")
-        for name in ("pbr0", "pa0", "pb0"):  # a port's state can only be set while it is up
+        for name in ("pbr0", "pa0", "pb0", "pc0", "pd0"):  # a port's state can only be set while it is up
             subprocess.run([*ip, "link", "set", name, "up"], check=True)
         # Bringing links up is followed, up to a second later, by their carrier coming up (real link changes):
         # wait until the monitor has been quiet for half a second before the state changes are tried.
