@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.exporter.config import MatrixConfig, ProbeConfig
-from netcon.core.ping.engine import Event, PingEngine, ProbeSpec, Reply
+from netcon.core.ping.engine import PingEngine
 from netcon.core.ping.matrix import network_matrix
+from netcon.core.ping.probe import Event, ProbeSpec, Reply
 from netcon.core.ping.resolve import NameNotResolved, resolve
 from netcon.core.ping.sources import Source, find_source
 from netcon.core.snapshot import SnapshotCollector
