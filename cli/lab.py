@@ -30,6 +30,11 @@ def register(sub, common) -> None:
     up.add_argument(
         "--etcd-prefix", default=lab.SEED_PREFIX, help=f"flannel's key prefix (default {lab.SEED_PREFIX}, the seed's)"
     )
+    up.add_argument(
+        "--ssh",
+        action="store_true",
+        help="also an sshd in each host on its underlay address, with the lab's keys, known_hosts and ssh config",
+    )
     up.set_defaults(func=run_up)
 
     status = actions.add_parser("status", parents=[common, prefix], help="hosts, namespaces, daemons, etcd")
@@ -59,7 +64,9 @@ def _progress(message: str) -> None:
 
 
 def run_up(args, ctx) -> int:
-    lab.up(ctx, args.prefix, args.hosts, args.underlay, args.etcd_api, args.etcd_prefix, progress=_progress)
+    lab.up(
+        ctx, args.prefix, args.hosts, args.underlay, args.etcd_api, args.etcd_prefix, progress=_progress, ssh=args.ssh
+    )
     return _print_status(lab.status(args.prefix), as_json=False)
 
 
@@ -77,10 +84,11 @@ def _print_status(result: lab.LabStatus, as_json: bool) -> int:
         f"lab {result.prefix}: underlay {result.underlay} on {result.bridge}"
         f"{'' if result.bridge_present else ' (MISSING)'}; etcd {result.etcd_endpoint} "
         f"(API v{result.etcd_api}) {'up' if result.etcd_up else 'DOWN'}"
+        + (f"; ssh config {result.ssh_config}" if result.ssh_config else "")
     )
     print(
         render(
-            ("HOST", "NETNS", "UNDERLAY IP", "DOCKER", "DOCKERD", "FLANNEL AGENT", "FLANNEL_SUBNET"),
+            ("HOST", "NETNS", "UNDERLAY IP", "DOCKER", "DOCKERD", "FLANNEL AGENT", "FLANNEL_SUBNET", "SSH"),
             [
                 (
                     h.name,
@@ -90,6 +98,7 @@ def _print_status(result: lab.LabStatus, as_json: bool) -> int:
                     f"up (pid {h.dockerd_pid})" if h.docker_up else "DOWN",
                     f"up (pid {h.agent_pid})" if h.agent_pid else "DOWN",
                     h.flannel_subnet or "",
+                    (f"{h.ssh} (sshd pid {h.sshd_pid})" if h.sshd_pid else f"{h.ssh} DOWN") if h.ssh else "",
                 )
                 for h in result.hosts
             ],

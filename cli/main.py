@@ -33,6 +33,7 @@ COMMANDS = {
     "capture": "netcon.cli.capture",
     "exporter": "netcon.cli.exporter",
     "serve": "netcon.cli.serve",
+    "cluster": "netcon.cli.cluster",
 }
 SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own
@@ -81,6 +82,18 @@ def common_options() -> argparse.ArgumentParser:
         action="store_true",
         default=argparse.SUPPRESS,
         help="refuse every change (also NETCON_READ_ONLY=1)",
+    )
+    common.add_argument(
+        "--host",
+        metavar="ssh://[user@]host[:port]",
+        default=argparse.SUPPRESS,
+        help="read another machine, through the netcon there (netcon serve --stdio over SSH)",
+    )
+    common.add_argument(
+        "--ssh-config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="the ssh config to use instead of ~/.ssh/config (as ssh -F)",
     )
     return common
 
@@ -137,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
             netns=getattr(args, "netns", None),
             read_only=getattr(args, "read_only", False),
         )
+        from netcon.cli.hosts import check_host_options
+
+        check_host_options(args, ctx, next((a for a in argv if a in COMMANDS), "console"))
         return int(args.func(args, ctx))
     except NetconError as error:
         print(f"netcon: {error}", file=sys.stderr)

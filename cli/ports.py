@@ -4,7 +4,6 @@ Docker's embedded DNS listeners (``PortSocket.embedded_dns``) are left out unles
 from __future__ import annotations
 
 from netcon.cli.table import emit, render
-from netcon.core.ports.collector import collect_ports
 from netcon.core.ports.model import PortSocket, PortsView
 
 
@@ -14,11 +13,14 @@ def register_show(views, common) -> None:
     p.add_argument(
         "--dns", action="store_true", help="also list Docker's embedded DNS listeners (127.0.0.11 in each container)"
     )
-    p.set_defaults(func=run_show_ports)
+    p.set_defaults(func=run_show_ports, remote=True)
 
 
 def run_show_ports(args, ctx) -> int:
-    view = collect_ports(ctx)
+    from netcon.cli.hosts import open_host
+
+    with open_host(args, ctx) as host:
+        view = host.ports()
     emit("ports", port_rows(view, dns=args.dns), ports_table(view, dns=args.dns), view.not_read, args.json)
     return 0
 

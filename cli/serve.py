@@ -1,5 +1,6 @@
-"""``netcon serve --web``: the console in a browser (read-only unless --allow-changes). ``--web`` is the mode
-flag, required, so that the machine-to-machine mode over SSH (``--stdio``, issue 16) can sit beside it."""
+"""``netcon serve --web``: the console in a browser (read-only unless --allow-changes); ``netcon serve --stdio``:
+this host's reads for a netcon on another machine, over the SSH session that started it (``core.hosts.server``).
+One mode flag is required."""
 
 from __future__ import annotations
 
@@ -32,14 +33,19 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "serve",
         parents=[common, etcd_parent()],
-        help="serve the console to a browser (--web); one mode flag is required",
+        help="serve the console to a browser (--web), or this host to another netcon over SSH (--stdio)",
         description="Modes (give exactly one): --web serves the console to browsers, each session its own "
-        "console, read-only unless --allow-changes. A machine-to-machine mode over SSH (--stdio) will join it. "
-        "Bound to 127.0.0.1 by default; any other address, and --allow-changes, need a token (--token, or one "
+        "console, read-only unless --allow-changes. --stdio serves this host's reads (snapshot, ports, leases, "
+        "doctor, probes, change events) as JSON lines on stdin/stdout, for a netcon that reached this host over "
+        "SSH (netcon --host ssh://...); with --read-only it refuses every change. --web is "
+        "bound to 127.0.0.1 by default; any other address, and --allow-changes, need a token (--token, or one "
         "is generated and printed once).",
     )
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--web", action="store_true", help="serve the console in a browser (textual-serve)")
+    mode.add_argument(
+        "--stdio", action="store_true", help="serve this host to another netcon over SSH (JSON lines on stdin/stdout)"
+    )
     p.add_argument("--listen", metavar="ADDR:PORT", default=None, help=f"where to serve (default {DEFAULT_LISTEN})")
     p.add_argument(
         "--token", metavar="TOKEN", default=None, help=f"the token browsers must give (>= {MIN_TOKEN} chars)"
@@ -71,6 +77,8 @@ def console_argv(args, ctx) -> list[str]:
 
 
 def run_serve(args, ctx) -> int:
+    if args.stdio:
+        return run_stdio(args, ctx)
     host, port = values.listen_address(args.listen if args.listen is not None else DEFAULT_LISTEN, "listen", "--listen")
     from netcon.cli.console import etcd_settings
     from netcon.core.flannel.registry import normalize_prefix
@@ -103,4 +111,30 @@ def run_serve(args, ctx) -> int:
         asyncio.run(server.run(started))
     except OSError as error:
         raise listen_failure(host, port, error) from None
+    return 0
+
+
+def run_stdio(args, ctx) -> int:
+    """Serve this host on stdin/stdout; what would print to stdout otherwise goes to stderr, so nothing but the
+    protocol's lines reach the other netcon."""
+    import os
+
+    from netcon.core.hosts.base import EtcdAccess
+    from netcon.core.hosts.local import LocalHost
+    from netcon.core.hosts.server import StdioServer
+
+    web_only = [f"--{f}" for f in ("listen", "token") if getattr(args, f) is not None]
+    if web_only or args.allow_changes:
+        flag = web_only[0] if web_only else "--allow-changes"
+        raise UsageError(f"{flag} belongs to serve --web; serve --stdio speaks only on stdin and stdout.")
+    etcd = None
+    if args.etcd_endpoints is not None:
+        from netcon.cli.flannel import etcd_options
+
+        etcd = EtcdAccess(etcd_options(args), args.etcd_prefix)
+    protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    with protocol_out:
+        StdioServer(LocalHost(ctx, etcd=etcd), sys.stdin.buffer, protocol_out).serve()
     return 0

@@ -6,7 +6,6 @@ from netcon.cli.main import SNAPSHOT_VIEWS
 from netcon.cli.table import emit, render
 from netcon.core.errors import DockerUnavailable
 from netcon.core.model import Snapshot
-from netcon.core.snapshot import collect
 
 
 def register(sub, common) -> None:
@@ -15,12 +14,15 @@ def register(sub, common) -> None:
     for view in SNAPSHOT_VIEWS:
         p = views.add_parser(view, parents=[common], help=f"list {view}")
         p.add_argument("--json", action="store_true", help="one JSON array of objects")
-        p.set_defaults(func=run_show)
+        p.set_defaults(func=run_show, remote=True)
     show.views = views
 
 
 def run_show(args, ctx) -> int:
-    snap = collect(ctx)
+    from netcon.cli.hosts import open_host
+
+    with open_host(args, ctx) as host:
+        snap = host.snapshot()
     if snap.docker_error and args.view in ("networks", "containers"):
         raise DockerUnavailable(snap.docker_error)
     emit(args.view, JSON_ROWS[args.view](snap), TABLES[args.view](snap), snap.not_read, args.json)

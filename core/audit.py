@@ -49,6 +49,13 @@ def current_user() -> str:
         return getpass.getuser()
 
 
+def ssh_client() -> str | None:
+    """Where an SSH session that started this netcon came from (``SSH_CONNECTION``'s client address and port):
+    a change asked for by a remote console (``netcon serve --stdio``) is recorded with it."""
+    parts = os.environ.get("SSH_CONNECTION", "").split()
+    return f"{parts[0]}:{parts[1]}" if len(parts) >= 2 else None
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     time: str  # ISO 8601, UTC
@@ -131,6 +138,7 @@ class _Attempt:
             "id": self.id,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "user": current_user(),
+            **({"ssh_from": client} if (client := ssh_client()) else {}),
             "host": socket.gethostname(),
             "docker_host": self.ctx.docker_url,
             "netns": self.ctx.netns,

@@ -83,6 +83,25 @@ def create_named(name: str) -> str:
     return path
 
 
+def root_netns() -> str:
+    """The machine's root network namespace: netcon's own, unless ``NETCON_ROOT_NETNS`` names it (a netcon
+    started inside a lab host by its sshd, where /proc/1 may not be readable: the lab bind-mounts the root one)."""
+    given = os.environ.get("NETCON_ROOT_NETNS")
+    return given if given and os.path.exists(given) else OWN_NETNS
+
+
+def bind_netns(source: str, path: str) -> None:
+    """Keep the namespace ``source`` reachable at the file ``path`` (a bind mount, as ``ip netns`` makes)."""
+    if not os.path.exists(path):
+        with open(path, "x"):
+            pass
+    if os.stat(path).st_dev == os.stat(source).st_dev:  # already a namespace file (nsfs)
+        return
+    if _libc.mount(source.encode(), path.encode(), None, MS_BIND, None) != 0:
+        err = ctypes.get_errno()
+        raise NetconError(f"Bind-mounting {source} on {path} failed: {os.strerror(err)}.", target=path)
+
+
 def remove_named(name: str) -> None:
     """``ip netns del NAME``: unmount and unlink; the namespace goes when nothing else holds it."""
     path = os.path.join(NETNS_RUN_DIR, name)

@@ -19,7 +19,7 @@ from netcon.core.docker_api import docker_call
 from netcon.core.errors import NetconError, NotFound
 from netcon.core.model import ContainerInterface, Snapshot
 from netcon.core.netlink.rtnl import Address, Rtnl
-from netcon.core.netns import OWN_NETNS, netns_inode, proc_netns
+from netcon.core.netns import OWN_NETNS, netns_inode, proc_netns, root_netns
 from netcon.core.snapshot_join import Inspected, KernelRead, Namespace, Raw, assemble, docker_name, endpoints
 
 
@@ -203,7 +203,7 @@ def _named_namespaces(
 ) -> dict[int, tuple[str, Namespace]]:
     """Peers of veths that lead to no container: the root netns or one of /var/run/netns (a lab host's
     underlay link, a hand-made pair), found by the id this netns gives them."""
-    candidates = {"root": OWN_NETNS}  # netcon itself runs in the root netns
+    candidates = {"root": root_netns()}  # netcon's own, or the one a lab host's sshd names
     if os.path.isdir(NETNS_RUN_DIR):
         candidates.update({name: os.path.join(NETNS_RUN_DIR, name) for name in sorted(os.listdir(NETNS_RUN_DIR))})
     found: dict[int, tuple[str, str]] = {}

@@ -7,11 +7,9 @@ All clients share one event-loop thread; each call is scheduled there and waited
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
@@ -22,6 +20,7 @@ import aetcd
 import aetcd.exceptions as aex
 import grpc
 
+from netcon.core.aioloop import LoopThread
 from netcon.core.errors import EtcdUnavailable, NetconError, PermissionDenied
 from netcon.core.etcd.base import EndpointDown, Failover, KeyValue, Listing, Watch, WatchEvent, WatchReset
 from netcon.core.etcd.options import EtcdOptions
@@ -32,39 +31,12 @@ CHANNEL_OPTIONS = {"grpc.max_receive_message_length": 256 * 1024 * 1024}
 TTL_CHUNK = 1000  # LeaseTimeToLive requests in flight at once
 
 
-class _LoopThread:
-    """The one asyncio loop all v3 clients run on."""
-
-    _lock = threading.Lock()
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-
-    @classmethod
-    def loop(cls) -> asyncio.AbstractEventLoop:
-        with cls._lock:
-            if cls._loop is None:
-                cls._loop = asyncio.new_event_loop()
-                cls._thread = threading.Thread(target=cls._loop.run_forever, name="etcd-v3-loop", daemon=True)
-                cls._thread.start()
-            return cls._loop
-
-    @classmethod
-    def stop(cls, timeout: float) -> None:
-        with cls._lock:
-            loop, thread, cls._loop, cls._thread = cls._loop, cls._thread, None, None
-        if loop is None or thread is None:
-            return
-        # what is still pending (a closing channel) is cancelled; a loop too busy to say so is stopped anyway
-        with contextlib.suppress(TimeoutError, concurrent.futures.CancelledError):
-            asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        if not thread.is_alive():
-            loop.close()
+class _LoopThread(LoopThread):
+    """The shared loop (``core.aioloop``), with a timeout that reads as an endpoint that does not answer."""
 
     @classmethod
     def run(cls, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, cls.loop())
+        future = cls.submit(coro)
         try:
             return future.result(timeout)
         except TimeoutError:
@@ -72,17 +44,9 @@ class _LoopThread:
             raise EndpointDown("timed out") from None
 
 
-async def _cancel_pending() -> None:
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
 def stop_loop(timeout: float = 1.0) -> None:
-    """End the loop thread every v3 client shares (a later call starts a new one): for a program that is
-    done with etcd, e.g. the console on its way out, so no thread of netcon's outlives it."""
-    _LoopThread.stop(timeout)
+    """End the loop thread every v3 client shares (``core.aioloop.stop_loop``)."""
+    LoopThread.stop(timeout)
 
 
 class _Client(aetcd.Client):  # type: ignore[misc]  # aetcd ships no type information

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from netcon.core.audit import mutation
 from netcon.core.context import HostContext
-from netcon.core.errors import PermissionDenied, UsageError
+from netcon.core.errors import NetconError, PermissionDenied, UsageError
 from netcon.core.etcd import open_client
 from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.image import ensure_busybox
 from netcon.core.lab import firewall, overlay, procs, underlay
+from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab import state as lab_state
 from netcon.core.lab.scenario import ensure_probe, ensure_seed
 from netcon.core.lab.state import LAB_ROOT, LabHost, LabState
@@ -40,6 +41,8 @@ class HostStatus:
     docker_options: tuple[str, ...]
     agent_pid: int | None  # the flannel agent, when running
     flannel_subnet: str | None  # FLANNEL_SUBNET of its subnet.env
+    ssh: str | None = None  # lab up --ssh: its target, ssh://root@<netns> (with the lab's ssh config)
+    sshd_pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,17 @@ class LabStatus:
     etcd_api: int
     hosts: tuple[HostStatus, ...]
     iptables_rules: tuple[str, ...]
+    ssh_config: str | None = None  # lab up --ssh: the lab's ssh config file (netcon --ssh-config, ssh -F)
 
     @property
     def healthy(self) -> bool:
         return (
             self.bridge_present
             and self.etcd_up
-            and all(h.netns_present and h.docker_up and h.agent_pid for h in self.hosts)
+            and all(
+                h.netns_present and h.docker_up and h.agent_pid and (h.sshd_pid or self.ssh_config is None)
+                for h in self.hosts
+            )
         )
 
 
@@ -111,8 +118,10 @@ def up(
     flannel_prefix: str = SEED_PREFIX,
     seed: bool = True,
     progress: Progress = lambda message: None,
+    ssh: bool = False,
 ) -> LabState:
-    """Build the lab, or complete and repair the one recorded; on failure remove everything it made."""
+    """Build the lab, or complete and repair the one recorded; on failure remove everything it made. ``ssh``:
+    an sshd in each host too (``core.lab.ssh``); a lab once built with it keeps it."""
     _require_root()
     lab_state.check_prefix(prefix)
     existing = lab_state.load(prefix)
@@ -133,6 +142,10 @@ def up(
         procs.require_binary("etcd", "etcd-server")
         procs.require_binary("nsenter", "util-linux")
         state = plan(prefix, hosts, underlay_cidr, etcd_api, normalize_prefix(flannel_prefix))
+    if ssh and not state.ssh:
+        if not os.path.exists(lab_ssh.SSHD):
+            raise NetconError(f"{lab_ssh.SSHD} is not installed (Debian package openssh-server): --ssh needs it.")
+        state.ssh = True
     lab_state.save(state)
     try:
         _build(state, seed, progress)
@@ -182,9 +195,21 @@ def _build(state: LabState, seed: bool, progress: Progress) -> None:
             firewall.accept_forwarding(host.netns_path)
         ensure_busybox(host_context(host))
         ensure_probe(host_context(host), state.prefix, f"{host.name}-probe")
+    if state.ssh:
+        _build_ssh(state, progress)
     if seed:
         progress("the seed's scenario on h1")
         ensure_seed(host_context(state.hosts[0]), state.prefix)
+
+
+def _build_ssh(state: LabState, progress: Progress) -> None:
+    lab_ssh.write_files(state)
+    for host in state.hosts:
+        if not lab_ssh.sshd_up(host):
+            progress(f"sshd in {host.netns} on {host.address}:22")
+            lab_ssh.stop_sshd(host)
+            host.sshd_pid = lab_ssh.start_sshd(host)
+            lab_state.save(state)
 
 
 def _write_flannel_config(state: LabState) -> None:
@@ -204,6 +229,9 @@ def down(ctx: HostContext, prefix: str = DEFAULT_PREFIX, progress: Progress = la
     if state is None:
         return False
     for host in state.hosts:
+        if state.ssh:
+            progress(f"stopping sshd of {host.netns}")
+            lab_ssh.stop_sshd(host)
         progress(f"stopping dockerd of {host.netns}")
         procs.stop_dockerd(host)
     procs.stop(procs.processes_mentioning(state.directory))
@@ -274,8 +302,11 @@ def status(prefix: str = DEFAULT_PREFIX) -> LabStatus:
                 docker_options=tuple(h.docker_options),
                 agent_pid=h.agent_pid if procs.owned(h.agent_pid, overlay.subnet_file(h)) else None,
                 flannel_subnet=overlay.flannel_subnet(h),
+                ssh=lab_ssh.target(h) if state.ssh else None,
+                sshd_pid=h.sshd_pid if state.ssh and lab_ssh.sshd_up(h) else None,
             )
             for h in state.hosts
         ),
         iptables_rules=tuple(" ".join(r) for r in state.iptables_rules if firewall.present(r)),
+        ssh_config=lab_ssh.config_path(state) if state.ssh else None,
     )

@@ -25,6 +25,7 @@ class LabHost:
     dockerd_pid: int | None = None
     docker_options: list[str] = field(default_factory=list)  # from the agent's subnet.env, as mk-docker-opts.sh
     agent_pid: int | None = None
+    sshd_pid: int | None = None  # lab up --ssh: the host's own sshd
 
     @property
     def socket(self) -> str:
@@ -57,6 +58,7 @@ class LabState:
     etcd_port: int = 2379
     hosts: list[LabHost] = field(default_factory=list)
     iptables_rules: list[list[str]] = field(default_factory=list)  # each: [chain, *match], inserted by the lab
+    ssh: bool = False  # lab up --ssh: an sshd in each host (core.lab.ssh)
 
     @property
     def etcd_endpoint(self) -> str:

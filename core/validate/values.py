@@ -188,6 +188,34 @@ def host(value: str, field: str, label: str) -> str:
     return host_name(candidate, field, label)
 
 
+def ssh_target(value: str, field: str, label: str) -> tuple[str | None, str, int | None]:
+    """``ssh://[user@]host[:port]`` (an IPv6 address in brackets): (user or None, host, port or None)."""
+    given = text(value, field, label)
+    usage = f"{label} {shown(given)} is not a host like ssh://[user@]host[:port]."
+    if not given.startswith("ssh://"):
+        raise fail(field, usage)
+    rest = given[len("ssh://") :]
+    user = None
+    if "@" in rest:
+        user, rest = rest.rsplit("@", 1)
+        if not re.fullmatch(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,31}", user):
+            raise fail(field, f"{label} {shown(given)} has a user name SSH would refuse.")
+    if "/" in rest:
+        raise fail(field, f"{label} {shown(given)} has a path; give only ssh://[user@]host[:port].")
+    if rest.startswith("["):
+        name, _, tail = rest[1:].partition("]")
+        if tail and not tail.startswith(":"):
+            raise fail(field, usage)
+        port_text = tail[1:] if tail else None
+    else:
+        name, colon, port_text_given = rest.partition(":")
+        port_text = port_text_given if colon else None
+    if not name:
+        raise fail(field, f"{label} {shown(given)} names no host.")
+    name = host(name, field, label)
+    return user, name, None if port_text is None else port(port_text, field, f"The port of {label}")
+
+
 def interface_name(value: str, field: str, label: str) -> str:
     stripped = text(value, field, label)
     if not IFNAME_RE.fullmatch(stripped) or stripped in (".", ".."):

@@ -1,0 +1,178 @@
+"""``netcon serve --stdio``: this host's reads for a netcon on another machine, over the SSH session that
+started it (stdin and stdout; nothing listens on the network). See ``protocol`` for the wire format.
+
+Requests run on a few worker threads, so a slow doctor run never holds up a snapshot or the change events;
+answers are written whole, one line each, under one lock. End of stdin (the SSH session closed) stops every
+stream and returns. Read-only is the server's own: ``netcon --read-only serve --stdio`` refuses every change
+here, in the core, and audits the refusal in this host's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from typing import Any, BinaryIO
+
+from netcon.core.audit import current_user
+from netcon.core.errors import NetconError
+from netcon.core.hosts import protocol
+from netcon.core.hosts.base import Subscription
+from netcon.core.hosts.codec import WireError, decode, to_wire
+from netcon.core.hosts.local import LocalHost
+from netcon.core.hosts.probes import ProbeRequest
+
+WORKERS = 4
+
+
+def version() -> str:
+    try:
+        return metadata.version("netcon")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class StdioServer:
+    """Serves ``host`` on ``reader``/``writer`` (binary streams) until the reader ends."""
+
+    def __init__(self, host: LocalHost, reader: BinaryIO, writer: BinaryIO) -> None:
+        self.host, self.reader, self.writer = host, reader, writer
+        self._write_lock = threading.Lock()
+        self._streams: dict[int, Subscription] = {}
+        self._probes: dict[int, int] = {}  # stream id -> probe id
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="netcon-serve")
+        self._closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = protocol.line(message)
+        with self._write_lock:
+            if self._closed:
+                return
+            try:
+                self.writer.write(data)
+                self.writer.flush()
+            except (OSError, ValueError):  # the client went away: the reader sees the end next
+                self._closed = True
+
+    def serve(self) -> None:
+        self.send(protocol.hello(socket.gethostname(), version(), self.host.read_only, current_user()))
+        try:
+            while True:
+                raw = self.reader.readline(protocol.MAX_LINE)
+                if not raw:
+                    return
+                self._dispatch(raw)
+        finally:
+            self._close()
+
+    def _dispatch(self, raw: bytes) -> None:
+        try:
+            message = json.loads(raw)
+            if not isinstance(message, dict) or not isinstance(message.get("id"), int):
+                raise ValueError("not a request object with an integer id")
+            op, args = message.get("op"), message.get("args") or {}
+            if op not in protocol.RESULTS or not isinstance(args, dict):
+                raise ValueError(f"unknown operation {op!r}")
+        except ValueError as error:
+            self.send({"id": None, "error": {"kind": "ProtocolError", "message": f"Bad request: {error}."}})
+            return
+        ident = message["id"]
+        if op == "cancel":
+            self._cancel(args.get("stream"))
+            self.send({"id": ident, "result": None})
+            return
+        self._pool.submit(self._answer, ident, op, args)
+
+    def _answer(self, ident: int, op: str, args: dict[str, Any]) -> None:
+        try:
+            result = self._run(ident, op, args)
+        except NetconError as error:
+            self.send({"id": ident, "error": error_of(error)})
+        except Exception as error:  # a bug here must not end the session: the client gets its sentence
+            self.send({"id": ident, "error": {"kind": type(error).__name__, "message": f"Internal error: {error!r}."}})
+        else:
+            self.send({"id": ident, "result": to_wire(result)})
+
+    def _run(self, ident: int, op: str, args: dict[str, Any]) -> Any:
+        host = self.host
+        reads: dict[str, Callable[[], Any]] = {
+            "snapshot": host.snapshot,
+            "ports": host.ports,
+            "counters": host.counters,
+            "leases": host.leases,
+            "doctor": host.doctor,
+            "facts": host.facts,
+            "ping": lambda: None,
+        }
+        if op in reads:
+            return reads[op]()
+        if op == "ancestry":
+            return host.ancestry(int(args["pid"]))
+        if op == "vxlan":
+            return host.vxlan(str(args["ifname"]))
+        if op == "change":
+            return host.change(str(args["operation"]), dict(args.get("arguments") or {}))
+        if op == "stop_probe":
+            return host.stop_probe(int(args["probe"]))
+        if op == "watch":
+            return self._watch(ident)
+        if op == "probe":
+            return self._probe(ident, args)
+        raise NetconError(f"Operation {op} is not served.")
+
+    def _watch(self, ident: int) -> None:
+        def changed(reasons: frozenset[str]) -> None:
+            self.send({"id": ident, "event": {"reasons": sorted(reasons), "live": self.host.live}})
+
+        with self._lock:
+            self._streams[ident] = self.host.watch(changed)
+        self.send({"id": ident, "event": {"reasons": ["watching"], "live": self.host.live}})
+
+    def _probe(self, ident: int, args: dict[str, Any]) -> Any:
+        try:
+            request = decode(ProbeRequest, args.get("request"))
+        except WireError as error:
+            raise NetconError(f"Bad probe request: {error}") from None
+
+        def forward(summary: Any) -> None:
+            self.send({"id": ident, "event": to_wire(summary)})
+
+        started = self.host.start_probe(request, forward)
+        with self._lock:
+            self._probes[ident] = started.probe
+        return started
+
+    def _cancel(self, stream: object) -> None:
+        if not isinstance(stream, int):
+            return
+        with self._lock:
+            subscription = self._streams.pop(stream, None)
+            probe = self._probes.pop(stream, None)
+        if subscription is not None:
+            subscription.stop()
+        if probe is not None:
+            with contextlib.suppress(NetconError):  # already finished
+                self.host.stop_probe(probe)
+        self.send({"id": stream, "end": True})
+
+    def _close(self) -> None:
+        """End of input: stop the streams, let the requests in flight answer (a client that half-closed still
+        reads them), then release the host."""
+        with self._lock:
+            streams = list(self._streams.values())
+            self._streams.clear()
+        for subscription in streams:
+            subscription.stop()
+        self._pool.shutdown(wait=True)
+        with self._write_lock:
+            self._closed = True
+        self.host.close()
+
+
+def error_of(error: NetconError) -> dict[str, Any]:
+    return {"kind": type(error).__name__, "message": str(error), "exit_code": error.exit_code}
