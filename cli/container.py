@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from netcon.cli.hosts import change
 from netcon.cli.main import CommandParser
-from netcon.core.container_ops import remove_container, run_container
 from netcon.core.image import BUSYBOX_IMAGE
 
 
@@ -40,18 +40,20 @@ def register(sub, common) -> None:
         help="publish a port (repeatable), e.g. 8080:80 or 5353:53/udp",
     )
     run.add_argument("--label", action="append", default=[], metavar="K=V", help="label (repeatable)")
-    run.set_defaults(func=run_run)
+    run.set_defaults(func=run_run, remote=True)
 
     rm = actions.add_parser("rm", parents=[common], help="remove a container")
     rm.add_argument("container", metavar="NAME|ID")
     rm.add_argument("--force", "-f", action="store_true", help="remove it even when running")
-    rm.set_defaults(func=run_rm)
+    rm.set_defaults(func=run_rm, remote=True)
 
 
 def run_run(args, ctx) -> int:
-    done = run_container(
+    done = change(
+        args,
         ctx,
-        args.name,
+        "container.run",
+        name=args.name,
         network=args.network,
         image=args.image,
         publish=args.publish,
@@ -66,6 +68,6 @@ def run_run(args, ctx) -> int:
 
 
 def run_rm(args, ctx) -> int:
-    done = remove_container(ctx, args.container, force=args.force)
+    done = change(args, ctx, "container.rm", container=args.container, force=args.force)
     print(f"removed container {done.name} ({done.id[:12]})")
     return 0

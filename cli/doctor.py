@@ -11,6 +11,7 @@ from netcon.cli.flannel import etcd_options, etcd_parent
 from netcon.core.doctor.facts import Target
 from netcon.core.doctor.findings import ERROR, Report
 from netcon.core.doctor.runner import run, target_for
+from netcon.core.errors import UsageError
 from netcon.core.etcd import EtcdOptions
 from netcon.core.lab import state as lab_state
 from netcon.core.lab.lab import DEFAULT_PREFIX, host_context
@@ -32,7 +33,7 @@ def register(sub, common) -> None:
         metavar="PREFIX",
         help=f"check every host of the lab (default prefix {DEFAULT_PREFIX}) and its etcd",
     )
-    doctor.set_defaults(func=run_doctor)
+    doctor.set_defaults(func=run_doctor, remote=True)
 
 
 def lab_targets(prefix: str, read_only: bool = True) -> tuple[list[Target], EtcdOptions, str]:
@@ -49,7 +50,14 @@ def _etcd_given(args) -> bool:
 
 
 def run_doctor(args, ctx) -> int:
-    if args.lab is not None:
+    if getattr(args, "host", None) is not None:
+        if args.lab is not None:
+            raise UsageError("--lab checks this machine's lab, --host another machine: give one.")
+        from netcon.cli.hosts import open_host
+
+        with open_host(args, ctx) as host:
+            report = host.doctor()
+    elif args.lab is not None:
         targets, etcd, prefix = lab_targets(args.lab)
         etcd_prefix = args.etcd_prefix if args.etcd_prefix is not None else prefix
         if args.etcd_endpoints is not None:
@@ -58,7 +66,8 @@ def run_doctor(args, ctx) -> int:
         targets = [target_for(ctx)]
         etcd = etcd_options(args) if _etcd_given(args) else None
         etcd_prefix = args.etcd_prefix
-    report = run(targets, etcd, etcd_prefix)
+    if getattr(args, "host", None) is None:
+        report = run(targets, etcd, etcd_prefix)
     if args.json:
         print(json.dumps(to_json(report) | {"healthy": report.healthy}, indent=2))
     else:

@@ -62,8 +62,9 @@ class CommandParser(Parser):
         return namespace, extras
 
 
-def common_options() -> argparse.ArgumentParser:
-    """The global options every subcommand accepts (before or after the subcommand)."""
+def common_options(host: bool = True) -> argparse.ArgumentParser:
+    """The global options every subcommand accepts (before or after the subcommand). ``host`` False leaves out
+    ``--host`` for a command that takes several hosts (``netcon cluster``)."""
     common = Parser(add_help=False)
     common.add_argument(
         "--docker-host",
@@ -83,12 +84,13 @@ def common_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="refuse every change (also NETCON_READ_ONLY=1)",
     )
-    common.add_argument(
-        "--host",
-        metavar="ssh://[user@]host[:port]",
-        default=argparse.SUPPRESS,
-        help="read another machine, through the netcon there (netcon serve --stdio over SSH)",
-    )
+    if host:
+        common.add_argument(
+            "--host",
+            metavar="ssh://[user@]host[:port]",
+            default=argparse.SUPPRESS,
+            help="read another machine, through the netcon there (netcon serve --stdio over SSH)",
+        )
     common.add_argument(
         "--ssh-config",
         metavar="FILE",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netcon.core.network_ops import connect, create_network, disconnect, remove_network
+from netcon.cli.hosts import change
 
 
 def register(sub, common) -> None:
@@ -27,31 +27,33 @@ def register(sub, common) -> None:
         help="driver option (repeatable), e.g. com.docker.network.bridge.name=br-app or "
         "com.docker.network.driver.mtu=1400",
     )
-    create.set_defaults(func=run_create)
+    create.set_defaults(func=run_create, remote=True)
 
     rm = actions.add_parser("rm", parents=[common], help="remove a Docker network")
     rm.add_argument("network", metavar="NAME|ID")
     rm.add_argument("--force", "-f", action="store_true", help="disconnect attached containers first")
-    rm.set_defaults(func=run_rm)
+    rm.set_defaults(func=run_rm, remote=True)
 
     conn = actions.add_parser("connect", parents=[common], help="connect a container to a network")
     conn.add_argument("network", metavar="NETWORK")
     conn.add_argument("container", metavar="CONTAINER")
     conn.add_argument("--ip", metavar="IP", help="IPv4 address on the network")
     conn.add_argument("--alias", action="append", default=[], metavar="A", help="DNS alias (repeatable)")
-    conn.set_defaults(func=run_connect)
+    conn.set_defaults(func=run_connect, remote=True)
 
     disc = actions.add_parser("disconnect", parents=[common], help="disconnect a container from a network")
     disc.add_argument("network", metavar="NETWORK")
     disc.add_argument("container", metavar="CONTAINER")
     disc.add_argument("--force", "-f", action="store_true", help="force it, as docker network disconnect -f")
-    disc.set_defaults(func=run_disconnect)
+    disc.set_defaults(func=run_disconnect, remote=True)
 
 
 def run_create(args, ctx) -> int:
-    done = create_network(
+    done = change(
+        args,
         ctx,
-        args.name,
+        "network.create",
+        name=args.name,
         driver=args.driver,
         subnet=args.subnet,
         gateway=args.gateway,
@@ -71,7 +73,7 @@ def run_create(args, ctx) -> int:
 
 
 def run_rm(args, ctx) -> int:
-    done = remove_network(ctx, args.network, force=args.force)
+    done = change(args, ctx, "network.rm", network=args.network, force=args.force)
     if done.disconnected:
         print(f"disconnected {', '.join(done.disconnected)}")
     print(f"removed network {done.name} ({done.id[:12]})")
@@ -79,7 +81,9 @@ def run_rm(args, ctx) -> int:
 
 
 def run_connect(args, ctx) -> int:
-    done = connect(ctx, args.network, args.container, ip=args.ip, aliases=args.alias)
+    done = change(
+        args, ctx, "network.connect", network=args.network, container=args.container, ip=args.ip, aliases=args.alias
+    )
     extra = f" as {done.ip}" if done.ip else ""
     extra += f" (aliases {', '.join(done.aliases)})" if done.aliases else ""
     print(f"connected {done.container} to {done.network}{extra}")
@@ -87,6 +91,6 @@ def run_connect(args, ctx) -> int:
 
 
 def run_disconnect(args, ctx) -> int:
-    done = disconnect(ctx, args.network, args.container, force=args.force)
+    done = change(args, ctx, "network.disconnect", network=args.network, container=args.container, force=args.force)
     print(f"disconnected {done.container} from {done.network}")
     return 0

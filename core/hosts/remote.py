@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import inspect
 import itertools
 import threading
 import time
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -233,7 +235,20 @@ class RemoteHost:
         return result
 
     def change(self, operation: str, arguments: dict[str, Any]) -> Any:
-        return self.request("change", {"operation": operation, "arguments": to_wire(arguments)})
+        """The change done there, its result decoded as the core operation's own return type."""
+        from netcon.core.operations import mutating_operations
+
+        function = mutating_operations().get(operation)
+        if function is None:
+            raise UsageError(f"{operation!r} is not a change netcon knows.", target="operation")
+        raw = self.request("change", {"operation": operation, "arguments": to_wire(arguments)})
+        hint = typing.get_type_hints(inspect.unwrap(function)).get("return", Any)
+        try:
+            return from_wire(hint, to_wire(raw))
+        except WireError as error:
+            raise HostUnreachable(
+                f"{self.target} answered {operation} with data this netcon cannot read: {error}"
+            ) from None
 
     def round_trip_ms(self) -> float:
         """One empty request: what the console waits on this host for, beyond the work itself."""

@@ -1,0 +1,144 @@
+"""``netcon cluster status|doctor``: every host of the overlay at once. Hosts: this machine (or, with ``--lab``,
+the lab's hosts over SSH), ``~/.config/netcon/hosts.toml``, ``--host`` (repeatable) and every host a flannel
+lease names that no other entry stands for; each read by the netcon on it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from netcon.cli.table import render
+from netcon.core.lab.lab import DEFAULT_PREFIX
+
+
+def register(sub, common) -> None:
+    from netcon.cli.flannel import etcd_parent
+    from netcon.cli.main import common_options
+
+    cluster = sub.add_parser("cluster", parents=[common], help="every host of the overlay: status, doctor")
+    several = common_options(host=False)  # --host is repeatable here
+    actions = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+    for name, helptext, func in (
+        ("status", "one row per host: reachable, Docker, containers, lease, VTEP MAC, doctor, RTT", run_status),
+        ("doctor", "the doctor on every host, findings tagged with their host (exit 1 on any error)", run_doctor),
+    ):
+        p = actions.add_parser(name, parents=[several, etcd_parent()], help=helptext)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument(
+            "--host",
+            dest="hosts",
+            action="append",
+            default=[],
+            metavar="ssh://[user@]host[:port]",
+            help="a host to include (repeatable), besides hosts.toml and the leases' hosts",
+        )
+        p.add_argument(
+            "--lab",
+            nargs="?",
+            const=DEFAULT_PREFIX,
+            default=None,
+            metavar="PREFIX",
+            help=f"the lab's hosts over SSH (lab up --ssh; default prefix {DEFAULT_PREFIX}), instead of this machine",
+        )
+        p.set_defaults(func=func)
+
+
+def _hosts(args, ctx):
+    """(hosts, leases) of the cluster the arguments name."""
+    from netcon.cli.hosts import etcd_access, ssh_config
+    from netcon.core.errors import NetconError
+    from netcon.core.hosts import inventory
+
+    config = ssh_config(args)
+    etcd = etcd_access(args)
+    entries = []
+    if args.lab is not None:
+        lab_entries, lab_etcd = inventory.lab_entries(args.lab, over_ssh=True)
+        entries += lab_entries
+        etcd = etcd or lab_etcd
+    else:
+        entries.append(inventory.HostEntry("local", "local", "local", etcd=etcd))
+    entries += inventory.load_hosts_file(etcd=etcd)
+    entries += inventory.flag_entries(args.hosts, etcd)
+    leases: tuple = ()
+    if etcd is not None and etcd.options is not None:
+        from netcon.core.flannel.registry import FlannelStore
+
+        try:
+            store = FlannelStore.open(etcd.options, etcd.prefix)
+            try:
+                leases = store.listing().leases
+            finally:
+                store.close()
+        except NetconError as error:
+            print(f"netcon: flannel's leases not read: {error}", file=sys.stderr)
+        entries += inventory.lease_entries((lease.attrs.public_ip for lease in leases), entries, etcd)
+    entries = inventory.unique(entries)
+    return [inventory.open_host(e, ctx.read_only, config, ctx) for e in entries], leases
+
+
+def _closing(hosts) -> None:
+    from netcon.core.aioloop import stop_loop
+
+    for host in hosts:
+        host.close()
+    stop_loop()
+
+
+def run_status(args, ctx) -> int:
+    from netcon.core.hosts.cluster import icmp_rtt, rows
+
+    hosts, leases = _hosts(args, ctx)
+    try:
+        table = rows(hosts, leases, doctor=True, rtt=icmp_rtt())
+    finally:
+        _closing(hosts)
+    if args.json:
+        print(json.dumps([r.json() for r in table], indent=2))
+    else:
+        print(status_table(table))
+        for r in table:
+            if r.error:
+                print(f"netcon: {r.name}: {r.error}", file=sys.stderr)
+    return 0 if all(r.reachable for r in table) else 1
+
+
+def status_table(table) -> str:
+    def cell(value, unit=""):
+        return "-" if value is None else f"{value}{unit}"
+
+    return render(
+        ("HOST", "TARGET", "REACHABLE", "DOCKER", "CONTAINERS", "SUBNET", "LEASE TTL", "VTEP MAC", "ERR/WARN", "RTT"),
+        [
+            (
+                r.name,
+                r.target,
+                "yes" if r.reachable else "NO",
+                cell(r.docker_version),
+                cell(r.containers),
+                cell(r.subnet),
+                cell(r.lease_ttl_s, "s"),
+                cell(r.vtep_mac),
+                "-" if r.errors is None else f"{r.errors}/{r.warnings}",
+                "-" if r.rtt_ms is None else f"{r.rtt_ms:.2f}ms",
+            )
+            for r in table
+        ],
+    )
+
+
+def run_doctor(args, ctx) -> int:
+    from netcon.cli.doctor import render as render_report
+    from netcon.core.hosts.cluster import doctor
+    from netcon.core.model import to_json
+
+    hosts, _leases = _hosts(args, ctx)
+    try:
+        report = doctor(hosts)
+    finally:
+        _closing(hosts)
+    if args.json:
+        print(json.dumps(to_json(report) | {"healthy": report.healthy}, indent=2))
+    else:
+        print(render_report(report))
+    return 0 if report.healthy else 1
