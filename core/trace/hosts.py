@@ -115,6 +115,9 @@ class HostView:
             self._namespaces[c.netns_inode] = Netns(self, proc_netns((owner or c).pid or c.pid), label, owner or c)
         return self._namespaces[c.netns_inode]
 
+    def namespaces(self) -> list[Netns]:
+        return [self.root, *self._namespaces.values()]
+
     def container(self, name: str | None) -> Container | None:
         return next((c for c in self.snapshot.containers if c.name == name), None) if name else None
 

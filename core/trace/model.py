@@ -60,7 +60,8 @@ class Hop:
         if not self.probed:
             return self.reason
         if self.seen is not None:
-            return f"seen; {self.reason}" if self.fails else f"seen ({self.seen.detail})"
+            seen = f"seen {self.seen.src} > {self.seen.dst} ttl {self.seen.ttl}"
+            return f"{seen}; {self.reason}" if self.fails else seen
         if self.capture is not None:
             return f"NOT seen; {self.reason}" if self.fails else f"NOT seen (predicted: {self.reason})"
         return f"{self.reason}" + (f" [nftrace: {self.traced}]" if self.traced else "")

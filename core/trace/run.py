@@ -16,6 +16,7 @@ from netcon.core.trace import question
 from netcon.core.trace.firewall import Packet
 from netcon.core.trace.hosts import Hosts, Lab, lab_of
 from netcon.core.trace.model import REPLY, REQUEST, FailedHop, Hop, Trace
+from netcon.core.trace.proof import conclude, prove
 from netcon.core.trace.walk import Walker
 
 MAX_WAIT_S = 10.0
@@ -60,17 +61,13 @@ def predict(hosts: Hosts, origin: question.Origin, packet: Packet, leases: tuple
     owner = hosts.owner(packet.dst)
     request.dest_networks = owner[1].networks if owner and owner[1] else ()
     outcome = request.run(origin.netns, packet)
-    sent = replace(packet, src=packet.src or _first_src(request.hops, origin))
+    sent = replace(packet, src=request.source_ip)
     if outcome.kind != "delivered" or outcome.netns is None:
         return Prediction(tuple(request.hops), sent, False, False, ())
     reply = Walker(hosts, REPLY, leases, tuple(request.records))
     back = reply.run(outcome.netns, outcome.packet.reply())
     answered = back.kind == "delivered" and back.netns is origin.netns
     return Prediction(tuple(request.hops + reply.hops), sent, True, answered, ())
-
-
-def _first_src(hops: list[Hop], origin: question.Origin) -> str | None:
-    return None
 
 
 def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) -> Trace:
@@ -90,7 +87,14 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
         predict_s = time.perf_counter() - started
         notes = tuple(n for n in (note, lease_note) if n)
         hops = prediction.hops
-        failed = next((h for h in hops if h.fails), None)
+        failed = _failed(next((h for h in hops if h.fails), None))
+        reached, replied = prediction.reached, False
+        if options.probe:
+            target = (dst_ip, destination.proto, destination.port)
+            proof = prove(ctx, hosts, origin.netns, hops, target, min(options.wait, MAX_WAIT_S))
+            hops = proof.hops
+            failed, reached, replied = conclude(hops, proof.answer)
+            notes += (f"the probe's socket: {proof.answer.detail}", *proof.notes)
         return Trace(
             src=src,
             dst=dst,
@@ -99,10 +103,10 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
             src_ip=prediction.packet.src,
             dst_ip=dst_ip,
             hops=hops,
-            reached=prediction.reached,
-            reply_seen=False,
-            failed_hop=_failed(failed),
-            probed=False,
+            reached=reached,
+            reply_seen=replied,
+            failed_hop=failed,
+            probed=options.probe,
             notes=notes + prediction.notes,
             predict_s=predict_s,
             total_s=time.perf_counter() - started,

@@ -37,6 +37,7 @@ class Walker:
         self.hops: list[Hop] = []
         self.source_container: str | None = None  # for the fix of Docker's isolation: connect it to ...
         self.dest_networks: tuple[str, ...] = ()  # ... the destination container's network
+        self.source_ip: str | None = None  # the source address the kernel chose for the request
 
     def hop(
         self,
@@ -76,6 +77,7 @@ class Walker:
             answer = route_get(ns.rtnl, pkt.dst, proto=pkt.number, dport=pkt.dport)
             if pkt.src is None and answer.prefsrc:
                 pkt = dataclasses.replace(pkt, src=answer.prefsrc)
+            self.source_ip = self.source_ip or pkt.src
         else:
             pre = firewall.before_routing(ns, pkt, in_iface, self.direction, tuple(self.records))
             if pre.drop is not None:
