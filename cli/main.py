@@ -31,6 +31,7 @@ COMMANDS = {
     "ping": "netcon.cli.ping",
     "doctor": "netcon.cli.doctor",
     "capture": "netcon.cli.capture",
+    "trace": "netcon.cli.trace",
 }
 SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own

@@ -51,7 +51,7 @@ NFT_PAYLOAD_TRANSPORT_HEADER = 2
 NF_INET_PRE_ROUTING, NF_INET_LOCAL_OUT = 0, 3
 NFTA_TRACE_TABLE, NFTA_TRACE_CHAIN, NFTA_TRACE_RULE_HANDLE, NFTA_TRACE_TYPE, NFTA_TRACE_VERDICT = 1, 2, 3, 4, 5
 NFTA_TRACE_ID, NFTA_TRACE_NETWORK_HEADER, NFTA_TRACE_TRANSPORT_HEADER = 6, 8, 9
-NFTA_TRACE_IIF, NFTA_TRACE_OIF, NFTA_TRACE_NFPROTO = 10, 12, 15
+NFTA_TRACE_IIF, NFTA_TRACE_OIF, NFTA_TRACE_NFPROTO, NFTA_TRACE_POLICY = 10, 12, 15, 16
 NFTA_VERDICT_CODE, NFTA_VERDICT_CHAIN = 1, 2
 TRACE_TYPES = {1: "policy", 2: "return", 3: "rule"}
 VERDICTS = {0: "drop", 1: "accept", 2: "stolen", 3: "queue", 4: "repeat"}
@@ -249,6 +249,9 @@ def decode_trace(data: bytes) -> list[TraceEvent]:
             code = _BE32S.unpack(nested[NFTA_VERDICT_CODE])[0] if len(nested.get(NFTA_VERDICT_CODE, b"")) == 4 else 1
             verdict = VERDICTS.get(code, str(code))
             target = _text(nested.get(NFTA_VERDICT_CHAIN)) or None
+        policy = _be32(got.get(NFTA_TRACE_POLICY))
+        if not verdict and policy is not None:  # a base chain's policy comes as its own attribute
+            verdict = VERDICTS.get(policy, str(policy))
         handle = got.get(NFTA_TRACE_RULE_HANDLE)
         events.append(
             TraceEvent(

@@ -74,7 +74,6 @@ class Crossing:
     parts: tuple[str, ...]  # "filter FORWARD: ACCEPT by -A FORWARD ... (12 packets)"
     drop: Verdict | None = None
     table_chain: str = ""  # "filter FORWARD" where the drop happened
-    unread: str | None = None  # why the rules could not be read
     nat: tuple[NatRecord, ...] = ()
 
 
@@ -152,11 +151,14 @@ def _undo(pkt: Packet, records: tuple[NatRecord, ...], ns: Netns, kind: str) -> 
     return pkt, None
 
 
-def _rules(ns: Netns) -> Ruleset | str:
+def _rules(ns: Netns) -> Ruleset:
+    """The namespace's rules; one that cannot be read ends the trace with one sentence (a prediction that
+    skipped the firewall would claim a path it cannot vouch for)."""
     try:
         return ns.ruleset()
     except NetconError as error:
-        return str(error)
+        where = ns.label if ns.host.name in ns.label else f"{ns.label} on {ns.host.name}"
+        raise type(error)(f"The firewall of {where} could not be read: {error}", target=error.target) from None
 
 
 def before_routing(ns: Netns, pkt: Packet, in_iface: str, direction: str, records: tuple[NatRecord, ...]) -> Crossing:
@@ -164,8 +166,6 @@ def before_routing(ns: Netns, pkt: Packet, in_iface: str, direction: str, record
     if direction == "reply":
         undone, note = _undo(pkt, records, ns, "snat")
         rules = _rules(ns)
-        if isinstance(rules, str):
-            return Crossing(undone, (note,) if note else (), unread=rules)
         drop = _drops(ns, rules, undone, in_iface, None, (("raw", "PREROUTING"), ("mangle", "PREROUTING")))
         return Crossing(undone, ((note,) if note else ()) + drop[0], *drop[1:])
     return _cross(ns, pkt, in_iface, None, (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING")))
@@ -207,8 +207,6 @@ def _cross(
     ns: Netns, pkt: Packet, in_iface: str | None, out_iface: str | None, chains: tuple[tuple[str, str], ...]
 ) -> Crossing:
     rules = _rules(ns)
-    if isinstance(rules, str):
-        return Crossing(pkt, (), unread=rules)
     parts: list[str] = []
     records: list[NatRecord] = []
     for table_name, chain in chains:

@@ -64,7 +64,7 @@ class Hop:
             return f"{seen}; {self.reason}" if self.fails else seen
         if self.capture is not None:
             return f"NOT seen; {self.reason}" if self.fails else f"NOT seen (predicted: {self.reason})"
-        return f"{self.reason}" + (f" [nftrace: {self.traced}]" if self.traced else "")
+        return self.reason
 
     def json(self) -> dict[str, Any]:
         seen: Any = None

@@ -171,6 +171,8 @@ def _traced(
                 direction_of[event.id] = _direction(event, identity)
             if event.verdict not in ("accept", "drop") or event.id not in direction_of:
                 continue
+            if event.kind == "policy" and event.verdict == "accept" and event.table != "filter":
+                continue  # nat/mangle chains without a matching rule: nothing happened there
             text = _step(ns, event, traced.handles.get(path, {}))
             key = (ns.host.name, ns.label, direction_of[event.id])
             if text not in found.setdefault(key, []):

@@ -4,12 +4,14 @@ where it died."""
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from netcon.core.context import HostContext
 from netcon.core.doctor.facts import read_flannel
+from netcon.core.errors import PermissionDenied
 from netcon.core.etcd import EtcdOptions
 from netcon.core.flannel.lease import Lease
 from netcon.core.trace import question
@@ -74,6 +76,11 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
     """Trace from ``src`` to ``dst``; bad input raises UsageError/NotFound before anything is sent."""
     started = time.perf_counter()
     destination = question.destination(dst, options.proto, options.port)
+    if os.geteuid() != 0:
+        raise PermissionDenied(
+            "netcon trace reads other network namespaces and their firewall rules and sends a probe from the "
+            "source's namespace: run it as root."
+        )
     lab = lab_of(ctx, options.lab)
     with ThreadPoolExecutor(max_workers=2) as pool:
         leases_future = pool.submit(_leases, lab, options)

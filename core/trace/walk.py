@@ -127,6 +127,12 @@ class Walker:
             "prohibit": f"the route to {pkt.dst} is prohibit: the kernel answers ICMP prohibited",
             "blackhole": f"the route to {pkt.dst} is a blackhole: dropped silently",
         }.get(answer.kind, f"the kernel will not route to {pkt.dst}: {what}")
+        lease = links.lease_for(self.leases, pkt.dst)
+        if lease is not None and not ns.is_container and links.vxlan_device(ns) is not None:
+            reason += (
+                f"; the lease {lease.canonical_subnet} of {lease.attrs.public_ip} in etcd should have produced a "
+                f"route via {links.vxlan_device(ns).ifname}"  # type: ignore[union-attr]
+            )
         self.hop(
             ns, "", "route", f"ip route get {pkt.dst}{arriving}: {what}", DROP, reason, fix=self._route_fix(ns, pkt)
         )
@@ -149,9 +155,6 @@ class Walker:
         self, ns: Netns, crossing: Crossing, in_iface: str | None, out_iface: str | None, pre: Crossing | None = None
     ) -> bool:
         parts = (pre.parts if pre else ()) + crossing.parts
-        if crossing.unread is not None:
-            self.hop(ns, "", "firewall", f"rules not read: {crossing.unread}", UNKNOWN, "firewall not checked")
-            return True
         if crossing.drop is not None:
             reason = firewall.drop_reason(crossing)
             rule = crossing.drop.decided_by
