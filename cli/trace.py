@@ -10,6 +10,7 @@ from textwrap import wrap
 
 from netcon.cli.flannel import etcd_options, etcd_parent
 from netcon.cli.table import render
+from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.lab.lab import DEFAULT_PREFIX
 from netcon.core.trace.model import Trace
 from netcon.core.trace.run import MAX_WAIT_S, Options, trace
@@ -54,6 +55,7 @@ def register(sub, common) -> None:
 def run_trace(args, ctx) -> int:
     wait = 1.0 if args.wait is None else values.number(args.wait, "wait", "-W", 0.1, MAX_WAIT_S)
     etcd = etcd_options(args) if args.etcd_endpoints is not None else None
+    etcd_prefix = normalize_prefix(args.etcd_prefix) if args.etcd_prefix is not None else None
     if args.lab is not None:
         from netcon.core.lab.state import check_prefix
 
@@ -65,7 +67,7 @@ def run_trace(args, ctx) -> int:
         wait=wait,
         lab=args.lab,
         etcd=etcd,
-        etcd_prefix=args.etcd_prefix,
+        etcd_prefix=etcd_prefix,
     )
     result = trace(ctx, args.src, args.dst, options)
     if args.json:

@@ -157,7 +157,7 @@ def _rules(ns: Netns) -> Ruleset:
     try:
         return ns.ruleset()
     except NetconError as error:
-        where = ns.label if ns.host.name in ns.label else f"{ns.label} on {ns.host.name}"
+        where = f"{ns.label} on {ns.host.name}" if ns.is_container else ns.label
         raise type(error)(f"The firewall of {where} could not be read: {error}", target=error.target) from None
 
 

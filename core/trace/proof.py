@@ -203,7 +203,9 @@ def _step(ns: Netns, event: TraceEvent, handles: dict[tuple[str, str], tuple[int
     return f"{where}: {rule or f'rule handle {event.handle}'} {event.verdict}"
 
 
-def conclude(hops: tuple[Hop, ...], answer: Answer) -> tuple[FailedHop | None, bool, bool]:
+def conclude(
+    hops: tuple[Hop, ...], answer: Answer, destination: tuple[str, str] | None
+) -> tuple[FailedHop | None, bool, bool]:
     """(the failing hop, whether the request reached, whether the reply came back) from the marked hops.
 
     The probe died between the last hop it was seen on and the first predicted hop it was not seen on: the
@@ -215,7 +217,8 @@ def conclude(hops: tuple[Hop, ...], answer: Answer) -> tuple[FailedHop | None, b
     last_seen = max((i for i in captured if ordered[i].seen is not None and (unseen is None or i < unseen)), default=0)
     stretch = ordered[last_seen : unseen if unseen is not None else len(ordered)]
     request = [h for h in ordered if h.direction == REQUEST]
-    reached = bool(request) and all(h.seen for h in request if h.capture) and request[-1].stage == "deliver"
+    arrived = any(h.seen and (h.host, h.netns) == destination for h in request)
+    reached = arrived and all(h.seen for h in request if h.capture)
     if answer.replied and unseen is None:
         return None, True, True
     culprit = next((h for h in stretch if "drop" in (h.traced or "")), None) or next(

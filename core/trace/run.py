@@ -100,7 +100,11 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
             target = (dst_ip, destination.proto, destination.port)
             proof = prove(ctx, hosts, origin.netns, hops, target, min(options.wait, MAX_WAIT_S))
             hops = proof.hops
-            failed, reached, replied = conclude(hops, proof.answer)
+            owner = hosts.owner(dst_ip)
+            where = (
+                (owner[0].name, f"container {owner[1].name}" if owner[1] else owner[0].root.label) if owner else None
+            )
+            failed, reached, replied = conclude(hops, proof.answer, where)
             notes += (f"the probe's socket: {proof.answer.detail}", *proof.notes)
         return Trace(
             src=src,
