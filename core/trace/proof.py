@@ -8,6 +8,7 @@ beside it.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ def prove(
     hops: tuple[Hop, ...],
     target: tuple[str, str, int | None],
     wait: float,
+    stop: threading.Event | None = None,
 ) -> Proof:
     """Send the probe to ``target`` (address, protocol, port) from ``source`` and mark every hop."""
     dst, proto, port = target
@@ -59,7 +61,7 @@ def prove(
 
         def send_and_capture() -> list[Packet]:
             with Capture(list(endpoints.values()), program) as cap:
-                return _run(cap, probe, wait)
+                return _run(cap, probe, wait, stop)
 
         known = namespaces(hosts)
         visited = [known[(h.host, h.netns)] for h in hops if (h.host, h.netns) in known]
@@ -88,12 +90,12 @@ def prove(
     return Proof(marked, answer, tuple(notes))
 
 
-def _run(cap: Capture, probe: Probe, wait: float) -> list[Packet]:
+def _run(cap: Capture, probe: Probe, wait: float, stop: threading.Event | None) -> list[Packet]:
     packets: list[Packet] = []
     probe.send()
     deadline = time.monotonic() + wait
     settle: float | None = None
-    while time.monotonic() < (settle or deadline):
+    while time.monotonic() < (settle or deadline) and not (stop is not None and stop.is_set()):
         packets += cap.next(0.02)
         probe.poll(0)
         if probe.answer is not None and settle is None:

@@ -87,6 +87,13 @@ def origin(hosts: Hosts, ctx: HostContext, spec: str) -> Origin:
             raise UsageError(f"Source host is ambiguous in lab {hosts.lab.prefix}: name one of {names}.", target="src")
         return Origin(mine.root, None)
     view = hosts.host(given) if hosts.lab is not None else None
+    if given.startswith("netns:"):  # a lab host as netcon ping names it: netns:NAME or netns:PATH
+        name = given[len("netns:") :]
+        view = next(
+            (h for h in hosts.views if h.ctx.netns and name in (h.ctx.netns, h.ctx.netns.rsplit("/")[-1])), None
+        )
+        if view is None:
+            raise NotFound(f"Network namespace {values.shown(name)} is not a host this trace reads.", target="src")
     if view is not None:
         return Origin(view.root, None)
     found = hosts.find_container(given, "src")

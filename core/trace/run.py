@@ -5,13 +5,14 @@ where it died."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from netcon.core.context import HostContext
 from netcon.core.doctor.facts import read_flannel
-from netcon.core.errors import PermissionDenied
+from netcon.core.errors import NetconError, PermissionDenied
 from netcon.core.etcd import EtcdOptions
 from netcon.core.flannel.lease import Lease
 from netcon.core.trace import question
@@ -33,6 +34,7 @@ class Options:
     lab: str | None = None  # a lab prefix: read every host of that lab
     etcd: EtcdOptions | None = None  # where flannel's leases are (the lab's when tracing in a lab)
     etcd_prefix: str | None = None
+    stop: threading.Event | None = None  # set by a console quitting: the probe stops waiting at once
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,16 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
         packet = Packet(None, dst_ip, destination.proto, None, destination.port)
         prediction = predict(hosts, origin, packet, leases)
         predict_s = time.perf_counter() - started
+        if options.stop is not None and options.stop.is_set():
+            raise NetconError("The trace was stopped.")
         notes = tuple(n for n in (note, lease_note) if n)
         hops = prediction.hops
         failed = _failed(next((h for h in hops if h.fails), None))
         reached, replied = prediction.reached, False
         if options.probe:
             target = (dst_ip, destination.proto, destination.port)
-            proof = prove(ctx, hosts, origin.netns, hops, target, min(options.wait, MAX_WAIT_S))
+            wait = min(options.wait, MAX_WAIT_S)
+            proof = prove(ctx, hosts, origin.netns, hops, target, wait, options.stop)
             hops = proof.hops
             owner = hosts.owner(dst_ip)
             where = (

@@ -105,6 +105,10 @@ def check_pictures(out: Path, state: lab_state.LabState) -> None:
     line_with(capture, "capturing on eth0 [container app1]", "0 dropped by kernel")
     line_with(capture, "eth0", "container app1", f"> {app2_ip}: ICMP echo request")
 
+    trace = shown["0-trace.svg"]  # app1 -> app2 through their bridge, the probe seen on every interface
+    line_with(trace, "app1", f"→ app2 ({app2_ip}) icmp", "reached, reply seen")
+    line_with(trace, "container app2", "eth0", "veth", "seen")
+
     doctor = shown["8-doctor.svg"]
     line_with(doctor, f"{h1.netns}: ", " checks")  # the real doctor's report on h1 ...
     line_with(doctor, state.etcd_endpoint)  # ... with the flannel checks against the lab's etcd
