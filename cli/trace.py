@@ -16,7 +16,7 @@ from netcon.core.trace.model import Trace
 from netcon.core.trace.run import MAX_WAIT_S, Options, trace
 from netcon.core.validate import values
 
-USAGE = "netcon trace SRC DST [--proto icmp|tcp|udp] [--port N] [--no-probe] [--json] [--lab [PREFIX]] [-W S]"
+USAGE = "netcon trace SRC DST [--proto icmp|tcp|udp] [--port N] [--no-probe] [--json] [--lab PREFIX] [-W S]"
 
 
 def register(sub, common) -> None:
@@ -43,11 +43,9 @@ def register(sub, common) -> None:
     )
     p.add_argument(
         "--lab",
-        nargs="?",
-        const=DEFAULT_PREFIX,
         default=None,
         metavar="PREFIX",
-        help=f"read every host of the lab (default prefix {DEFAULT_PREFIX})",
+        help=f"read every host of lab PREFIX ({DEFAULT_PREFIX} unless you gave it another)",
     )
     p.set_defaults(func=run_trace)
 
