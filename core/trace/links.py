@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from netcon.core.doctor import fixes
 from netcon.core.flannel.lease import Lease
 from netcon.core.model import Container, Veth
-from netcon.core.netlink.routes import RouteAnswer, fdb, in_subnet, neighbour, route_get
+from netcon.core.netlink.routes import FdbEntry, RouteAnswer, fdb, in_subnet, neighbour, route_get
 from netcon.core.netlink.rtnl import Link
 from netcon.core.trace import firewall
 from netcon.core.trace.firewall import Packet
@@ -39,6 +39,7 @@ class Outcome:
     packet: Packet  # as it arrived (after every NAT)
 
 
+VXLAN_PORT = 8472  # flannel's (and Linux's) VXLAN port, which the remote's INPUT chain must accept
 Next = tuple[Netns, str, Packet]  # the next namespace, the interface the packet arrives on, the packet
 
 
@@ -157,12 +158,7 @@ def _switch(
         walker.hop(root, bridge.ifname, "bridge", f"{neigh}; {owner.name} has no veth here", MISSING, "no port")
         return walker.fail(pkt)
     veth, port_ifname = placed
-    port_link = root.link(entries[0].ifindex) if entries else None
-    learned = (
-        f"fdb {mac} on {port_link.ifname if port_link else '?'} ({'permanent' if entries[0].permanent else 'learned'})"
-        if entries
-        else f"fdb has no entry for {mac}: the bridge floods the frame to every port"
-    )
+    learned = _fdb_text(root, entries, mac)
     where = "switched" if from_port else "routed out"
     walker.hop(
         root,
@@ -175,7 +171,7 @@ def _switch(
         crossing = firewall.after_routing(
             root, pkt, "forward", bridge.ifname, bridge.ifname, walker.direction, tuple(walker.records)
         )
-        if not walker._firewall_hop(root, crossing, bridge.ifname, bridge.ifname):
+        if not walker.firewall_hop(root, crossing, bridge.ifname, bridge.ifname):
             return walker.fail(pkt)
     walker.hop(
         root,
@@ -193,6 +189,13 @@ def _switch(
         capture=capture(target, veth.peer_ifname or "eth0"),
     )
     return target, veth.peer_ifname or "eth0", pkt
+
+
+def _fdb_text(root: Netns, entries: list[FdbEntry], mac: str | None) -> str:
+    if not entries:
+        return f"fdb has no entry for {mac}: the bridge floods the frame to every port"
+    port = root.link(entries[0].ifindex)
+    return f"fdb {mac} on {port.ifname if port else '?'} ({'permanent' if entries[0].permanent else 'learned'})"
 
 
 def _port_of(host: HostView, c: Container) -> tuple[Veth, str] | None:
@@ -247,22 +250,27 @@ def _vxlan(walker: Walker, ns: Netns, dev: Link, answer: RouteAnswer, pkt: Packe
     if lease is not None:
         holds += f"; lease {lease.canonical_subnet} {lease.attrs.public_ip} {lease.attrs.vtep_mac}"
     walker.hop(ns, dev.ifname, "vxlan", holds, capture=capture(ns, dev.ifname))
-    under = route_get(ns.rtnl, forward.dst)
+    return _tunnel(walker, ns, dev, forward.dst, pkt)
+
+
+def _tunnel(walker: Walker, ns: Netns, dev: Link, remote_ip: str, pkt: Packet) -> Outcome | Next:
+    """The encapsulated packet over the underlay to ``remote_ip``, decapsulated by the host that has it."""
+    under = route_get(ns.rtnl, remote_ip)
     uplink = ns.link(under.oif)
     if not under.forwards or uplink is None:
-        walker.hop(ns, "", "underlay", f"ip route get {forward.dst}: {under.error or under.kind}", MISSING,
-                   f"no underlay route to the remote VTEP {forward.dst}")  # fmt: skip
+        walker.hop(ns, "", "underlay", f"ip route get {remote_ip}: {under.error or under.kind}", MISSING,
+                   f"no underlay route to the remote VTEP {remote_ip}")  # fmt: skip
         return walker.fail(pkt)
-    remote = walker.hosts.host_with_address(forward.dst)
+    remote = walker.hosts.host_with_address(remote_ip)
     walker.hop(
-        ns, uplink.ifname, "underlay", f"VXLAN to {forward.dst} via {uplink.ifname}"
+        ns, uplink.ifname, "underlay", f"VXLAN to {remote_ip} via {uplink.ifname}"
         + (f" (gateway {under.gateway})" if under.gateway else ""), capture=capture(ns, uplink.ifname, outer=True),
     )  # fmt: skip
     if remote is None:
-        walker.hop(ns, uplink.ifname, "underlay", f"{forward.dst} is not a host netcon reads", PASS, "leaves")
+        walker.hop(ns, uplink.ifname, "underlay", f"{remote_ip} is not a host netcon reads", PASS, "leaves")
         return Outcome("left", None, pkt)
     there = remote.root
-    arrive = there.iface_for(under.prefsrc or forward.dst) or there.iface_for(forward.dst)
+    arrive = there.iface_for(under.prefsrc or remote_ip) or there.iface_for(remote_ip)
     peer_dev = there.named(dev.ifname) or vxlan_device(there)
     if arrive is None or peer_dev is None:
         walker.hop(there, dev.ifname, "vxlan", f"no {dev.ifname} on {remote.name}", MISSING, "no VXLAN device there")
@@ -271,9 +279,13 @@ def _vxlan(walker: Walker, ns: Netns, dev: Link, answer: RouteAnswer, pkt: Packe
         there,
         arrive.ifname,
         "underlay",
-        f"VXLAN from {ns.host.name} to {forward.dst}",
+        f"VXLAN from {ns.host.name} to {remote_ip}",
         capture=capture(there, arrive.ifname, outer=True),
     )
+    outer = Packet(under.prefsrc, remote_ip, "udp", None, VXLAN_PORT, None, pkt.ctstate)
+    crossing = firewall.after_routing(there, outer, "input", arrive.ifname, None, walker.direction, ())
+    if not walker.firewall_hop(there, crossing, arrive.ifname, None):  # the doctor's vxlan-port-blocked
+        return walker.fail(pkt)
     walker.hop(
         there,
         peer_dev.ifname,

@@ -25,6 +25,7 @@ from netcon.core.errors import NetconError
 from netcon.core.netlink import nftables
 from netcon.core.netlink.nftables import Match, TraceEvent
 from netcon.core.netns import OWN_NETNS, run_in_each_netns
+from netcon.core.trace.firewall import PROTOCOLS
 from netcon.core.trace.probe import Identity
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ TABLE_PREFIX = "netcon-trace-"
 def matches(identity: Identity) -> tuple[Match, ...]:
     """The probe's packets both ways: the ICMP echo id (request and reply carry it at offset 4), or the
     source port of the request and the destination port of the reply."""
-    number = {"icmp": 1, "tcp": 6, "udp": 17}[identity.proto]
+    number = PROTOCOLS[identity.proto]
     if identity.proto == "icmp":
         return (Match(number, 4, identity.ident),)
     return (Match(number, 0, identity.ident), Match(number, 2, identity.ident))

@@ -18,7 +18,7 @@ from netcon.core.trace import firewall, links
 from netcon.core.trace.firewall import Crossing, NatRecord, Packet
 from netcon.core.trace.hosts import Hosts, Netns
 from netcon.core.trace.links import Outcome
-from netcon.core.trace.model import DROP, MISSING, PASS, UNKNOWN, Capture, Hop
+from netcon.core.trace.model import DROP, PASS, UNKNOWN, Capture, Hop
 
 MAX_NAMESPACES = 12  # a path through more is a routing loop
 
@@ -81,7 +81,7 @@ class Walker:
         else:
             pre = firewall.before_routing(ns, pkt, in_iface, self.direction, tuple(self.records))
             if pre.drop is not None:
-                self._firewall_hop(ns, pre, in_iface, None)
+                self.firewall_hop(ns, pre, in_iface, None)
                 return self.fail(pkt)
             pkt = pre.packet
             self.records += pre.nat
@@ -94,14 +94,14 @@ class Walker:
             return self.fail(pkt)
         if answer.kind == "local":
             after = firewall.after_routing(ns, pkt, "input", in_iface, None, self.direction, tuple(self.records))
-            if not self._firewall_hop(ns, after, in_iface, None, pre):
+            if not self.firewall_hop(ns, after, in_iface, None, pre):
                 return self.fail(pkt)
             self._deliver_hop(ns, after.packet)
             return Outcome("delivered", ns, after.packet)
         kind = "output" if in_iface is None else "forward"
         assert out is not None
         after = firewall.after_routing(ns, pkt, kind, in_iface, out.ifname, self.direction, tuple(self.records))
-        if not self._firewall_hop(ns, after, in_iface, out.ifname, pre):
+        if not self.firewall_hop(ns, after, in_iface, out.ifname, pre):
             return self.fail(pkt)
         self.records += after.nat
         return links.egress(self, ns, out, answer, after.packet)
@@ -151,7 +151,7 @@ class Walker:
             *fixes.restart_flannel(target),
         )
 
-    def _firewall_hop(
+    def firewall_hop(
         self, ns: Netns, crossing: Crossing, in_iface: str | None, out_iface: str | None, pre: Crossing | None = None
     ) -> bool:
         parts = (pre.parts if pre else ()) + crossing.parts
@@ -198,6 +198,3 @@ class Walker:
             self.hop(
                 ns, "", "deliver", f"nothing listens on {pkt.proto}/{pkt.dport}", PASS, f"reached; answered by {answer}"
             )
-
-
-__all__ = ["MISSING", "Outcome", "Walker"]
