@@ -32,6 +32,8 @@ COMMANDS = {
     "doctor": "netcon.cli.doctor",
     "capture": "netcon.cli.capture",
     "trace": "netcon.cli.trace",
+    "exporter": "netcon.cli.exporter",
+    "serve": "netcon.cli.serve",
 }
 SHOW_VIEWS = {"ports": "netcon.cli.ports", "leases": "netcon.cli.flannel"}
 SNAPSHOT_VIEWS = ("networks", "containers", "bridges", "veths")  # cli.show's own

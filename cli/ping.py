@@ -7,16 +7,18 @@ container that happens to be named ``matrix`` can still be pinged with ``--from`
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 
 from netcon.cli.table import render
 from netcon.core.errors import UsageError
 from netcon.core.model import to_json
-from netcon.core.ping.engine import PingEngine, ProbeSpec, Reply, validate
+from netcon.core.ping.engine import PingEngine
 from netcon.core.ping.matrix import Matrix, containers_matrix, network_matrix
+from netcon.core.ping.probe import ProbeSpec, ProbeSummary, Reply, validate
 from netcon.core.ping.resolve import resolve
-from netcon.core.ping.sources import find_source
+from netcon.core.ping.sources import Source, find_source
 from netcon.core.validate import values
 
 USAGE = """netcon ping --from SRC TARGET [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-t TTL] [--flood-ok] [--json]
@@ -58,17 +60,7 @@ def run_ping(args, ctx) -> int:
     if args.source is None or args.target is None:
         raise UsageError("Give a source and a target: netcon ping --from SRC TARGET.")
     source = find_source(ctx, args.source)
-    spec = ProbeSpec(
-        source,
-        args.target,
-        count=args.count,
-        interval=args.interval,
-        timeout=2.0 if args.timeout is None else args.timeout,
-        size=args.size,
-        ttl=args.ttl,
-        label=args.target,
-        flood_ok=args.flood_ok,
-    )
+    spec = _spec(args, source)
     validate(spec)  # before any name lookup: bad values send nothing
     resolution = resolve(source, args.target)
     spec = dataclasses.replace(spec, target=resolution.ip)
@@ -105,18 +97,38 @@ def run_ping(args, ctx) -> int:
             )
         )
     else:
-        print(f"\n--- {args.target} ping statistics ---")
-        errors = f", +{summary.errors} errors" if summary.errors else ""
-        print(
-            f"{summary.transmitted} packets transmitted, {summary.received} received{errors}, "
-            f"{summary.loss_pct:g}% packet loss, time {summary.elapsed_s * 1000:.0f}ms"
-        )
-        if summary.received:
-            print(
-                f"rtt min/avg/max/mdev = {summary.rtt_min_ms:.3f}/{summary.rtt_avg_ms:.3f}/"
-                f"{summary.rtt_max_ms:.3f}/{summary.rtt_mdev_ms:.3f} ms"
-            )
+        _print_statistics(args.target, summary)
     return 0 if summary.received else 1
+
+
+def _spec(args: argparse.Namespace, source: Source) -> ProbeSpec:
+    """The probe the arguments ask for, its target still as the user named it."""
+    return ProbeSpec(
+        source,
+        args.target,
+        count=args.count,
+        interval=args.interval,
+        timeout=2.0 if args.timeout is None else args.timeout,
+        size=args.size,
+        ttl=args.ttl,
+        label=args.target,
+        flood_ok=args.flood_ok,
+    )
+
+
+def _print_statistics(target: str, summary: ProbeSummary) -> None:
+    """ping's closing lines."""
+    print(f"\n--- {target} ping statistics ---")
+    errors = f", +{summary.errors} errors" if summary.errors else ""
+    print(
+        f"{summary.transmitted} packets transmitted, {summary.received} received{errors}, "
+        f"{summary.loss_pct:g}% packet loss, time {summary.elapsed_s * 1000:.0f}ms"
+    )
+    if summary.received:
+        print(
+            f"rtt min/avg/max/mdev = {summary.rtt_min_ms:.3f}/{summary.rtt_avg_ms:.3f}/"
+            f"{summary.rtt_max_ms:.3f}/{summary.rtt_mdev_ms:.3f} ms"
+        )
 
 
 def reply_line(r: Reply, timeout: float) -> str:

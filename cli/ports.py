@@ -4,7 +4,8 @@ Docker's embedded DNS listeners (``PortSocket.embedded_dns``) are left out unles
 from __future__ import annotations
 
 from netcon.cli.table import emit, render
-from netcon.core.ports import PortsView, collect_ports
+from netcon.core.ports.collector import collect_ports
+from netcon.core.ports.model import PortSocket, PortsView
 
 
 def register_show(views, common) -> None:
@@ -40,32 +41,7 @@ def port_rows(view: PortsView, dns: bool = True) -> list[dict]:
     for s in view.sockets:
         if s.embedded_dns and not dns:
             continue
-        p = s.process
-        rows.append(
-            {
-                "proto": s.proto,
-                "address": s.address,
-                "port": s.port,
-                "state": s.state,
-                "pid": s.pid,
-                "process": p.name if p else None,
-                "cmdline": p.cmdline if p else None,
-                "user": p.user if p else None,
-                "holders": [h.pid for h in s.holders],
-                "container": s.container,
-                "container_id": s.container_id,
-                "attributed_by": s.attributed_by,
-                "netns": s.netns_inode,
-                "host_netns": s.host_netns,
-                "inode": s.inode,
-                "v6only": s.v6only,
-                "published_from": s.published.target if s.published else None,
-                "note": None,
-                "conflicts_with": clash.get((s.proto, s.port, s.address, s.container_id or s.pid), [])
-                if s.host_netns
-                else [],
-            }
-        )
+        rows.append(_socket_row(s, clash))
     for pub in view.published:
         if pub.served_by == "nat":
             rows.append(
@@ -94,6 +70,32 @@ def port_rows(view: PortsView, dns: bool = True) -> list[dict]:
             )
         )
     return rows
+
+
+def _socket_row(s: PortSocket, clash: dict[tuple, list[str]]) -> dict:
+    """A socket's row, with the keys of ``_docker_row``'s: one table and one JSON shape for both."""
+    p = s.process
+    return {
+        "proto": s.proto,
+        "address": s.address,
+        "port": s.port,
+        "state": s.state,
+        "pid": s.pid,
+        "process": p.name if p else None,
+        "cmdline": p.cmdline if p else None,
+        "user": p.user if p else None,
+        "holders": [h.pid for h in s.holders],
+        "container": s.container,
+        "container_id": s.container_id,
+        "attributed_by": s.attributed_by,
+        "netns": s.netns_inode,
+        "host_netns": s.host_netns,
+        "inode": s.inode,
+        "v6only": s.v6only,
+        "published_from": s.published.target if s.published else None,
+        "note": None,
+        "conflicts_with": clash.get((s.proto, s.port, s.address, s.container_id or s.pid), []) if s.host_netns else [],
+    }
 
 
 def _docker_row(port, state: str, netns: int | None, note: str, conflicts_with: list[str]) -> dict:

@@ -1,7 +1,8 @@
 """Interface byte and packet counters, read on their own: one rtnetlink stats dump of the host (or the
 console's ``--netns``), without Docker, without any container namespace, without decoding whole links.
 
-What the Veths pane's RX/TX rates need once a second. The host side of a veth carries its container side's
+What the Veths pane's RX/TX rates need once a second, and the exporter's per-interface counters (errors and
+drops too). The host side of a veth carries its container side's
 counters mirrored (what one sends the other receives), so the host's own dump covers every container.
 """
 
@@ -20,8 +21,17 @@ class CounterReader:
     def read(self) -> dict[int, Counters]:
         """ifindex -> counters of every link in the namespace, from one dump."""
         return {
-            index: Counters(rx_bytes=rx_bytes, tx_bytes=tx_bytes, rx_packets=rx_packets, tx_packets=tx_packets)
-            for index, (rx_packets, tx_packets, rx_bytes, tx_bytes) in self._rtnl.link_stats().items()
+            index: Counters(
+                rx_bytes=s[2],
+                tx_bytes=s[3],
+                rx_packets=s[0],
+                tx_packets=s[1],
+                rx_errors=s[4],
+                tx_errors=s[5],
+                rx_dropped=s[6],
+                tx_dropped=s[7],
+            )
+            for index, s in self._rtnl.link_stats().items()
         }
 
     def close(self) -> None:

@@ -108,6 +108,10 @@ class Counters:
     tx_bytes: int
     rx_packets: int
     tx_packets: int
+    rx_errors: int = 0  # the error and drop counters come from the stats dump (core.counters), not the snapshot
+    tx_errors: int = 0
+    rx_dropped: int = 0
+    tx_dropped: int = 0
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact, HostFacts
 from netcon.core.image import BUSYBOX_IMAGE
 from netcon.core.naming import natural_key
 from netcon.core.network_ops import connect, create_network, disconnect, remove_network
-from netcon.core.validate.docker import shared_stack_reason, split_command, split_items
+from netcon.core.validate.containers import split_command
+from netcon.core.validate.items import split_items
+from netcon.core.validate.networks import shared_stack_reason
 from netcon.tui.forms import ConfirmScreen, Field, FormScreen
 
 

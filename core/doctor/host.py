@@ -161,6 +161,7 @@ def forward_policy_drop(facts: HostEvidence) -> list[Finding]:
 
 
 def bridge_nf(facts: HostEvidence) -> list[Finding]:
+    """br_netfilter: loaded, on, and not dropping frames between the ports of one bridge."""
     if facts.sysctl("net.ipv4.ip_forward") is None:
         return []  # sysctls not read
     value = facts.sysctl("net.bridge.bridge-nf-call-iptables")
@@ -190,6 +191,11 @@ def bridge_nf(facts: HostEvidence) -> list[Finding]:
                 (in_netns(facts.target, "sysctl", "-w", "net.bridge.bridge-nf-call-iptables=1"),),
             )
         ]
+    return _bridges_dropping(facts, value)
+
+
+def _bridges_dropping(facts: HostEvidence, value: str) -> list[Finding]:
+    """With br_netfilter on, the bridges whose frames between their own ports the FORWARD chain drops."""
     if facts.firewall is None or facts.snapshot is None:
         return []
     docker_bridges = {b for b, _ in _bridges(facts)}

@@ -3,6 +3,7 @@ overlapping subnets."""
 
 from __future__ import annotations
 
+import ipaddress
 from itertools import combinations
 
 from netcon.core.doctor.facts import HostEvidence, network_of
@@ -10,6 +11,8 @@ from netcon.core.doctor.findings import ERROR, WARNING, Finding
 from netcon.core.doctor.fixes import in_netns, netcon
 from netcon.core.flannel.host_rules import bridge_in_lease, expected_mtu
 from netcon.core.flannel.vxlan import ENCAP_OVERHEAD
+
+_Net = tuple[str, str | None, ipaddress.IPv4Network]  # a Docker network's name, bridge and one IPv4 subnet
 
 
 def _docker_bridges(facts: HostEvidence) -> set[str]:
@@ -187,10 +190,16 @@ def _remove(facts: HostEvidence, name: str) -> tuple[str, ...]:
 
 
 def subnet_overlap(facts: HostEvidence) -> list[Finding]:
+    """Docker networks overlapping each other, a route of this host, or flannel's Network outside this host's
+    lease."""
     snap = facts.snapshot
     if snap is None or snap.docker_error:
         return []
     nets = [(n.name, n.bridge, network_of(s)) for n in snap.networks for s in n.subnets if ":" not in s]
+    return [*_networks_overlap(facts, nets), *_routes_overlap(facts, nets), *_flannel_overlap(facts, nets)]
+
+
+def _networks_overlap(facts: HostEvidence, nets: list[_Net]) -> list[Finding]:
     findings = []
     for (a, _, net_a), (b, _, net_b) in combinations(nets, 2):
         if net_a.overlaps(net_b):
@@ -205,6 +214,11 @@ def subnet_overlap(facts: HostEvidence) -> list[Finding]:
                     _remove(facts, b if b != "bridge" else a),
                 )
             )
+    return findings
+
+
+def _routes_overlap(facts: HostEvidence, nets: list[_Net]) -> list[Finding]:
+    findings = []
     bridges, overlay = _docker_bridges(facts), facts.device_name
     for name, _bridge, net in nets:
         for route in facts.routes:
@@ -230,6 +244,11 @@ def subnet_overlap(facts: HostEvidence) -> list[Finding]:
                         _remove(facts, name),
                     )
                 )
+    return findings
+
+
+def _flannel_overlap(facts: HostEvidence, nets: list[_Net]) -> list[Finding]:
+    findings = []
     config, lease = (facts.flannel.config if facts.flannel else None), facts.own_lease
     if config is not None:
         for name, _bridge, net in nets:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from netcon.core.context import HostContext
@@ -21,6 +22,7 @@ from netcon.core.doctor.facts import (
 from netcon.core.doctor.findings import ERROR, WARNING, Finding, HostReport, Report, order
 from netcon.core.doctor.fixes import restart_etcd, restart_flannel
 from netcon.core.etcd import EtcdOptions
+from netcon.core.snapshot import SnapshotCollector
 
 CHECKS = host.CHECKS + flannel.CHECKS + links.CHECKS
 NO_ETCD_NOTE = (
@@ -137,13 +139,16 @@ def run(
     etcd: EtcdOptions | None = None,
     etcd_prefix: str | None = None,
     renew_margin: float = RENEW_MARGIN_S,
+    collectors: Mapping[str, SnapshotCollector] | None = None,
 ) -> Report:
-    """Check every target (read-only); with ``etcd`` also flannel's store and each host's overlay."""
+    """Check every target (read-only); with ``etcd`` also flannel's store and each host's overlay. ``collectors``:
+    a long-lived caller's warm snapshot collector per target label (a cold one inspects every container)."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(targets) + 1) as pool:
         view_future = pool.submit(read_flannel, etcd, etcd_prefix, renew_margin) if etcd else None
         view = view_future.result() if view_future else None
-        facts = list(pool.map(lambda t: read_evidence(t, view if view and not view.error else None), targets))
+        usable = view if view and not view.error else None
+        facts = list(pool.map(lambda t: read_evidence(t, usable, (collectors or {}).get(t.label)), targets))
     reports = [check_host(f) for f in facts]
     notes = tuple(f"{f.target.label}: {p}" for f in facts for p in f.problems)
     if view is not None:

@@ -224,6 +224,15 @@ def ensure_device(
         )
     index = nl.index(name)
     nl.call(f"set the MTU of {name}", "link", "set", index=index, mtu=mtu)
+    _only_address(nl, name, index, address)
+    nl.call(f"bring {name} up", "link", "set", index=index, state="up")
+    device = read_device(nl, name)
+    assert device is not None
+    return device
+
+
+def _only_address(nl: Netlink, name: str, index: int | None, address: str) -> None:
+    """Give the device ``address``/32 and remove every other IPv4 address it has."""
     wanted = ipaddress.IPv4Interface(f"{address}/32")
     for addr in nl.call(f"read addresses of {name}", "get_addr", index=index, family=socket.AF_INET):
         if (addr.get("IFA_ADDRESS"), addr["prefixlen"]) != (str(wanted.ip), 32):
@@ -245,10 +254,6 @@ def ensure_device(
         prefixlen=32,
         ignore=(errno.EEXIST,),
     )
-    nl.call(f"bring {name} up", "link", "set", index=index, state="up")
-    device = read_device(nl, name)
-    assert device is not None
-    return device
 
 
 def add_remote(ctx: HostContext, nl: Netlink, ifindex: int, remote: Remote) -> None:

@@ -45,6 +45,7 @@ _RTGEN = struct.Struct("=Bxxx")  # rtgenmsg, padded: family
 _IFSTATS = struct.Struct("=BBHII")  # if_stats_msg: family, pad, pad, ifindex, filter_mask
 _U32, _S32 = struct.Struct("=I"), struct.Struct("=i")
 _STATS = struct.Struct("=4Q")  # rtnl_link_stats64 head: rx_packets, tx_packets, rx_bytes, tx_bytes
+_STATS8 = struct.Struct("=8Q")  # ... then rx_errors, tx_errors, rx_dropped, tx_dropped
 
 
 @dataclass(frozen=True)
@@ -173,17 +174,18 @@ class Rtnl:
         body = _IFINFO.pack(0, 0, 0, 0, 0) + attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_VF))
         return [_link(msg) for msg in self._dump(RTM_GETLINK, body, "link dump") if msg.kind == RTM_NEWLINK]
 
-    def link_stats(self) -> dict[int, tuple[int, int, int, int]]:
-        """ifindex -> (rx_packets, tx_packets, rx_bytes, tx_bytes) of every link, from one RTM_GETSTATS dump
-        (only the 64-bit counters: a tenth of a link dump's bytes and no attributes to decode)."""
+    def link_stats(self) -> dict[int, tuple[int, ...]]:
+        """ifindex -> (rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors, rx_dropped, tx_dropped)
+        of every link, from one RTM_GETSTATS dump (only the 64-bit counters: a tenth of a link dump's bytes and
+        no attributes to decode)."""
         body = _IFSTATS.pack(0, 0, 0, 0, 1 << (IFLA_STATS_LINK_64 - 1))
-        found: dict[int, tuple[int, int, int, int]] = {}
+        found: dict[int, tuple[int, ...]] = {}
         for msg in self._dump(RTM_GETSTATS, body, "stats dump"):
             if msg.kind != RTM_NEWSTATS:
                 continue
             stats64 = attrs(msg.data, msg.start + _IFSTATS.size, msg.end).get(IFLA_STATS_LINK_64)
-            if stats64 and len(stats64) >= _STATS.size:
-                found[_IFSTATS.unpack_from(msg.data, msg.start)[3]] = _STATS.unpack_from(stats64)
+            if stats64 and len(stats64) >= _STATS8.size:
+                found[_IFSTATS.unpack_from(msg.data, msg.start)[3]] = _STATS8.unpack_from(stats64)
         return found
 
     def addresses(self) -> list[Address]:

@@ -14,184 +14,33 @@ import contextlib
 import heapq
 import itertools
 import logging
-import math
 import os
 import select
-import statistics
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from netcon.core.errors import NetconError, PermissionDenied, UsageError
+from netcon.core.errors import NetconError, UsageError
 from netcon.core.netns import run_in_each_netns
 from netcon.core.ping.icmp import PingSocket, payload_of
-from netcon.core.ping.sources import Source
+from netcon.core.ping.probe import (
+    Callback,
+    Event,
+    PendingEcho,
+    ProbeFinished,
+    ProbeSpec,
+    ProbeState,
+    ProbeSummary,
+    Reply,
+    SharedSocket,
+    validate,
+)
 
-MIN_INTERVAL_S = 0.2  # like ping: faster only when root asks for it (--flood-ok)
-FLOOD_FLOOR_S = 0.001
-MAX_COUNT = 1_000_000
-RECENT = 1024  # RTTs kept per probe for the median and a sparkline
 KEEP_FINISHED = 4096  # finished probes whose summary can still be asked for
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ProbeSpec:
-    """What to ping, from where, how often. ``count`` None: until stopped."""
-
-    source: Source
-    target: str  # IPv4 address (resolve names with core.ping.resolve first)
-    count: int | None = None
-    interval: float = 1.0
-    timeout: float = 2.0
-    size: int = 56
-    ttl: int | None = None
-    label: str = ""  # the target as the user named it
-    flood_ok: bool = False
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The outcome of one echo request."""
-
-    probe: int
-    seq: int  # 1, 2, 3, ... per probe, as ping's icmp_seq
-    status: str  # "reply", "timeout", "unreachable", "ttl-exceeded", "error"
-    target: str
-    responder: str | None  # who answered (the target, or the router that sent the ICMP error)
-    rtt_ms: float | None
-    ttl: int | None
-    size: int  # ICMP bytes of the reply (header + payload)
-    detail: str  # ping's wording of an error ("Destination Host Unreachable")
-    at: float  # wall clock
-
-
-@dataclass(frozen=True)
-class ProbeSummary:
-    """ping's closing statistics, also available while the probe runs."""
-
-    probe: int
-    source: str
-    target: str
-    label: str
-    transmitted: int
-    received: int
-    errors: int
-    loss_pct: float
-    rtt_min_ms: float | None
-    rtt_avg_ms: float | None
-    rtt_max_ms: float | None
-    rtt_mdev_ms: float | None
-    rtt_median_ms: float | None
-    last_rtt_ms: float | None
-    ttl: int | None  # of the last reply
-    recent_rtts_ms: tuple[float | None, ...]  # newest last; None for a lost echo (for sparklines)
-    running: bool
-    elapsed_s: float
-
-
-@dataclass(frozen=True)
-class ProbeFinished:
-    """Sent to subscribers once per probe, when its count is done or it was stopped."""
-
-    summary: ProbeSummary
-
-
-Event = Reply | ProbeFinished
-Callback = Callable[[Event], None]
-
-
-@dataclass
-class _Sock:
-    ping: PingSocket
-    refs: int = 0
-    wire: int = 0
-    pending: dict[int, _Pending] = field(default_factory=dict)
-
-
-@dataclass
-class _Pending:
-    probe: _Probe
-    seq: int
-    sent_ns: int
-
-
-@dataclass
-class _Probe:
-    id: int
-    spec: ProbeSpec
-    sock: _Sock
-    on_event: Callback | None
-    first_send: float
-    payload: bytes
-    next_seq: int = 1
-    sent: int = 0
-    received: int = 0
-    errors: int = 0
-    outstanding: int = 0
-    rtt_sum: float = 0.0
-    rtt_sq: float = 0.0
-    rtt_min: float | None = None
-    rtt_max: float | None = None
-    last_rtt: float | None = None
-    last_ttl: int | None = None
-    recent: deque[float | None] = field(default_factory=lambda: deque(maxlen=RECENT))
-    started: float = field(default_factory=time.monotonic)
-    ended: float | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def summary(self) -> ProbeSummary:
-        n = self.received
-        avg = self.rtt_sum / n if n else None
-        mdev = math.sqrt(max(self.rtt_sq / n - avg * avg, 0.0)) if avg is not None else None
-        rtts = [r for r in self.recent if r is not None]
-        return ProbeSummary(
-            probe=self.id,
-            source=self.spec.source.label,
-            target=self.spec.target,
-            label=self.spec.label or self.spec.target,
-            transmitted=self.sent,
-            received=n,
-            errors=self.errors,
-            loss_pct=100.0 * (self.sent - n) / self.sent if self.sent else 0.0,
-            rtt_min_ms=self.rtt_min,
-            rtt_avg_ms=avg,
-            rtt_max_ms=self.rtt_max,
-            rtt_mdev_ms=mdev,
-            rtt_median_ms=statistics.median(rtts) if rtts else None,
-            last_rtt_ms=self.last_rtt,
-            ttl=self.last_ttl,
-            recent_rtts_ms=tuple(self.recent),
-            running=self.ended is None,
-            elapsed_s=(self.ended or time.monotonic()) - self.started,
-        )
-
-
-def validate(spec: ProbeSpec) -> None:
-    """Refuse, in one sentence, values ping itself would refuse (or that would flood)."""
-    if spec.count is not None and not 1 <= spec.count <= MAX_COUNT:
-        raise UsageError(f"Count {spec.count} is out of range: give 1 to {MAX_COUNT}.")
-    if not FLOOD_FLOOR_S <= spec.interval <= 3600:
-        raise UsageError(f"Interval {spec.interval:g} s is out of range: give {MIN_INTERVAL_S:g} to 3600 s.")
-    if spec.interval < MIN_INTERVAL_S:
-        if not spec.flood_ok:
-            raise UsageError(
-                f"Interval {spec.interval:g} s is under {MIN_INTERVAL_S:g} s; add --flood-ok to really send that fast."
-            )
-        if os.geteuid() != 0:
-            raise PermissionDenied(
-                f"Interval {spec.interval:g} s is under {MIN_INTERVAL_S:g} s, which only root may ask for."
-            )
-    if not 0.01 <= spec.timeout <= 60:
-        raise UsageError(f"Timeout {spec.timeout:g} s is out of range: give 0.01 to 60 s.")
-    if not 0 <= spec.size <= 65507:
-        raise UsageError(f"Packet size {spec.size} is out of range: give 0 to 65507 bytes.")
-    if spec.ttl is not None and not 1 <= spec.ttl <= 255:
-        raise UsageError(f"TTL {spec.ttl} is out of range: give 1 to 255.")
 
 
 class PingEngine:
@@ -202,10 +51,10 @@ class PingEngine:
         self.max_pps = max_pps
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
-        self._probes: dict[int, _Probe] = {}
-        self._finished: OrderedDict[int, _Probe] = OrderedDict()  # the last KEEP_FINISHED, for summaries
-        self._socks: dict[int, _Sock] = {}  # netns inode -> socket
-        self._by_fd: dict[int, _Sock] = {}
+        self._probes: dict[int, ProbeState] = {}
+        self._finished: OrderedDict[int, ProbeState] = OrderedDict()  # the last KEEP_FINISHED, for summaries
+        self._socks: dict[int, SharedSocket] = {}  # netns inode -> socket
+        self._by_fd: dict[int, SharedSocket] = {}
         self._timers: list[tuple[float, int, str, Any]] = []  # (when, tie-breaker, kind, what): a heap
         self._tick = itertools.count()
         self._ids = itertools.count(1)
@@ -254,7 +103,7 @@ class PingEngine:
             opened = self._open(missing)
             with self._lock:
                 for key, ping in opened.items():
-                    sock = _Sock(ping)
+                    sock = SharedSocket(ping)
                     self._socks[key] = sock
                     self._by_fd[ping.fileno()] = sock
                     self._ensure_thread().register(ping.fileno(), select.EPOLLIN)
@@ -264,7 +113,7 @@ class PingEngine:
                     sock = self._socks[spec.source.netns_key]
                     sock.refs += 1
                     first = now + (spec.interval * i / len(specs) if spread else 0.0)
-                    probe = _Probe(next(self._ids), spec, sock, on_event, first, payload_of(spec.size))
+                    probe = ProbeState(next(self._ids), spec, sock, on_event, first, payload_of(spec.size))
                     self._probes[probe.id] = probe
                     self._timer(first, "send", probe)
                     ids.append(probe.id)
@@ -318,7 +167,7 @@ class PingEngine:
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _get(self, probe_id: int) -> _Probe:
+    def _get(self, probe_id: int) -> ProbeState:
         probe = self._probes.get(probe_id) or self._finished.get(probe_id)
         if probe is None:
             raise UsageError(f"No probe {probe_id} in this engine.")
@@ -379,9 +228,10 @@ class PingEngine:
             with self._lock:
                 if self._closed:
                     return
+                self._drop_answered()
                 delay = max(0.0, self._timers[0][0] - time.monotonic()) if self._timers else -1
             ready = epoll.poll(delay if delay < 0 else min(delay, 60.0))
-            events: list[tuple[_Probe, Event]] = []
+            events: list[tuple[ProbeState, Event]] = []
             with self._lock:
                 for fd, _mask in ready:
                     if fd == wake:
@@ -394,7 +244,16 @@ class PingEngine:
                 self._due(events)
             self._dispatch(events)
 
-    def _due(self, events: list[tuple[_Probe, Event]]) -> None:
+    def _drop_answered(self) -> None:
+        """Pop the timeouts of echoes already answered from the top of the heap, so the loop does not wake just
+        to discard them (one wake-up per echo, a third of the engine's, with many probes)."""
+        while self._timers and self._timers[0][2] == "expire":
+            sock, wire, pending = self._timers[0][3]
+            if sock.pending.get(wire) is pending:
+                return
+            heapq.heappop(self._timers)
+
+    def _due(self, events: list[tuple[ProbeState, Event]]) -> None:
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now + 0.0005:
             _when, _n, kind, what = heapq.heappop(self._timers)
@@ -406,7 +265,7 @@ class PingEngine:
                     del sock.pending[wire]
                     self._record(pending, "timeout", None, None, None, 0, "", events)
 
-    def _send(self, probe: _Probe, events: list[tuple[_Probe, Event]]) -> None:
+    def _send(self, probe: ProbeState, events: list[tuple[ProbeState, Event]]) -> None:
         if probe.ended is not None:
             return
         spec, sock = probe.spec, probe.sock
@@ -419,7 +278,7 @@ class PingEngine:
         seq = probe.next_seq
         probe.next_seq += 1
         probe.sent += 1
-        pending = _Pending(probe, seq, time.time_ns())
+        pending = PendingEcho(probe, seq, time.time_ns())
         try:
             sock.ping.send(spec.target, wire, probe.payload, spec.ttl)
         except OSError as error:
@@ -433,7 +292,7 @@ class PingEngine:
         elif probe.outstanding == 0:
             events.extend(self._finish(probe))
 
-    def _read(self, sock: _Sock, events: list[tuple[_Probe, Event]]) -> None:
+    def _read(self, sock: SharedSocket, events: list[tuple[ProbeState, Event]]) -> None:
         for item in sock.ping.read_all():
             pending = sock.pending.pop(item.seq, None)
             if pending is None:
@@ -445,14 +304,14 @@ class PingEngine:
 
     def _record(
         self,
-        pending: _Pending,
+        pending: PendingEcho,
         status: str,
         responder: str | None,
         rtt: float | None,
         ttl: int | None,
         size: int,
         detail: str,
-        events: list[tuple[_Probe, Event]],
+        events: list[tuple[ProbeState, Event]],
         outstanding: bool = True,
     ) -> None:
         probe = pending.probe
@@ -473,7 +332,7 @@ class PingEngine:
         if probe.outstanding == 0 and probe.spec.count is not None and probe.sent >= probe.spec.count:
             events.extend(self._finish(probe))
 
-    def _finish(self, probe: _Probe) -> list[tuple[_Probe, Event]]:
+    def _finish(self, probe: ProbeState) -> list[tuple[ProbeState, Event]]:
         if probe.ended is not None:
             return []
         probe.ended = time.monotonic()
@@ -488,7 +347,7 @@ class PingEngine:
             self._release(probe.sock)
         return [(probe, ProbeFinished(probe.summary()))]
 
-    def _release(self, sock: _Sock) -> None:
+    def _release(self, sock: SharedSocket) -> None:
         for key, s in list(self._socks.items()):
             if s is sock:
                 del self._socks[key]
@@ -497,7 +356,7 @@ class PingEngine:
             self._epoll.unregister(sock.ping.fileno())
         sock.ping.close()
 
-    def _dispatch(self, events: Iterable[tuple[_Probe, Event]]) -> None:
+    def _dispatch(self, events: Iterable[tuple[ProbeState, Event]]) -> None:
         subscribers = list(self._subscribers)
         for probe, event in events:
             if isinstance(event, ProbeFinished):

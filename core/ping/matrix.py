@@ -11,7 +11,8 @@ from typing import Any
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, NotFound, UsageError
 from netcon.core.model import Snapshot
-from netcon.core.ping.engine import MIN_INTERVAL_S, PingEngine, ProbeSpec, ProbeSummary
+from netcon.core.ping.engine import PingEngine
+from netcon.core.ping.probe import MIN_INTERVAL_S, ProbeSpec, ProbeSummary
 from netcon.core.ping.sources import Source, snapshot_source
 from netcon.core.snapshot import SnapshotCollector
 from netcon.core.validate import values

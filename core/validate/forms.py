@@ -14,9 +14,11 @@ from typing import Any
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import HostFacts
 from netcon.core.validate import flannel
-from netcon.core.validate.docker import (
-    Check,
-    Value,
+from netcon.core.validate.containers import _run_image, _run_publish, check_network_mode, split_command
+from netcon.core.validate.fields import Check, Value
+from netcon.core.validate.items import check_labels, check_options
+from netcon.core.validate.names import check_container_name
+from netcon.core.validate.networks import (
     _aliases,
     _connect_container,
     _connect_ip,
@@ -27,15 +29,8 @@ from netcon.core.validate.docker import (
     _dependent,
     _disconnect_container,
     _disconnect_network,
-    _run_image,
-    _run_publish,
-    check_container_name,
     check_gateway,
     check_ip_range,
-    check_labels,
-    check_network_mode,
-    check_options,
-    split_command,
 )
 from netcon.core.validate.values import output_file
 

@@ -228,8 +228,50 @@ def number(value: object, field: str, label: str, low: float, high: float) -> fl
     return parsed
 
 
+DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration(value: object, field: str, label: str, low: float, high: float) -> float:
+    """Seconds, from a duration as Prometheus writes it (``500ms``, ``1s``, ``2m``, ``1h``) or a number of
+    seconds, from ``low`` to ``high``."""
+    if isinstance(value, str):
+        stripped = text(value, field, label)
+        match = DURATION_RE.fullmatch(stripped)
+        if match is None:
+            raise fail(field, f"{label} {shown(stripped)} is not a duration like 500ms, 1s, 2m or 1h.")
+        seconds = float(match[1]) * DURATION_UNITS[match[2]]
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise fail(field, f"{label} {shown(value)} is not a duration like 500ms, 1s, 2m or 1h.")
+    if not math.isfinite(seconds) or not low <= seconds <= high:
+        raise fail(field, f"{label} {shown(value)} is out of range: it must be from {low:g} s to {high:g} s.")
+    return seconds
+
+
 def port(value: object, field: str, label: str) -> int:
     return integer(value, field, label, 1, 65535)
+
+
+def listen_address(value: str, field: str, label: str) -> tuple[str, int]:
+    """``ADDR:PORT`` a server binds to: an IPv4 address, an IPv6 one in brackets (``[::1]:9000``) or
+    ``localhost``, and a port from 1 to 65535. Returns (address without brackets, port)."""
+    stripped = text(value, field, label)
+    address, colon, given_port = stripped.rpartition(":")
+    if not colon or not address:
+        raise fail(field, f"{label} {shown(stripped)} is not ADDR:PORT, like 127.0.0.1:9400.")
+    bare = address[1:-1] if address.startswith("[") and address.endswith("]") else address
+    if bare != "localhost":
+        try:
+            parsed = ipaddress.ip_address(bare)
+        except ValueError:
+            raise fail(
+                field, f"{label} {shown(stripped)} does not start with an IP address (write IPv6 as [::1]:PORT)."
+            ) from None
+        if parsed.version == 6 and bare == address:
+            raise fail(field, f"{label} {shown(stripped)}: write an IPv6 address in brackets, like [::1]:9400.")
+    return bare, port(given_port, field, f"{label}'s port")
 
 
 # --- URLs ------------------------------------------------------------------------------------------------

@@ -8,13 +8,8 @@ import subprocess
 
 from netcon.core.counters import read_counters
 
-FIELDS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")
-IP_FIELDS = {
-    "rx_bytes": ("rx", "bytes"),
-    "tx_bytes": ("tx", "bytes"),
-    "rx_packets": ("rx", "packets"),
-    "tx_packets": ("tx", "packets"),
-}
+FIELDS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped")
+IP_FIELDS = {f: (f[:2], f[3:]) for f in FIELDS}
 
 
 def ip_counters() -> dict[int, dict[str, int]]:

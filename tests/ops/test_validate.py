@@ -11,17 +11,10 @@ from hypothesis import strategies as st
 
 from netcon.core.errors import UsageError
 from netcon.core.host_facts import ContainerFact, EndpointFact, HostFacts, NetworkFact, RouteFact
-from netcon.core.validate.docker import (
-    check_gateway,
-    check_ip_range,
-    check_options,
-    check_subnet_free,
-    parse_kv_items,
-    parse_publish,
-    split_command,
-    usable_host,
-)
+from netcon.core.validate.containers import parse_publish, split_command
 from netcon.core.validate.forms import field_error
+from netcon.core.validate.items import check_options, parse_kv_items
+from netcon.core.validate.networks import check_gateway, check_ip_range, check_subnet_free, usable_host
 from netcon.core.validate.values import ipv4_network
 
 

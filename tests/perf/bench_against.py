@@ -29,7 +29,10 @@ from netcon.core.context import HostContext
 if sys.argv[1] == "snapshot":
     from netcon.core.snapshot import SnapshotCollector as Collector
 else:
-    from netcon.core.ports import PortsCollector as Collector
+    try:
+        from netcon.core.ports.collector import PortsCollector as Collector
+    except ModuleNotFoundError:  # a revision from before core.ports became a package
+        from netcon.core.ports import PortsCollector as Collector
 collect = Collector(HostContext()).collect
 collect()
 collect()

@@ -19,8 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from netcon.core.context import HostContext
-from netcon.core.ping.engine import PingEngine, ProbeSpec
+from netcon.core.ping.engine import PingEngine
 from netcon.core.ping.matrix import network_matrix
+from netcon.core.ping.probe import ProbeSpec
 from netcon.core.ping.sources import container_source
 from tests.perf.fleet import fleet
 

@@ -14,7 +14,7 @@ import subprocess
 import time
 
 from netcon.core.context import HostContext
-from netcon.core.ports import PortsCollector
+from netcon.core.ports.collector import PortsCollector
 from tests.perf.fleet import fleet
 
 

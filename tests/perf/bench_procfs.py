@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterator
 
 import psutil
 
-from netcon.core import ports, procfs
+from netcon.core import procfs
 from netcon.core.context import HostContext
 from netcon.core.lab import procs
-from netcon.core.ports import PortsCollector
+from netcon.core.ports import collector
+from netcon.core.ports.collector import PortsCollector
 from netcon.core.procfs import ProcessInfo
 from tests.perf.fleet import fleet
 
@@ -77,11 +78,11 @@ def alternate(pairs: dict[str, Callable[[], float]], rounds: int) -> dict[str, f
 def process_reads(fn: Callable[[int], ProcessInfo]) -> Iterator[None]:
     """The ports view with its process reads done by ``fn`` (ports and procfs.ancestry both call it)."""
     saved = procfs.process_info
-    ports.process_info = procfs.process_info = fn
+    collector.process_info = procfs.process_info = fn
     try:
         yield
     finally:
-        ports.process_info = procfs.process_info = saved
+        collector.process_info = procfs.process_info = saved
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NotFound, UsageError
-from netcon.core.ping.engine import PingEngine, ProbeSpec
+from netcon.core.ping.engine import PingEngine
+from netcon.core.ping.probe import ProbeSpec
 from netcon.core.ping.sources import find_source
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from netcon.core.context import HostContext
 from netcon.core.errors import UsageError
-from netcon.core.ping.engine import ProbeFinished, ProbeSpec, Reply
+from netcon.core.ping.probe import ProbeFinished, ProbeSpec, Reply
 from netcon.core.ping.sources import find_source, host_source
 from tests.ping.conftest import real_ping
 

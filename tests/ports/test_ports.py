@@ -20,7 +20,8 @@ import pytest
 from netcon.core import procfs
 from netcon.core.netlink import sockdiag
 from netcon.core.netns import run_in_netns
-from netcon.core.ports import PortsCollector, addresses_overlap
+from netcon.core.ports.collector import PortsCollector
+from netcon.core.ports.conflicts import addresses_overlap
 from netcon.core.procfs import ancestry, process_info, shim_container_id
 from netcon.core.snapshot import SnapshotCollector
 

@@ -22,7 +22,6 @@ from textual.worker import get_current_worker
 
 from netcon.core.capture.bpf import Program, compile_filter
 from netcon.core.capture.flows import FlowTable, Recent
-from netcon.core.capture.layers import layer_json
 from netcon.core.capture.pcapng import write_packets
 from netcon.core.capture.session import Capture, CaptureStats, Limits
 from netcon.core.capture.summary import summary
@@ -42,21 +41,13 @@ from netcon.tui.capture_feed import (
     CaptureStarted,
     Seen,
 )
+from netcon.tui.capture_rows import FLOW_COLUMNS, PACKET_COLUMNS, flow_row, packet_cells, packet_detail
 from netcon.tui.forms import Field, FormScreen
 from netcon.tui.panes.base import Pane
 from netcon.tui.widgets import cursor_key, sync_rows
 
 SHOWN_ROWS = 1000  # rows in the list; every kept packet is saved
 EMPTY = "No capture. Press c on a row of Containers (2), Bridges (3) or Veths (4) to capture there."
-PACKET_COLUMNS = (
-    ("no", "NO"),
-    ("time", "TIME"),
-    ("ifname", "IFACE"),
-    ("netns", "NETNS"),
-    ("len", "LEN"),
-    ("summary", "SUMMARY"),
-)
-FLOW_COLUMNS = (("src", "SRC"), ("dst", "DST"), ("proto", "PROTO"), ("packets", "PACKETS"), ("bytes", "BYTES"))
 
 
 def capture_on(pane: Pane, target: str) -> None:
@@ -69,17 +60,6 @@ def capture_on(pane: Pane, target: str) -> None:
 def settings_of(app: Any) -> CaptureSettings:
     """The console's capture caps (``netcon console --capture-...``), or the defaults."""
     return getattr(app, "capture_settings", None) or CaptureSettings()
-
-
-def stamp(ts_ns: int) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts_ns // 1_000_000_000)) + f".{ts_ns % 1_000_000_000 // 1000:06d}"
-
-
-def layer_line(fields: Mapping[str, Any]) -> Text:
-    proto = str(fields["proto"])
-    text = Text(f"{proto:<9}", style="bold")
-    text.append("  ".join(f"{k} {v}" for k, v in fields.items() if k != "proto" and v not in ("", None, ())))
-    return text
 
 
 class CapturePane(Pane):
@@ -268,10 +248,7 @@ class CapturePane(Pane):
         table = self.packets
         for number, seen in enumerate(message.seen, first):
             self.seen[number] = seen
-            p = seen.packet
-            table.add_row(
-                str(number + 1), stamp(p.ts_ns), p.ifname, p.netns, str(p.length), seen.summary, key=str(number)
-            )
+            table.add_row(*packet_cells(number, seen), key=str(number))
         for number in sorted(self.seen)[: max(0, len(self.seen) - SHOWN_ROWS)]:
             del self.seen[number]
             table.remove_row(str(number))
@@ -320,19 +297,10 @@ class CapturePane(Pane):
         if seen is None:
             detail.update("")
             return
-        p = seen.packet
-        head = Text(
-            f"#{int(key or 0) + 1} {stamp(p.ts_ns)} {p.ifname} [{p.netns}] {'Out' if p.outgoing else 'In'}, "
-            f"{p.length} bytes ({len(p.data)} captured)\n",
-            style="bold",
-        )
-        lines = [layer_line(layer_json(layer)) for layer in seen.layers]
-        detail.update(Text("\n").join([head, *lines]))
+        detail.update(packet_detail(int(key or 0), seen))
 
     def _paint_flows(self) -> None:
-        rows = [
-            (f"{f.src}|{f.dst}|{f.proto}", [f.src, f.dst, f.proto, str(f.packets), str(f.bytes)]) for f in self.flows
-        ]
+        rows = [flow_row(f) for f in self.flows]
         sync_rows(self.query_one("#flows", DataTable), [k for k, _ in FLOW_COLUMNS], rows)
 
     # -- filter ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from textual.worker import get_current_worker
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
-from netcon.core.ping.engine import Event, PingEngine, ProbeFinished, ProbeSpec, ProbeSummary
+from netcon.core.ping.engine import PingEngine
+from netcon.core.ping.probe import Event, ProbeFinished, ProbeSpec, ProbeSummary
 from netcon.core.ping.resolve import NameNotResolved, Resolution, resolve
 from netcon.core.ping.sources import Source, find_source
 from netcon.tui.actions import Action, bindings

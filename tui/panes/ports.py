@@ -24,7 +24,8 @@ from textual.worker import Worker, get_current_worker
 
 from netcon.core.errors import NetconError
 from netcon.core.model import Snapshot
-from netcon.core.ports import PortsCollector, PortSocket, PortsView
+from netcon.core.ports.collector import PortsCollector
+from netcon.core.ports.model import PortSocket, PortsView
 from netcon.core.procfs import ProcessInfo, ancestry
 from netcon.tui.actions import Action, Declared, bindings
 from netcon.tui.failures import ReportsFailures

@@ -13,10 +13,9 @@ from Docker's container list (``Ports``) and, for host-mode and stopped containe
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -26,6 +25,8 @@ from netcon.core.errors import NetconError, NetlinkFailure, NotFound
 from netcon.core.model import Snapshot
 from netcon.core.netlink.sockdiag import listening_sockets
 from netcon.core.netns import OWN_NETNS, netns_inode, proc_netns, run_in_each_netns, run_in_netns
+from netcon.core.ports.conflicts import comparable_ip, conflicts
+from netcon.core.ports.model import PortSocket, PortsView, Published, WantedPort
 from netcon.core.procfs import (
     ProcessInfo,
     RawSocket,
@@ -42,143 +43,7 @@ from netcon.core.snapshot_join import Raw, docker_name
 
 DOCKER_PROXY = "docker-proxy"
 _PublishedRaw = tuple[str, str, int, str, str, int]  # proto, host ip, host port, container id and name, its port
-DOCKER_DNS_ADDRESS = "127.0.0.11"  # Docker's embedded DNS server, in every container on a user network
-DOCKERD = "dockerd"
-
-
-@dataclass(frozen=True)
-class Published:
-    """A port Docker publishes (``-p``): host address and port -> container port, and what serves it."""
-
-    proto: str  # tcp or udp
-    host_ip: str  # "0.0.0.0", "::" or one address
-    host_port: int
-    container_id: str
-    container: str
-    container_port: int
-    served_by: str  # "docker-proxy", or "nat" when only the DNAT rule serves it (userland-proxy off)
-    proxy_pid: int | None
-
-    @property
-    def target(self) -> str:
-        return f"{self.container}:{self.container_port}/{self.proto}"
-
-
-@dataclass(frozen=True)
-class WantedPort:
-    """A host port a container asked for (``-p``) but does not hold: Docker discarded it because the container
-    uses the host's network, or the container is not running."""
-
-    proto: str
-    host_ip: str  # "" in Docker's bindings means every address
-    host_port: int
-    container_id: str
-    container: str
-    container_port: int
-    reason: str  # "host network: Docker discarded it" or "container is <state>"
-    discarded: bool  # True for host-mode containers (the flag the issue asks for)
-
-
-@dataclass(frozen=True)
-class PortSocket:
-    """One listening TCP or bound UDP socket, in the host's namespace or a container's."""
-
-    proto: str  # tcp or udp
-    version: int  # 4 or 6
-    address: str
-    port: int
-    state: str  # LISTEN (tcp) or UNCONN (udp), as ss prints it
-    inode: int
-    v6only: bool | None  # IPV6_V6ONLY of an IPv6 socket: False means "::" takes IPv4 too
-    netns_inode: int
-    host_netns: bool
-    holders: tuple[ProcessInfo, ...]  # processes with it open, the owner first (nginx master before workers)
-    container_id: str | None
-    container: str | None
-    attributed_by: str | None  # cgroup, containerd-shim, netns or docker-proxy
-    published: Published | None  # set on a docker-proxy socket: the port it serves
-
-    @property
-    def pid(self) -> int | None:
-        return self.holders[0].pid if self.holders else None
-
-    @property
-    def process(self) -> ProcessInfo | None:
-        return self.holders[0] if self.holders else None
-
-    @property
-    def embedded_dns(self) -> bool:
-        """Docker's embedded DNS server: dockerd listens on 127.0.0.11 (TCP and UDP, a random port behind
-        the netns's own DNAT from port 53) inside every container on a user network, so at 50 containers
-        these are two thirds of all listeners. Views hide them unless asked."""
-        return (
-            not self.host_netns and self.address == DOCKER_DNS_ADDRESS and all(h.name == DOCKERD for h in self.holders)
-        )
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Someone who holds or wants a host port: a container, or a host process."""
-
-    proto: str
-    address: str
-    port: int
-    owner: str  # container name, or "pid N (name)"
-    container_id: str | None
-    pid: int | None
-    how: str  # listening, published (nat), or the WantedPort reason
-    v6only: bool | None = None
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """Two or more owners holding or wanting the same host port and protocol on overlapping addresses."""
-
-    proto: str
-    port: int
-    claims: tuple[Claim, ...]
-
-
-@dataclass(frozen=True)
-class PortsView:
-    """Every listening socket of the host and its containers, published and wanted ports, and conflicts."""
-
-    taken_at: float
-    host_netns_inode: int
-    sockets: tuple[PortSocket, ...]
-    published: tuple[Published, ...]
-    wanted: tuple[WantedPort, ...]
-    conflicts: tuple[Conflict, ...]
-    skipped_vanished: int  # processes or namespaces that disappeared while being read
-    skipped_unreadable: int  # /proc entries this process may not read
-    problems: tuple[str, ...]
-
-    @property
-    def not_read(self) -> tuple[str, ...]:
-        """What this view lacks, one sentence each (the CLI prints them; a partial answer says so)."""
-        skipped = []  # processes that ended while being read lack nothing: they are gone
-        if self.skipped_unreadable:
-            skipped.append(f"Not read: {self.skipped_unreadable} /proc entries this user may not read (run as root).")
-        return tuple(f"{p[0].upper()}{p[1:]}." if not p.endswith(".") else p for p in self.problems) + tuple(skipped)
-
-    def holding(self, port: int, proto: str | None = None) -> tuple[PortSocket, ...]:
-        """The seed's question, "who holds port 80?": sockets bound to ``port``."""
-        return tuple(s for s in self.sockets if s.port == port and proto in (None, s.proto))
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    ip = ipaddress.ip_address(text)
-    return ip.ipv4_mapped or ip if ip.version == 6 else ip
-
-
-def addresses_overlap(a: str, b: str, a_v6only: bool | None = None, b_v6only: bool | None = None) -> bool:
-    """Whether binding ``a`` and ``b`` (same port) collide. ``::`` also covers IPv4 unless its socket is
-    IPv6-only (unknown counts as dual-stack, the Linux default, so a doubt is reported)."""
-    x, y = _ip(a), _ip(b)
-    if x.version == y.version:
-        return x == y or x.is_unspecified or y.is_unspecified
-    v6, v6only = (x, a_v6only) if x.version == 6 else (y, b_v6only)
-    return v6.is_unspecified and not v6only
+_Attribution = tuple[str | None, str | None]  # container id, and how it was found (cgroup, containerd-shim, ...)
 
 
 def _owner_pid(pids: list[int], infos: dict[int, ProcessInfo]) -> list[int]:
@@ -347,99 +212,12 @@ class PortsCollector:
         host_inode = netns_inode(self.ctx.netns or OWN_NETNS)
         by_netns = self._namespaces(snap, host_inode, skipped, problems)
         published_raw, wanted = self._docker_ports(snap, summaries, problems)
-        infos: dict[int, ProcessInfo] = {}
-        for pid in {p for pids in owners.values() for p in pids}:
-            try:
-                infos[pid] = process_info(pid)
-            except OSError as error:
-                skipped.count(error)
-
+        infos = _process_infos(owners, skipped)
         names = {c.id: c.name for c in snap.containers}
-        ns_owner: dict[int, str] = {}
-        for c in sorted(snap.containers, key=lambda c: c.network_mode.startswith("container:")):
-            if c.netns_inode and c.netns_inode != host_inode and c.network_mode != "host":
-                ns_owner.setdefault(c.netns_inode, c.id)
-        chains: dict[int, ProcessInfo] = dict(infos)
-        container_of: dict[int, tuple[str | None, str | None]] = {}
-
-        def attribute(pid: int) -> tuple[str | None, str | None]:
-            if pid not in container_of:
-                found: tuple[str | None, str | None] = (None, None)
-                try:
-                    ids = cgroup_container_ids(pid) & names.keys()
-                    if ids:
-                        found = (ids.pop(), "cgroup")
-                except OSError as error:
-                    skipped.count(error)
-                if found[0] is None:
-                    shim = shim_container_id(ancestry(pid, chains))
-                    if shim in names:
-                        found = (shim, "containerd-shim")
-                container_of[pid] = found
-            return container_of[pid]
-
-        sockets_raw = []
-        for inode, socks in by_netns.items():
-            for s in socks:
-                holders = tuple(infos[p] for p in _owner_pid(owners.get(s.inode, []), infos) if p in infos)
-                cid, how = attribute(holders[0].pid) if holders else (None, None)
-                if cid is None and inode in ns_owner:
-                    cid, how = ns_owner[inode], "netns"
-                sockets_raw.append((s, inode, holders, cid, how))
-
-        proxies = {
-            (s.proto, _ip(s.address), s.port): h[0].pid
-            for s, inode, h, _, _ in sockets_raw
-            if inode == host_inode and h and h[0].name == DOCKER_PROXY
-        }
-        published = tuple(
-            sorted(
-                (
-                    Published(
-                        proto,
-                        ip,
-                        port,
-                        cid,
-                        name,
-                        cport,
-                        "docker-proxy" if (proto, _ip(ip), port) in proxies else "nat",
-                        proxies.get((proto, _ip(ip), port)),
-                    )
-                    for proto, ip, port, cid, name, cport in published_raw
-                ),
-                key=lambda p: (p.host_port, p.proto, p.host_ip),
-            )
-        )
-        by_key = {(p.proto, _ip(p.host_ip), p.host_port): p for p in published}
-
-        sockets = []
-        for s, inode, holders, cid, how in sockets_raw:
-            pub = (
-                by_key.get((s.proto, _ip(s.address), s.port))
-                if holders and holders[0].name == DOCKER_PROXY and inode == host_inode
-                else None
-            )
-            if pub:
-                cid, how = pub.container_id, "docker-proxy"
-            sockets.append(
-                PortSocket(
-                    proto=s.proto,
-                    version=s.version,
-                    address=s.address,
-                    port=s.port,
-                    state=s.state,
-                    inode=s.inode,
-                    v6only=s.v6only,
-                    netns_inode=inode,
-                    host_netns=inode == host_inode,
-                    holders=holders,
-                    container_id=cid,
-                    container=names.get(cid) if cid else None,
-                    attributed_by=how,
-                    published=pub,
-                )
-            )
-        sockets.sort(key=lambda s: (s.port, s.proto, s.version, s.address, s.netns_inode))
+        container_of = _ContainerOf(names, infos, skipped)
+        held = _held_sockets(by_netns, owners, infos, container_of, _netns_owners(snap, host_inode))
+        published = _published(published_raw, held, host_inode)
+        sockets = _port_sockets(held, published, names, host_inode)
         wanted.sort(key=lambda w: (w.host_port, w.proto, w.container))
         return PortsView(
             taken_at=started,
@@ -454,45 +232,148 @@ class PortsCollector:
         )
 
 
-def conflicts(
-    sockets: Sequence[PortSocket], published: Sequence[Published], wanted: Sequence[WantedPort]
-) -> tuple[Conflict, ...]:
-    """Host ports held or wanted by more than one owner (a container, or a host process) on overlapping
-    addresses: host-namespace sockets, NAT-only published ports, and wanted ports."""
-    claims: list[Claim] = []
-    for s in sockets:
-        if not s.host_netns:
-            continue
-        pid = s.pid
-        owner = s.container or (f"pid {pid} ({s.process.name})" if s.process else f"socket {s.inode}")
-        claims.append(Claim(s.proto, s.address, s.port, owner, s.container_id, pid, "listening", s.v6only))
-    # Docker's "::" is IPv6 only: it claims IPv4 with a binding (or docker-proxy) of its own
-    claims += [
-        Claim(p.proto, p.host_ip, p.host_port, p.container, p.container_id, None, "published (nat)", True)
-        for p in published
-        if p.served_by == "nat"
-    ]
-    for w in wanted:
-        if w.host_port:  # port 0: Docker picks a free one, nobody wants a particular port
-            for ip in [w.host_ip] if w.host_ip else ["0.0.0.0", "::"]:
-                claims.append(Claim(w.proto, ip, w.host_port, w.container, w.container_id, None, w.reason, True))
-    groups: dict[tuple[str, int], list[Claim]] = {}
-    for claim in claims:
-        groups.setdefault((claim.proto, claim.port), []).append(claim)
-    out = []
-    for (proto, port), group in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        involved = [
-            a
-            for a in group
-            if any(_who(a) != _who(b) and addresses_overlap(a.address, b.address, a.v6only, b.v6only) for b in group)
-        ]
-        if involved:
-            out.append(Conflict(proto, port, tuple(involved)))
-    return tuple(out)
+# -- the steps of one collection, after the reads ----------------------------------------------------------
 
 
-def _who(claim: Claim) -> str | int:
-    return claim.container_id or claim.pid or claim.owner
+@dataclass(frozen=True)
+class _Held:
+    """A socket as first attributed: its netns, its holders (owner first) and its container, before
+    docker-proxy sockets are matched to the ports they publish."""
+
+    raw: RawSocket
+    netns_inode: int
+    holders: tuple[ProcessInfo, ...]
+    container_id: str | None
+    attributed_by: str | None
+
+    def is_proxy(self, host_inode: int) -> bool:
+        """A docker-proxy in the host's netns: it serves a published port."""
+        return bool(self.holders) and self.holders[0].name == DOCKER_PROXY and self.netns_inode == host_inode
+
+
+def _process_infos(owners: dict[int, list[int]], skipped: Skipped) -> dict[int, ProcessInfo]:
+    """Every process holding a listening socket (those that vanish or refuse are counted, not raised)."""
+    infos: dict[int, ProcessInfo] = {}
+    for pid in {p for pids in owners.values() for p in pids}:
+        try:
+            infos[pid] = process_info(pid)
+        except OSError as error:
+            skipped.count(error)
+    return infos
+
+
+def _netns_owners(snap: Snapshot, host_inode: int) -> dict[int, str]:
+    """netns inode -> the container that owns it (not one that joined it with ``--network container:``)."""
+    ns_owner: dict[int, str] = {}
+    for c in sorted(snap.containers, key=lambda c: c.network_mode.startswith("container:")):
+        if c.netns_inode and c.netns_inode != host_inode and c.network_mode != "host":
+            ns_owner.setdefault(c.netns_inode, c.id)
+    return ns_owner
+
+
+class _ContainerOf:
+    """The container of a process: its cgroup, else its ``containerd-shim`` ancestor; remembered per pid."""
+
+    def __init__(self, names: dict[str, str], infos: dict[int, ProcessInfo], skipped: Skipped) -> None:
+        self.names = names
+        self.chains: dict[int, ProcessInfo] = dict(infos)  # grows with the ancestors read
+        self.skipped = skipped
+        self.found: dict[int, _Attribution] = {}
+
+    def __call__(self, pid: int) -> _Attribution:
+        if pid not in self.found:
+            found: _Attribution = (None, None)
+            try:
+                ids = cgroup_container_ids(pid) & self.names.keys()
+                if ids:
+                    found = (ids.pop(), "cgroup")
+            except OSError as error:
+                self.skipped.count(error)
+            if found[0] is None:
+                shim = shim_container_id(ancestry(pid, self.chains))
+                if shim in self.names:
+                    found = (shim, "containerd-shim")
+            self.found[pid] = found
+        return self.found[pid]
+
+
+def _held_sockets(
+    by_netns: dict[int, list[RawSocket]],
+    owners: dict[int, list[int]],
+    infos: dict[int, ProcessInfo],
+    container_of: Callable[[int], _Attribution],
+    ns_owner: dict[int, str],
+) -> list[_Held]:
+    """Each socket with its holders and container: its owner process's, else its namespace's."""
+    held = []
+    for inode, socks in by_netns.items():
+        for s in socks:
+            holders = tuple(infos[p] for p in _owner_pid(owners.get(s.inode, []), infos) if p in infos)
+            cid, how = container_of(holders[0].pid) if holders else (None, None)
+            if cid is None and inode in ns_owner:
+                cid, how = ns_owner[inode], "netns"
+            held.append(_Held(s, inode, holders, cid, how))
+    return held
+
+
+def _published(published_raw: list[_PublishedRaw], held: list[_Held], host_inode: int) -> tuple[Published, ...]:
+    """Docker's published ports, each served by the docker-proxy listening on it, else by NAT alone."""
+    proxies = {
+        (h.raw.proto, comparable_ip(h.raw.address), h.raw.port): h.holders[0].pid
+        for h in held
+        if h.is_proxy(host_inode)
+    }
+    return tuple(
+        sorted(
+            (
+                Published(
+                    proto,
+                    ip,
+                    port,
+                    cid,
+                    name,
+                    cport,
+                    "docker-proxy" if (proto, comparable_ip(ip), port) in proxies else "nat",
+                    proxies.get((proto, comparable_ip(ip), port)),
+                )
+                for proto, ip, port, cid, name, cport in published_raw
+            ),
+            key=lambda p: (p.host_port, p.proto, p.host_ip),
+        )
+    )
+
+
+def _port_sockets(
+    held: list[_Held], published: tuple[Published, ...], names: dict[str, str], host_inode: int
+) -> list[PortSocket]:
+    """The sockets, a docker-proxy's attributed to the container whose published port it serves; sorted."""
+    by_key = {(p.proto, comparable_ip(p.host_ip), p.host_port): p for p in published}
+    sockets = []
+    for h in held:
+        s, cid, how = h.raw, h.container_id, h.attributed_by
+        pub = by_key.get((s.proto, comparable_ip(s.address), s.port)) if h.is_proxy(host_inode) else None
+        if pub:
+            cid, how = pub.container_id, "docker-proxy"
+        sockets.append(
+            PortSocket(
+                proto=s.proto,
+                version=s.version,
+                address=s.address,
+                port=s.port,
+                state=s.state,
+                inode=s.inode,
+                v6only=s.v6only,
+                netns_inode=h.netns_inode,
+                host_netns=h.netns_inode == host_inode,
+                holders=h.holders,
+                container_id=cid,
+                container=names.get(cid) if cid else None,
+                attributed_by=how,
+                published=pub,
+            )
+        )
+    sockets.sort(key=lambda s: (s.port, s.proto, s.version, s.address, s.netns_inode))
+    return sockets
 
 
 def collect_ports(ctx: HostContext) -> PortsView:

@@ -1,0 +1,1 @@
+"""``netcon exporter``: what netcon measures, from inside the container namespaces, as Prometheus metrics."""
