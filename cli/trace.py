@@ -12,6 +12,7 @@ from netcon.cli.flannel import etcd_options, etcd_parent
 from netcon.cli.table import render
 from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.lab.lab import DEFAULT_PREFIX
+from netcon.core.lab.state import check_prefix
 from netcon.core.trace.model import Trace
 from netcon.core.trace.run import MAX_WAIT_S, Options, trace
 from netcon.core.validate import values
@@ -55,8 +56,6 @@ def run_trace(args, ctx) -> int:
     etcd = etcd_options(args) if args.etcd_endpoints is not None else None
     etcd_prefix = normalize_prefix(args.etcd_prefix) if args.etcd_prefix is not None else None
     if args.lab is not None:
-        from netcon.core.lab.state import check_prefix
-
         check_prefix(args.lab)
     options = Options(
         proto=args.proto,

@@ -41,6 +41,10 @@ def matches(identity: Identity) -> tuple[Match, ...]:
     return (Match(number, 0, identity.ident), Match(number, 2, identity.ident))
 
 
+class NftraceUnavailable(NetconError):
+    """The trace rules could not be added (an old kernel, nf_tables missing): the trace goes on without them."""
+
+
 class TraceRules:
     """The trace tables and their sockets in several namespaces (paths; None: netcon's own)."""
 
@@ -100,7 +104,10 @@ def traced(
     """Run ``body`` (the probe) with trace rules in ``paths`` (``namespaces``: how the audit log names them);
     the rules are removed before this returns, whatever happened."""
     rules = TraceRules(paths)
-    rules.add(identity)
+    try:
+        rules.add(identity)
+    except NetconError as error:
+        raise NftraceUnavailable(str(error), target=error.target) from error
     try:
         result = body()
         return result, Traced(rules.events(), rules.handles)

@@ -73,9 +73,7 @@ def prove(
         except ReadOnlyError:
             notes.append("nftrace not used: adding its temporary rule is a change, refused in read-only mode")
             packets = send_and_capture()
-        except NetconError as error:
-            if probe.sent_at:
-                raise
+        except nftrace.NftraceUnavailable as error:
             notes.append(f"nftrace not used: {error}")
             packets = send_and_capture()
     finally:
