@@ -136,6 +136,7 @@ class Trace:
     notes: tuple[str, ...] = field(default=())  # what could not be read or done, one sentence each
     predict_s: float = 0.0
     total_s: float = 0.0
+    refused: str | None = None  # the answer was a refusal (a TCP reset, ICMP port unreachable): its words
 
     @property
     def last_line(self) -> str:
@@ -145,7 +146,7 @@ class Trace:
             rule = f" [{f.rule}]" if f.rule else ""
             return f"dies at {where}: {f.reason}{rule}"
         if self.reply_seen:
-            return "reached, reply seen"
+            return f"reached, reply seen ({self.refused})" if self.refused else "reached, reply seen"
         if self.reached and self.probed:
             return "reached, no reply seen"
         if not self.probed:

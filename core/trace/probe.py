@@ -32,9 +32,10 @@ class Identity:
 
     @property
     def bpf(self) -> str:
-        """The capture filter: the probe's own packets, and VXLAN (which carries them between hosts)."""
+        """The capture filter: the probe's own packets, ICMP errors (a UDP probe's port unreachable quotes it),
+        and VXLAN (which carries them between hosts)."""
         own = f"icmp and icmp[4:2] = {self.ident}" if self.proto == "icmp" else f"{self.proto} port {self.ident}"
-        return f"({own}) or udp port 8472 or udp port 4789"
+        return f"({own}) or (icmp and icmp[0] = 3) or udp port 8472 or udp port 4789"
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,14 @@ class Probe:
             if code == 0:
                 self.answer = Answer(True, "syn-ack", "connected (SYN-ACK came back)", self.dst, None, rtt)
             elif code == errno.ECONNREFUSED:
-                self.answer = Answer(True, "reset", "refused (a TCP reset came back)", self.dst, None, rtt)
+                self.answer = Answer(True, "reset", "a TCP reset came back: the port is closed", self.dst, None, rtt)
             elif code not in (0, errno.EINPROGRESS):
                 self.answer = Answer(False, "unreachable", os.strerror(code), None, None, rtt)
             return
         if code == errno.ECONNREFUSED:
-            self.answer = Answer(True, "unreachable", "ICMP port unreachable came back", self.dst, None, rtt)
+            self.answer = Answer(
+                True, "unreachable", "ICMP port unreachable came back: the port is closed", self.dst, None, rtt
+            )
         elif code:
             self.answer = Answer(False, "unreachable", os.strerror(code), None, None, rtt)
         else:

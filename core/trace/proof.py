@@ -113,20 +113,27 @@ def _inner(layers: tuple[Layer, ...], outer: bool) -> tuple[Layer, ...]:
 
 
 def _identify(layers: tuple[Layer, ...], identity: Identity) -> tuple[str, Seen] | None:
-    """(request or reply, what was seen) when ``layers`` are the probe's packet."""
+    """(request or reply, what was seen) when ``layers`` are the probe's packet, or an ICMP error quoting it
+    (the answer to a UDP probe to a closed port: a reply)."""
     ip = next((x for x in layers if isinstance(x, IPv4)), None)
     if ip is None:
         return None
+    error: Icmp | None = None
     for layer in layers:
+        if isinstance(layer, Icmp) and layer.is_error:
+            error = layer
+            continue
         echo = isinstance(layer, Icmp) and layer.kind in ("echo request", "echo reply")
         if isinstance(layer, Icmp) and echo and identity.proto == "icmp" and layer.ident == identity.ident:
-            direction = REQUEST if layer.kind == "echo request" else REPLY
+            direction = REPLY if error or layer.kind == "echo reply" else REQUEST
             return direction, Seen(0.0, ip.src, ip.dst, ip.ttl, f"icmp {layer.kind} id {layer.ident}", False)
         if (
             isinstance(layer, Tcp | Udp)
             and layer.proto == identity.proto
             and identity.ident in (layer.sport, layer.dport)
         ):
+            if error is not None:
+                return REPLY, Seen(0.0, ip.src, ip.dst, ip.ttl, f"icmp {error.detail or error.kind}", False)
             direction = REQUEST if layer.sport == identity.ident else REPLY
             flags = f" [{layer.flags}]" if isinstance(layer, Tcp) else ""
             text = f"{layer.proto} {ip.src}:{layer.sport} > {ip.dst}:{layer.dport}{flags}"

@@ -99,7 +99,7 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
         notes = tuple(n for n in (note, lease_note) if n)
         hops = prediction.hops
         failed = _failed(next((h for h in hops if h.fails), None))
-        reached, replied = prediction.reached, False
+        reached, replied, refused = prediction.reached, False, None
         if options.probe:
             target = (dst_ip, destination.proto, destination.port)
             wait = min(options.wait, MAX_WAIT_S)
@@ -110,6 +110,7 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
                 (owner[0].name, f"container {owner[1].name}" if owner[1] else owner[0].root.label) if owner else None
             )
             failed, reached, replied = conclude(hops, proof.answer, where)
+            refused = proof.answer.detail if proof.answer.kind in ("reset", "unreachable") else None
             notes += (f"the probe's socket: {proof.answer.detail}", *proof.notes)
         return Trace(
             src=src,
@@ -126,6 +127,7 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
             notes=notes + prediction.notes,
             predict_s=predict_s,
             total_s=time.perf_counter() - started,
+            refused=refused,
         )
     finally:
         hosts.close()

@@ -183,6 +183,23 @@ def test_published_port_dnat_shown_where_it_happens(trace_lab):
     assert answer["seen"]["src"] == h1.address  # conntrack undid the DNAT on the way back
 
 
+def test_closed_ports_answer_with_a_reset_and_port_unreachable(trace_lab):
+    """Nothing listens on the port: the request is delivered and the refusal comes back the whole way."""
+    code, result, _ = trace_lab.trace("h1-probe", "h2-probe:5353/udp")
+    assert code == 0 and result["last_line"] == (
+        "reached, reply seen (ICMP port unreachable came back: the port is closed)"
+    )
+    (deliver,) = hops(result, direction="request", stage="deliver")
+    assert deliver["holds"] == "nothing listens on udp/5353"
+    (back,) = hops(result, direction="reply", netns="container h1-probe", device="eth0")
+    assert back["seen"]["detail"] == "icmp port unreachable" and back["seen"]["ttl"] == 62
+    code, result, _ = trace_lab.trace("h1-probe", "h2-probe", "--port", "81")  # tcp: the default with a port
+    assert code == 0 and result["proto"] == "tcp"
+    assert result["last_line"] == "reached, reply seen (a TCP reset came back: the port is closed)"
+    (back,) = hops(result, direction="reply", netns="container h1-probe", device="eth0")
+    assert "[R." in back["seen"]["detail"]
+
+
 def test_reply_dropped_on_the_way_back(trace_lab):
     rule = ("FORWARD", "-p", "icmp", "--icmp-type", "echo-reply", "-j", "DROP")
     trace_lab.ns("h1", "iptables", "-I", *rule)
