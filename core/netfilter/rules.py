@@ -81,9 +81,6 @@ class FilterTable:
         return dict(self.policy_counters).get(chain)
 
 
-Table = FilterTable
-
-
 @dataclass(frozen=True)
 class Ruleset:
     """Every table of one namespace, as one ``iptables-save`` printed them."""
@@ -93,10 +90,6 @@ class Ruleset:
     def table(self, name: str) -> FilterTable:
         """The table ``name``; one iptables-save did not print is empty (no rules: everything passes)."""
         return next((t for t in self.tables if t.name == name), FilterTable((), (), name))
-
-    @property
-    def empty(self) -> bool:
-        return not any(t.rules for t in self.tables) and all(p == "ACCEPT" for t in self.tables for _, p in t.policies)
 
 
 def parse_all(text: str) -> Ruleset:

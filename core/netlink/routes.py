@@ -205,4 +205,5 @@ def fdb(rtnl: Rtnl, ifindex: int | None = None, master: int | None = None) -> tu
 
 
 def in_subnet(ip: str, cidr: str) -> bool:
+    """``ip`` lies in ``cidr`` (a lease's subnet)."""
     return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(cidr, strict=False)
