@@ -18,8 +18,8 @@ from netcon.core.netfilter.evaluate import Packet as RulesPacket
 from netcon.core.netfilter.evaluate import Verdict, verdict
 from netcon.core.netfilter.rules import Ruleset
 from netcon.core.trace.hosts import Netns
+from netcon.core.trace.probe import PROTOCOLS
 
-PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17}
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 
 

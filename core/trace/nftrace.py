@@ -25,8 +25,7 @@ from netcon.core.errors import NetconError
 from netcon.core.netlink import nftables
 from netcon.core.netlink.nftables import Match, TraceEvent
 from netcon.core.netns import OWN_NETNS, run_in_each_netns
-from netcon.core.trace.firewall import PROTOCOLS
-from netcon.core.trace.probe import Identity
+from netcon.core.trace.probe import PROTOCOLS, Identity
 
 T = TypeVar("T")
 TABLE_PREFIX = "netcon-trace-"

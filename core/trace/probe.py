@@ -18,6 +18,7 @@ from netcon.core.errors import NetconError, PermissionDenied
 from netcon.core.netns import run_in_netns
 from netcon.core.ping.icmp import PingSocket, payload_of
 
+PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17}  # IP protocol numbers of what a trace can send
 PORTS = (32768, 60999)  # the kernel's default ephemeral range: what a client's source port looks like
 
 
