@@ -31,6 +31,7 @@ COMMANDS = {
     "ping": "netcon.cli.ping",
     "doctor": "netcon.cli.doctor",
     "capture": "netcon.cli.capture",
+    "trace": "netcon.cli.trace",
     "exporter": "netcon.cli.exporter",
     "serve": "netcon.cli.serve",
     "cluster": "netcon.cli.cluster",

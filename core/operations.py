@@ -13,8 +13,9 @@ from netcon.core.audit import REGISTRY
 from netcon.core.flannel import docker_opts
 from netcon.core.flannel import operations as flannel_operations
 from netcon.core.lab import lab
+from netcon.core.trace import nftrace
 
-MODULES = (network_ops, container_ops, image, lab, flannel_operations, docker_opts)
+MODULES = (network_ops, container_ops, image, lab, flannel_operations, docker_opts, nftrace)
 
 
 def mutating_operations() -> dict[str, Callable[..., Any]]:

@@ -28,6 +28,7 @@ from netcon.tui.actions import Action, Declared, bindings
 from netcon.tui.messages import ProbeRequested
 from netcon.tui.panes.base import Pane
 from netcon.tui.panes.ping import ms
+from netcon.tui.panes.trace import TRACE, trace_from
 from netcon.tui.screens import DetailScreen
 from netcon.tui.state import LiveState
 from netcon.tui.widgets import cursor_key
@@ -119,18 +120,21 @@ class TargetPicker(Declared, ModalScreen[Target | None]):
     )
     BINDINGS = bindings(ACTIONS)
 
-    def __init__(self, source: str, choices: list[Target]) -> None:
+    def __init__(self, source: str, choices: list[Target], verb: str = "ping") -> None:
         super().__init__()
         self.source = source
         self.choices = choices
+        self.verb = verb  # what the pick is for: "ping", or "trace" (the Trace pane reuses the picker)
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(f"Ping from {self.source}", style="bold"))
+            yield Static(Text(f"{self.verb.capitalize()} from {self.source}", style="bold"))
             yield Input(placeholder="IPv4 address or name (resolved the way the source resolves it)")
             yield Static(classes="error")
             yield OptionList(*self._options(""))
-            yield Static("Enter: ping what is typed · ↓ Enter: pick from the list · Escape: cancel", classes="hint")
+            yield Static(
+                f"Enter: {self.verb} what is typed · ↓ Enter: pick from the list · Escape: cancel", classes="hint"
+            )
 
     def _options(self, needle: str) -> list[Option]:
         return [
@@ -190,6 +194,26 @@ def ping_from(pane: Pane, key: str) -> None:
     pane.app.push_screen(TargetPicker(c.name, targets(snap, c)), chosen)
 
 
+def trace_from_container(pane: Pane, key: str) -> None:
+    """``t`` on a container: check it can be a source, ask for the destination, then trace (pane 0)."""
+    snap = pane.app.state.snapshot
+    c = snap.container(key) if snap else None
+    if c is None:
+        return
+    mode = c.network_mode if c.network_mode in ("host", "none") else "bridge"
+    try:
+        check_container(c.name, c.state, mode, c.pid)
+    except NetconError as error:
+        pane.notify(str(error), severity="error", timeout=8)
+        return
+
+    def chosen(target: Target | None) -> None:
+        if target is not None:
+            trace_from(pane, c.name, target.name or target.value)
+
+    pane.app.push_screen(TargetPicker(c.name, targets(snap, c), verb="trace"), chosen)
+
+
 def open_matrix(pane: Pane, key: str) -> None:
     """``m`` on a network: probe all its pairs on a worker and show the grid."""
     snap = pane.app.state.snapshot
@@ -224,7 +248,7 @@ class MatrixScreen(DetailScreen):
     DEFAULT_CSS = """
     MatrixScreen DataTable { height: auto; max-height: 100%; }
     """
-    ACTIONS = (Action("rerun", "r", "Run again", "probe every pair of the network again"),)
+    ACTIONS = (Action("rerun", "r", "Run again", "probe every pair of the network again"), TRACE)
     BINDINGS = bindings(ACTIONS)
 
     def __init__(self, network: str, matrix: Matrix | None = None) -> None:
@@ -243,6 +267,27 @@ class MatrixScreen(DetailScreen):
 
     def show(self, state: LiveState) -> None:
         """Snapshots do not change probe results; ``r`` runs the matrix again."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "trace" and self._failed_cell() is None:
+            return False  # only a failed cell is traced
+        return super().check_action(action, parameters)
+
+    def _failed_cell(self) -> PairResult | None:
+        table = self.query_one(DataTable)
+        if self.matrix is None or not table.row_count:
+            return None
+        cell = table.coordinate_to_cell_key(table.cursor_coordinate)
+        pair = self.matrix.pair(str(cell.row_key.value), str(cell.column_key.value))
+        return pair if pair is not None and not pair.reachable else None
+
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        self.refresh_bindings()
+
+    def action_trace(self) -> None:
+        pair = self._failed_cell()
+        if pair is not None:  # showing the Trace pane closes this screen
+            trace_from(self.app.pane("containers"), pair.src, pair.dst_ip or pair.dst)
 
     def action_rerun(self) -> None:
         self.query_one(".facts", Static).update(Text(f"Probing every pair of network {self.key}…", style="bold"))

@@ -98,6 +98,10 @@ WAITS: dict[str, Wait] = {
             sum("ICMP echo" in str(s) for s in app.pane("capture").packets.get_column("summary")) >= PROBE_REPLIES
         ),
     ),
+    "trace": (
+        f"the trace {PROBE[0]} -> {PROBE[1]}",
+        lambda app: app.pane("trace").result is not None and not app.pane("trace").running,
+    ),
     "doctor": (
         "the doctor's report",
         lambda app: app.pane("doctor").report is not None and not app.pane("doctor").running,
@@ -141,6 +145,7 @@ async def shoot(app: ScreenshotApp, timeout: float = TIMEOUT) -> dict[str, str]:
         await wait_until_shown(pilot, SLOTS[0], timeout)
         app.pane("ping").start_probe(*PROBE)  # what the Containers pane's `p` starts; it runs while we go on
         app.pane("capture").start([f"container:{PROBE[0]}"])  # what `c` on app1 starts: the probe's packets
+        app.pane("trace").start(*PROBE)  # what `t` on app1 with app2 picked starts
         for slot in SLOTS:
             await pilot.press(slot.digit)
             await wait_until_shown(pilot, slot, timeout)

@@ -57,3 +57,27 @@ def restart_etcd(target: Target | None) -> tuple[str, ...]:
     if target is not None and target.lab_prefix:
         return (f"netcon lab up --prefix {shlex.quote(target.lab_prefix)}",)
     return ("systemctl start etcd",)
+
+
+def vxlan_neighbour(target: Target, device: str, gateway: str, vtep_mac: str) -> str:
+    """The permanent neighbour entry flannel programs for a remote lease's gateway."""
+    return in_netns(target, "ip", "neigh", "replace", gateway, "lladdr", vtep_mac, "dev", device, "nud", "permanent")
+
+
+def vxlan_fdb(target: Target, device: str, vtep_mac: str, public_ip: str) -> str:
+    """The FDB entry flannel programs: frames for a remote VTEP MAC go to that host's underlay address."""
+    return in_netns(target, "bridge", "fdb", "replace", vtep_mac, "dev", device, "dst", public_ip, "self", "permanent")
+
+
+def vxlan_route(target: Target, device: str, subnet: str, gateway: str) -> str:
+    """The onlink route flannel programs to a remote lease through its VXLAN device."""
+    return in_netns(target, "ip", "route", "replace", subnet, "via", gateway, "dev", device, "onlink")
+
+
+def accept_forwarding(target: Target, in_iface: str, out_iface: str) -> tuple[str, ...]:
+    """Let forwarded traffic from ``in_iface`` to ``out_iface`` through a FORWARD chain whose policy drops it:
+    a narrow ACCEPT in DOCKER-USER (Docker keeps it first), or the seed's ``iptables -P FORWARD ACCEPT``."""
+    return (
+        in_netns(target, "iptables", "-I", "DOCKER-USER", "-i", in_iface, "-o", out_iface, "-j", "ACCEPT"),
+        in_netns(target, "iptables", "-P", "FORWARD", "ACCEPT"),
+    )

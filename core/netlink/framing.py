@@ -18,7 +18,7 @@ from typing import NamedTuple
 from netcon.core.errors import NetlinkFailure
 
 HEADER = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 _ATTR = struct.Struct("=HH")  # nlattr: len, type
 _ERRNO = struct.Struct("=i")  # nlmsgerr starts with the (negative) errno
@@ -105,6 +105,25 @@ def request(
             yield msg
             if not flags & NLM_F_DUMP:
                 return
+
+
+def transaction(sock: socket.socket, parts: list[tuple[int, int, int, bytes]], what: str) -> None:
+    """Send ``parts`` — (type, flags, seq, body) each — in one datagram (an nf_tables batch: the kernel applies
+    all or none) and wait for the acknowledgement of every part that asked for one (NLM_F_ACK); the first
+    error raises NetlinkFailure naming ``what``."""
+    data = b"".join(
+        HEADER.pack(HEADER.size + len(body), kind, flags, seq, 0) + body for kind, flags, seq, body in parts
+    )
+    _send(sock, data, what)
+    waiting = {seq for _kind, flags, seq, _body in parts if flags & NLM_F_ACK}
+    while waiting:
+        for msg in messages(_recv(sock, 1 << 16, what)):
+            if msg.kind != NLMSG_ERROR or msg.seq not in waiting:
+                continue
+            code = -_ERRNO.unpack_from(msg.data, msg.start)[0]
+            if code:
+                raise NetlinkFailure(f"netlink {what} failed: {os.strerror(code)}.", code=code)
+            waiting.discard(msg.seq)
 
 
 def _send(sock: socket.socket, data: bytes, what: str) -> None:

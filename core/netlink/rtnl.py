@@ -166,6 +166,10 @@ class Rtnl:
     def _dump(self, msg_type: int, body: bytes, what: str) -> Iterator[Message]:
         return request(self.sock, next(self._seq), msg_type, NLM_F_REQUEST | NLM_F_DUMP, body, what)
 
+    def ask(self, msg_type: int, body: bytes, what: str, dump: bool = False) -> Iterator[Message]:
+        """One request on this socket (a dump when ``dump``): for readers in other modules (core.netlink.routes)."""
+        return request(self.sock, next(self._seq), msg_type, NLM_F_REQUEST | (NLM_F_DUMP if dump else 0), body, what)
+
     def links(self) -> list[Link]:
         body = _IFINFO.pack(0, 0, 0, 0, 0) + attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_VF))
         return [_link(msg) for msg in self._dump(RTM_GETLINK, body, "link dump") if msg.kind == RTM_NEWLINK]

@@ -105,6 +105,10 @@ def check_pictures(out: Path, state: lab_state.LabState) -> None:
     line_with(capture, "capturing on eth0 [container app1]", "0 dropped by kernel")
     line_with(capture, "eth0", "container app1", f"> {app2_ip}: ICMP echo request")
 
+    trace = shown["0-trace.svg"]  # app1 -> app2 through their bridge, the probe seen on every interface
+    line_with(trace, "app1", f"→ app2 ({app2_ip}) icmp", "reached, reply seen")
+    line_with(trace, "container app2", "eth0", "veth", "seen")
+
     doctor = shown["8-doctor.svg"]
     line_with(doctor, f"{h1.netns}: ", " checks")  # the real doctor's report on h1 ...
     line_with(doctor, state.etcd_endpoint)  # ... with the flannel checks against the lab's etcd
@@ -144,7 +148,7 @@ def test_build_makes_the_pictures_on_a_lab_of_its_own_and_removes_it(tmp_path):
     try:
         result = screenshots("--build", "--prefix", prefix, "--out", out)
         assert result.returncode == 0, result.stderr
-        assert sorted(p.name for p in out.iterdir()) == NAMES
+        assert sorted(p.name for p in out.iterdir()) == sorted(NAMES)
         assert "app1, app2" in "\n".join(screen(out / NAMES[0]))
         assert lab_state.load(prefix) is None
         assert not [n for n in os.listdir("/var/run/netns") if n.startswith(f"{prefix}-")]

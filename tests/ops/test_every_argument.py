@@ -283,6 +283,17 @@ COMMANDS: dict[str, Command] = {
         {"--containers": Arg("names", ("--containers",))},
     ),
     "doctor": _etcd(("doctor",), {"--lab": Arg("lab-prefix", ("prefix", "lab"))}),
+    "trace": _etcd(  # a value wrongly accepted would predict the path between two test containers and exit 0
+        ("trace", "{p}-ctr", "{ctr_ip}", "--no-probe"),
+        {
+            "src": Arg("ref", ("source", "container"), 1),
+            "dst": Arg("host", ("destination",), 2),
+            "--proto": Arg("choice", ("--proto",)),
+            "--port": Arg("int", ("--port",)),
+            "-W": Arg("float", ("-w",)),
+            "--lab": Arg("lab-prefix", ("prefix", "lab")),
+        },
+    ),
 }
 
 

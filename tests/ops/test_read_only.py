@@ -41,6 +41,12 @@ CLI_ARGV = {
     "flannel.agent": ["flannel", "agent", "--iface", "lo", "--subnet-file", "{subnet_file}.agent", *ETCD],
 }
 
+# Changes made as one step of a command that only reads: read-only refuses the step (audited), and the command
+# goes on without it, so its CLI does not exit 3. Each is checked where its command is tested.
+READ_ONLY_STEPS = {
+    "trace.nftrace": "tests/trace/test_nftrace.py::test_refused_read_only",  # the trace runs without nftrace
+}
+
 
 @pytest.fixture(scope="module")
 def lab(dclient, busybox):
@@ -61,7 +67,8 @@ def dummy_arguments(fn, value: str) -> list[str]:
 
 
 def test_every_operation_has_a_cli_case():
-    assert set(CLI_ARGV) == set(mutating_operations())
+    assert set(CLI_ARGV) | set(READ_ONLY_STEPS) == set(mutating_operations())
+    assert not set(CLI_ARGV) & set(READ_ONLY_STEPS)
 
 
 @pytest.fixture(scope="module")

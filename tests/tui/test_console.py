@@ -109,7 +109,8 @@ async def test_container_detail_of_a_shared_netns(collector):
 
 async def test_help_lists_every_key_of_the_pane(collector):
     app = make_app(collector)
-    async with app.run_test(size=(80, 24)) as pilot:
+    # ten panes' "Go to" lines and the pane's own keys: taller than 24 lines (on 80x24 the help scrolls)
+    async with app.run_test(size=(80, 30)) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
         await pilot.pause()

@@ -1,6 +1,6 @@
-"""The nine panes in their fixed order. A pane is the module ``tui.panes.<id>`` exposing ``PANE`` (a ``Pane``
-subclass); while that module does not exist the slot shows its one-line ``missing`` message instead, so a
-later feature replaces its placeholder just by adding the module."""
+"""The panes in their fixed order (digits 1 to 9, then 0). A pane is the module ``tui.panes.<id>`` exposing
+``PANE`` (a ``Pane`` subclass); while that module does not exist the slot shows its one-line ``missing``
+message instead, so a later feature replaces its placeholder just by adding the module."""
 
 from __future__ import annotations
 
@@ -38,4 +38,5 @@ SLOTS = (
     Slot("7", "ports", "Ports", "Ports: the published-ports capability is not installed yet."),
     Slot("8", "doctor", "Doctor", "Doctor: the doctor capability is not installed yet."),
     Slot("9", "capture", "Capture", "Capture: the capture capability is not installed yet."),
+    Slot("0", "trace", "Trace", "Trace: the trace capability is not installed yet."),
 )

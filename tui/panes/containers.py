@@ -10,7 +10,8 @@ from netcon.tui.docker_forms import RemoveContainer, RunContainerForm
 from netcon.tui.panes.base import Column, TablePane
 from netcon.tui.panes.capture import capture_on
 from netcon.tui.panes.networks import joined
-from netcon.tui.ping_screens import ping_from
+from netcon.tui.panes.trace import TRACE
+from netcon.tui.ping_screens import ping_from, trace_from_container
 from netcon.tui.screens import ContainerDetail
 from netcon.tui.state import LiveState
 from netcon.tui.widgets import cursor_key
@@ -39,6 +40,7 @@ class ContainersPane(TablePane):
     ACTIONS = (
         Action("ping_from", "p", "Ping", "ping from the highlighted container (pick or type a target)"),
         Action("capture", "c", "Capture", "capture the packets in the highlighted container's namespace (pane 9)"),
+        TRACE,
         Action("run_container", "n", "Run", "run a container in a network mode you pick (a form)", mutating=True),
         Action(
             "remove_container", "d", "Remove", "remove the highlighted container (killed if running)", mutating=True
@@ -56,6 +58,10 @@ class ContainersPane(TablePane):
     def action_ping_from(self) -> None:
         if (key := cursor_key(self.table)) is not None:
             ping_from(self, key)
+
+    def action_trace(self) -> None:
+        if (key := cursor_key(self.table)) is not None:
+            trace_from_container(self, key)
 
     def action_capture(self) -> None:
         if (key := cursor_key(self.table)) is not None:

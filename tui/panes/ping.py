@@ -28,6 +28,7 @@ from netcon.core.ping.resolve import NameNotResolved, Resolution, resolve
 from netcon.core.ping.sources import Source, find_source
 from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.panes.trace import TRACE, trace_from
 from netcon.tui.widgets import cursor_key
 
 EMPTY = "No probes. Press p on a container in the Containers pane (2) to ping from it."
@@ -103,6 +104,7 @@ class PingPane(TablePane):
     """
     ACTIONS = (
         Action("stop_probe", "s", "Stop", "stop the highlighted probe (on a stopped one: remove it from the list)"),
+        TRACE,
     )
     BINDINGS = bindings(ACTIONS)
     COLUMNS = (
@@ -254,9 +256,15 @@ class PingPane(TablePane):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "details":
             return False  # the strip below the table already holds everything about the highlighted probe
-        if action == "stop_probe" and (isinstance(self.screen.focused, Input) or not self.table.row_count):
+        if action in ("stop_probe", "trace") and (isinstance(self.screen.focused, Input) or not self.table.row_count):
             return False
         return super().check_action(action, parameters)
+
+    def action_trace(self) -> None:
+        key = cursor_key(self.table)
+        t = self.tracked.get(key) if key else None
+        if t is not None:
+            trace_from(self, t.source, t.resolution.ip)
 
     def action_stop_probe(self) -> None:
         key = cursor_key(self.table)

@@ -1,0 +1,139 @@
+"""The whole trace: read the hosts, walk the request and the reply (the prediction), then — unless told not
+to — send one probe, captured on every predicted hop at once and traced by nftables, and name the first hop
+where it died."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from netcon.core.context import HostContext
+from netcon.core.doctor.facts import read_flannel
+from netcon.core.errors import NetconError, PermissionDenied
+from netcon.core.etcd import EtcdOptions
+from netcon.core.flannel.lease import Lease
+from netcon.core.trace import question
+from netcon.core.trace.firewall import Packet
+from netcon.core.trace.hosts import Hosts, Lab, lab_of
+from netcon.core.trace.model import REPLY, REQUEST, FailedHop, Hop, Trace
+from netcon.core.trace.proof import conclude, prove
+from netcon.core.trace.walk import Walker
+
+MAX_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Options:
+    proto: str | None = None
+    port: int | None = None
+    probe: bool = True
+    wait: float = 1.0  # seconds to wait for the reply
+    lab: str | None = None  # a lab prefix: read every host of that lab
+    etcd: EtcdOptions | None = None  # where flannel's leases are (the lab's when tracing in a lab)
+    etcd_prefix: str | None = None
+    stop: threading.Event | None = None  # set by a console quitting: the probe stops waiting at once
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Both walks. ``packet``: the request as it leaves the source; ``arrived``: as the destination sees it."""
+
+    hops: tuple[Hop, ...]
+    packet: Packet
+    reached: bool
+    answered: bool
+    notes: tuple[str, ...]
+
+
+def _leases(lab: Lab | None, options: Options) -> tuple[tuple[Lease, ...] | None, str | None]:
+    etcd = options.etcd or (lab.state.etcd_options() if lab else None)
+    if etcd is None:
+        return None, None
+    prefix = options.etcd_prefix or (lab.state.flannel_prefix if lab else None)
+    view = read_flannel(etcd, prefix)
+    if view.error:
+        return None, f"flannel's leases were not read: {view.error}"
+    return view.leases, None
+
+
+def predict(hosts: Hosts, origin: question.Origin, packet: Packet, leases: tuple[Lease, ...] | None) -> Prediction:
+    request = Walker(hosts, REQUEST, leases)
+    request.source_container = origin.container.name if origin.container else None
+    owner = hosts.owner(packet.dst)
+    request.dest_networks = owner[1].networks if owner and owner[1] else ()
+    outcome = request.run(origin.netns, packet)
+    sent = replace(packet, src=request.source_ip)
+    if outcome.kind != "delivered" or outcome.netns is None:
+        return Prediction(tuple(request.hops), sent, False, False, ())
+    reply = Walker(hosts, REPLY, leases, tuple(request.records))
+    back = reply.run(outcome.netns, outcome.packet.reply())
+    answered = back.kind == "delivered" and back.netns is origin.netns
+    return Prediction(tuple(request.hops + reply.hops), sent, True, answered, ())
+
+
+def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) -> Trace:
+    """Trace from ``src`` to ``dst``; bad input raises UsageError/NotFound before anything is sent."""
+    started = time.perf_counter()
+    destination = question.destination(dst, options.proto, options.port)
+    if os.geteuid() != 0:
+        raise PermissionDenied(
+            "netcon trace reads other network namespaces and their firewall rules and sends a probe from the "
+            "source's namespace: run it as root."
+        )
+    lab = lab_of(ctx, options.lab)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        leases_future = pool.submit(_leases, lab, options)
+        hosts = Hosts.read(ctx, lab)
+    try:
+        leases, lease_note = leases_future.result()
+        origin = question.origin(hosts, ctx, src)
+        dst_ip, note = question.address(hosts, origin, destination)
+        packet = Packet(None, dst_ip, destination.proto, None, destination.port)
+        prediction = predict(hosts, origin, packet, leases)
+        predict_s = time.perf_counter() - started
+        if options.stop is not None and options.stop.is_set():
+            raise NetconError("The trace was stopped.")
+        notes = tuple(n for n in (note, lease_note) if n)
+        hops = prediction.hops
+        failed = _failed(next((h for h in hops if h.fails), None))
+        reached, replied, refused = prediction.reached, False, None
+        if options.probe:
+            target = (dst_ip, destination.proto, destination.port)
+            wait = min(options.wait, MAX_WAIT_S)
+            proof = prove(ctx, hosts, origin.netns, hops, target, wait, options.stop)
+            hops = proof.hops
+            owner = hosts.owner(dst_ip)
+            where = (
+                (owner[0].name, f"container {owner[1].name}" if owner[1] else owner[0].root.label) if owner else None
+            )
+            failed, reached, replied = conclude(hops, proof.answer, where)
+            refused = proof.answer.detail if proof.answer.kind in ("reset", "unreachable") else None
+            notes += (f"the probe's socket: {proof.answer.detail}", *proof.notes)
+        return Trace(
+            src=src,
+            dst=dst,
+            proto=destination.proto,
+            port=destination.port,
+            src_ip=prediction.packet.src,
+            dst_ip=dst_ip,
+            hops=hops,
+            reached=reached,
+            reply_seen=replied,
+            failed_hop=failed,
+            probed=options.probe,
+            notes=notes + prediction.notes,
+            predict_s=predict_s,
+            total_s=time.perf_counter() - started,
+            refused=refused,
+        )
+    finally:
+        hosts.close()
+
+
+def _failed(hop: Hop | None, reason: str | None = None) -> FailedHop | None:
+    if hop is None:
+        return None
+    return FailedHop(hop.host, hop.netns, hop.device, hop.stage, hop.direction, reason or hop.reason, hop.rule, hop.fix)
