@@ -50,7 +50,7 @@ def _etcd_given(args) -> bool:
 
 
 def run_doctor(args, ctx) -> int:
-    if getattr(args, "host", None) is not None:
+    if getattr(args, "remote_host", None) is not None:
         if args.lab is not None:
             raise UsageError("--lab checks this machine's lab, --host another machine: give one.")
         from netcon.cli.hosts import open_host
@@ -66,7 +66,7 @@ def run_doctor(args, ctx) -> int:
         targets = [target_for(ctx)]
         etcd = etcd_options(args) if _etcd_given(args) else None
         etcd_prefix = args.etcd_prefix
-    if getattr(args, "host", None) is None:
+    if getattr(args, "remote_host", None) is None:
         report = run(targets, etcd, etcd_prefix)
     if args.json:
         print(json.dumps(to_json(report) | {"healthy": report.healthy}, indent=2))

@@ -30,7 +30,7 @@ def ssh_config(args) -> str | None:
 
 def check_host_options(args, ctx: HostContext, command: str) -> None:
     """Refuse, before anything is read, ``--host`` where it cannot work."""
-    target = getattr(args, "host", None)
+    target = getattr(args, "remote_host", None)
     ssh_config(args)
     if target is None:
         return
@@ -59,7 +59,7 @@ def etcd_access(args) -> EtcdAccess | None:
 def open_host(args, ctx: HostContext) -> Iterator[Host]:
     """The host the command reads: ``--host``'s over SSH (connected now, so a failure is one sentence before
     any output), else this one in-process. Closed, and the SSH loop ended, when the block ends."""
-    target = getattr(args, "host", None)
+    target = getattr(args, "remote_host", None)
     if target is None:
         from netcon.core.hosts.local import LocalHost
 

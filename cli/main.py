@@ -88,6 +88,7 @@ def common_options(host: bool = True) -> argparse.ArgumentParser:
     if host:
         common.add_argument(
             "--host",
+            dest="remote_host",  # its own name: lab console/exec take a positional "host" (a lab host's name)
             metavar="ssh://[user@]host[:port]",
             default=argparse.SUPPRESS,
             help="read another machine, through the netcon there (netcon serve --stdio over SSH)",
