@@ -47,12 +47,18 @@ def check_host_options(args, ctx: HostContext, command: str) -> None:
 
 
 def etcd_access(args) -> EtcdAccess | None:
+    """The etcd named on the command line (None: none), its prefix checked before anything is read."""
+    prefix = getattr(args, "etcd_prefix", None)
+    if prefix is not None:
+        from netcon.core.validate.flannel import etcd_prefix
+
+        prefix = etcd_prefix(prefix)
     if getattr(args, "etcd_endpoints", None) is None:
         return None
     from netcon.cli.flannel import etcd_options
     from netcon.core.hosts.base import EtcdAccess
 
-    return EtcdAccess(etcd_options(args), getattr(args, "etcd_prefix", None))
+    return EtcdAccess(etcd_options(args), prefix)
 
 
 @contextlib.contextmanager

@@ -69,6 +69,15 @@ KINDS: dict[str, dict[str, str]] = {
     "filter": {"syntax": "udp portt 8472", "unfinished": "host 10.0.0.1 and"},
     "listen": {"word": "nowhere", "no-port": "127.0.0.1", "port": "127.0.0.1:99999", "v6": "::1:80", "name": "a:1"},
     "token": {"short": "abc", "not-ascii": "é" * 20},
+    "ssh-target": {
+        "bare": "h2",  # a lab host's name is not an ssh target
+        "scheme": "http://h2",
+        "no-host": "ssh://",
+        "user-only": "ssh://root@",
+        "port": "ssh://h2:99999",
+        "path": "ssh://h2/x",
+        "user": "ssh://ro ot@h2",
+    },
 }
 
 
@@ -101,6 +110,8 @@ ETCD_ARGS = {
 GLOBAL_ARGS = {
     "--docker-host": Arg("docker-url", ("docker-host", "docker endpoint")),
     "--netns": Arg("netns", ("netns", "network namespace")),
+    "--host": Arg("ssh-target", ("--host",)),
+    "--ssh-config": Arg("file-in", ("--ssh-config",)),
 }
 
 
@@ -283,6 +294,10 @@ COMMANDS: dict[str, Command] = {
         {"--containers": Arg("names", ("--containers",))},
     ),
     "doctor": _etcd(("doctor",), {"--lab": Arg("lab-prefix", ("prefix", "lab"))}),
+    **{  # a value wrongly accepted would read this machine (and the test lease's host, which does not answer)
+        f"cluster {action}": _etcd(("cluster", action), {"--lab": Arg("lab-prefix", ("prefix", "lab"))})
+        for action in ("status", "doctor")
+    },
     "trace": _etcd(  # a value wrongly accepted would predict the path between two test containers and exit 0
         ("trace", "{p}-ctr", "{ctr_ip}", "--no-probe"),
         {
