@@ -6,7 +6,9 @@ Everything lives under the lab's directory and goes with ``lab down``: each host
 the lab's ssh config (one ``Host`` entry per lab host: address, user, identity, known_hosts), which
 ``netcon --ssh-config FILE`` and ``ssh -F FILE`` read. No system sshd is started or touched: each lab sshd is
 started by netcon with ``nsenter --net=`` and its own config, and runs ``netcon`` from this netcon's own
-installation (``SetEnv PATH``), so ``netcon serve --stdio`` there is this checkout's.
+installation (``SetEnv PATH``), so ``netcon serve --stdio`` there is this checkout's, and writes the audit
+log of that lab host (``<host>/audit.jsonl``, ``audit_log``), as a machine of its own would: the changes and
+refusals asked over SSH are recorded there, not in the log of whoever runs the lab.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def root_netns_path(state: LabState) -> str:
 
 def host_dir(host: LabHost) -> str:
     return os.path.join(host.directory, "sshd")
+
+
+def audit_log(host: LabHost) -> str:
+    """Where the netcon a lab sshd starts records changes and refusals (NETCON_AUDIT_LOG of its sessions)."""
+    return os.path.join(host.directory, "audit.jsonl")
 
 
 def target(host: LabHost) -> str:
@@ -110,9 +117,18 @@ def write_files(state: LabState) -> None:
 
 def _sshd_config(state: LabState, host: LabHost, netcon_dir: str) -> str:
     """Its address, keys and logins only; the session gets this netcon on its PATH, the host's own dockerd as
-    DOCKER_HOST and the machine's root netns (what a netcon on a machine of its own would see)."""
+    DOCKER_HOST, the machine's root netns and the host's own audit log (what a netcon on a machine of its own
+    would see)."""
     d = host_dir(host)
     path = f"{netcon_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    env = " ".join(
+        (
+            f"PATH={path}",
+            f"DOCKER_HOST={host.docker_host}",
+            f"NETCON_ROOT_NETNS={root_netns_path(state)}",
+            f"NETCON_AUDIT_LOG={audit_log(host)}",
+        )
+    )
     return f"""# netcon lab host {host.name}: its own sshd, in its netns, on its underlay address
 ListenAddress {host.address}
 Port 22
@@ -127,7 +143,7 @@ StrictModes no
 PrintMotd no
 MaxStartups 64
 ClientAliveInterval 5
-SetEnv PATH={path} DOCKER_HOST={host.docker_host} NETCON_ROOT_NETNS={root_netns_path(state)}
+SetEnv {env}
 """
 
 

@@ -1,0 +1,166 @@
+"""Over real SSH (the lab's sshd per host), netcon reads a host exactly as netcon on that host reads it: the
+views, the cluster's table and doctor; and read-only travels to the remote, which refuses and audits itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import docker
+import pytest
+
+from netcon.core.flannel.registry import FlannelStore
+from netcon.core.hosts import inventory
+from netcon.core.hosts.cluster import rows
+from netcon.core.lab import ssh as lab_ssh
+from netcon.core.lab.state import LabHost, LabState
+from tests.hosts.lab_ssh import in_process, netcon, over_ssh, settled
+
+VIEWS = ("veths", "bridges", "networks", "containers")
+ROW_KEYS = {
+    "name",
+    "target",
+    "reachable",
+    "docker_version",
+    "containers",
+    "subnet",
+    "lease_ttl_s",
+    "vtep_mac",
+    "errors",
+    "warnings",
+    "rtt_ms",
+}
+
+
+def without_underlay_counters(shown: dict, host: LabHost) -> dict:
+    """The view with the byte counters of the host's underlay veth dropped: the SSH session itself moves them
+    between the two reads. Every other value must be equal."""
+    for row in shown.get("veths", ()):
+        if row["peer_ifname"] == host.root_veth:
+            del row["rx_bytes"], row["tx_bytes"]
+    return shown
+
+
+def test_every_view_over_ssh_equals_the_local_read(ssh_lab: LabState):
+    def both(host: LabHost, view: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+        return (
+            netcon(*over_ssh(ssh_lab, host), "show", view, "--json"),
+            netcon(*in_process(host), "show", view, "--json"),
+        )
+
+    cases = [(host, view) for host in ssh_lab.hosts for view in VIEWS]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda case: both(*case), cases))
+    for (host, view), (remote, local) in zip(cases, results):
+        assert remote.returncode == 0 and local.returncode == 0, remote.stderr + local.stderr
+        shown = without_underlay_counters(json.loads(remote.stdout), host)
+        assert shown == without_underlay_counters(json.loads(local.stdout), host), (host.name, view)
+        assert shown[view] and shown["not_read"] == [], (host.name, view)  # a real answer, complete
+    assert settled(ssh_lab) == []
+
+
+def test_cluster_status_equals_what_netcon_reads_on_each_host(ssh_lab: LabState):
+    shown = netcon("cluster", "status", "--lab", ssh_lab.prefix, "--json")
+    assert shown.returncode == 0, shown.stderr
+    table = json.loads(shown.stdout)
+    assert [r["name"] for r in table] == [h.name for h in ssh_lab.hosts]
+    assert all(set(r) == ROW_KEYS | {"error"} for r in table), table  # the documented keys, and why not read
+
+    # the same rows read in-process (each host's netns and dockerd), the reference netcon on the host would give
+    entries, etcd = inventory.lab_entries(ssh_lab.prefix, over_ssh=False)
+    assert etcd.options is not None
+    store = FlannelStore.open(etcd.options, etcd.prefix)
+    try:
+        leases = store.listing().leases
+    finally:
+        store.close()
+    hosts = [inventory.open_host(e, read_only=True) for e in entries]
+    try:
+        local = [r.json() for r in rows(hosts, leases, doctor=True)]
+    finally:
+        for host in hosts:
+            host.close()
+    for host, row, reference in zip(ssh_lab.hosts, table, local):
+        assert row["target"] == lab_ssh.target(host) and row["reachable"] is True and row["error"] is None
+        moving = ("target", "lease_ttl_s", "rtt_ms")
+        assert {k: v for k, v in row.items() if k not in moving} == {
+            k: v for k, v in reference.items() if k not in moving
+        }
+        assert abs(row["lease_ttl_s"] - reference["lease_ttl_s"]) <= 30
+        # and against the sources themselves: the lease etcd holds for the host's address, flannel.1's MAC
+        (lease,) = [lease for lease in leases if lease.attrs.public_ip == host.address]
+        assert row["subnet"] == lease.subnet
+        link = subprocess.run(
+            ["ip", "-n", host.netns, "-j", "link", "show", "flannel.1"], capture_output=True, text=True, check=True
+        )
+        assert row["vtep_mac"] == json.loads(link.stdout)[0]["address"]
+        assert row["containers"] == len(docker.APIClient(base_url=host.docker_host).containers(all=True))
+        assert isinstance(row["rtt_ms"], float) and 0 < row["rtt_ms"] < 1000
+        assert (row["errors"], row["warnings"]) == (0, 0)
+
+
+def test_cluster_doctor_tags_each_hosts_findings(ssh_lab: LabState):
+    shown = netcon("cluster", "doctor", "--lab", ssh_lab.prefix, "--json")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["healthy"] is True
+    assert [h["host"] for h in report["hosts"] if not h["host"].startswith("etcd ")] == ["h1", "h2"]
+    assert all(h["checks"] for h in report["hosts"])  # the checks ran there
+    assert ssh_lab.etcd_endpoint in (report["etcd"] or "")
+
+
+def audit_records(host: LabHost) -> list[dict]:
+    try:
+        with open(lab_ssh.audit_log(host)) as f:
+            return [json.loads(line) for line in f]
+    except FileNotFoundError:
+        return []
+
+
+def test_read_only_travels_and_the_remote_audits(ssh_lab: LabState, audit_log):
+    """The remote netcon starts read-only and refuses the change itself (exit 3), in its own audit log with
+    the SSH user and client; without --read-only the change is made there and audited there."""
+    h2 = ssh_lab.hosts[1]
+    name = f"ro{uuid.uuid4().hex[:6]}"
+    client = docker.APIClient(base_url=h2.docker_host)
+    try:
+        refused = netcon("--read-only", *over_ssh(ssh_lab, h2), "network", "create", name)
+        assert refused.returncode == 3, refused.stderr
+        assert refused.stderr.count("\n") == 1 and "read-only" in refused.stderr, refused.stderr
+        assert client.networks(names=[name]) == []
+        (record,) = [r for r in audit_records(h2) if r["arguments"].get("name") == name]
+        assert (record["operation"], record["outcome"], record["user"]) == ("network.create", "read-only", "root")
+        assert record["ssh_from"].startswith(ssh_lab.bridge_address + ":")  # the client, from the root namespace
+        assert not audit_log.exists() or name not in audit_log.read_text()  # not the local log: the remote's
+
+        made = netcon(*over_ssh(ssh_lab, h2), "network", "create", name, "--label", f"netcon.test={name}")
+        assert made.returncode == 0, made.stderr
+        assert [n["Name"] for n in client.networks(names=[name])] == [name]
+        outcomes = [r["outcome"] for r in audit_records(h2) if r["arguments"].get("name") == name]
+        assert outcomes == ["read-only", "started", "ok"]
+
+        removed = netcon(*over_ssh(ssh_lab, h2), "network", "rm", name)
+        assert removed.returncode == 0, removed.stderr
+        assert client.networks(names=[name]) == []
+    finally:
+        for network in client.networks(names=[name]):
+            client.remove_network(network["Id"])
+    assert settled(ssh_lab) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--host", "h2", "show", "veths"], "netcon: --host 'h2' is not a host like ssh://[user@]host[:port].\n"),
+        (
+            ["--host", "ssh://root@{netns}", "--netns", "{netns}", "show", "veths"],
+            "netcon: --host reaches another machine, --netns and --docker-host name parts of this one: give one.\n",
+        ),
+    ],
+)
+def test_bad_host_options_are_refused_before_connecting(ssh_lab: LabState, args, said):
+    h2 = ssh_lab.hosts[1]
+    shown = netcon(*[a.format(netns=h2.netns) for a in args])
+    assert (shown.returncode, shown.stderr, shown.stdout) == (2, said, "")
