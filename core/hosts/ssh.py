@@ -127,8 +127,10 @@ def _cause(target: SshTarget, error: BaseException) -> str:
         return f"nothing accepts SSH connections on port {port} (connection refused)"
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
         return f"no answer on port {port} within {CONNECT_TIMEOUT:g} s"
-    if isinstance(error, OSError) and error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return f"no route to it ({error.strerror})"
+    if isinstance(error, OSError) and error.errno == errno.EHOSTUNREACH:
+        return "no route to it (nothing answers at its address)"
+    if isinstance(error, OSError) and error.errno == errno.ENETUNREACH:
+        return "no route to it (no network of this machine leads there)"
     if isinstance(error, asyncssh.ConnectionLost):
         return "the connection was closed during the login"
     if isinstance(error, asyncssh.Error):

@@ -3,13 +3,15 @@ over SSH or in-process, and the checks that nothing of a session is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from netcon.core.lab import ssh as lab_ssh
+from netcon.core.lab import state as lab_state
 from netcon.core.lab.state import LabHost, LabState
 from netcon.core.netns import netns_inode
 
@@ -78,3 +80,14 @@ def eventually(read: Callable[[], object], done: Callable[[object], bool], timeo
         if done(value) or time.monotonic() > deadline:
             return value
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def sshd_stopped(state: LabState, host: LabHost) -> Iterator[None]:
+    """The host's sshd and its sessions killed (the host cut off), started again afterwards."""
+    lab_ssh.stop_sshd(host)
+    try:
+        yield
+    finally:
+        host.sshd_pid = lab_ssh.start_sshd(host)
+        lab_state.save(state)
