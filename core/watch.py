@@ -53,8 +53,10 @@ class Watcher:
     """Calls ``on_change(reasons)`` after the host changed, at most once per ``debounce`` burst.
 
     Reasons are short strings: ``docker:container:start``, ``netlink``, ``docker-lost``, ``docker-back``,
-    ``netlink-error: ...``, ``netlink-back``, ``periodic``. A burst of events is folded into one call fired
-    ``debounce`` seconds after the last event, or ``max_delay`` after the first when events keep coming.
+    ``netlink-error: ...``, ``netlink-back``, ``periodic``, and ``live`` once, when every source is first
+    connected (a remote console learns then that its host is live, not 30 s later). A burst of events is folded
+    into one call fired ``debounce`` seconds after the last event, or ``max_delay`` after the first when events
+    keep coming.
     ``live`` says whether every event source is connected (then nothing changes unseen).
     """
 
@@ -81,6 +83,7 @@ class Watcher:
         self._stream: Any = None  # the Docker events stream being read, for stop() to close
         self._docker_up: bool | None = None  # None: not connected yet (or the source is off)
         self._netlink_up: bool | None = None
+        self._said_live = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def start(self) -> Watcher:
@@ -118,6 +121,13 @@ class Watcher:
             self._last = now
             self._pending.add(reason)
             self._cond.notify()
+
+    def _first_live(self) -> None:
+        with self._cond:
+            if self._said_live or not self.live:
+                return
+            self._said_live = True
+        self.poke("live")
 
     def _dispatch_loop(self) -> None:
         while not self._stop.is_set():
@@ -162,6 +172,7 @@ class Watcher:
                 stream.close()
                 return
             self._docker_up = True
+            self._first_live()
             if connected is False:
                 self.poke("docker-back")
             connected, backoff = True, 1.0
@@ -195,6 +206,7 @@ class Watcher:
             if self._netlink_up is False:
                 self.poke("netlink-back")
             self._netlink_up, backoff = True, 1.0
+            self._first_live()
             try:
                 self._read_netlink(sock)
             finally:

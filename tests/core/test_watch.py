@@ -239,3 +239,16 @@ def test_docker_going_away_and_coming_back(tmp_path, dobj):
         watcher.stop()
         if relay.listener is not None:
             relay.listener.close()
+
+
+def test_live_is_said_once_every_source_is_connected(netns):
+    """A watcher is not live the instant it starts; its client (a remote console, through serve --stdio) learns
+    that it became live from a ``live`` call, not from the next change or the 30 s fallback."""
+    seen = Seen()
+    watcher = Watcher(HostContext.from_options(netns=netns), seen, debounce=0.05, fallback=60).start()
+    try:
+        assert seen.wait_for(lambda r: r == "live", timeout=5)
+        assert watcher.live
+    finally:
+        watcher.stop()
+    assert sum("live" in call for call in seen.calls) == 1
