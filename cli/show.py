@@ -24,7 +24,8 @@ def run_show(args, ctx) -> int:
     with open_host(args, ctx) as host:
         snap = host.snapshot()
     if snap.docker_error and args.view in ("networks", "containers"):
-        raise DockerUnavailable(snap.docker_error)
+        remote = host.target.startswith("ssh://")  # whose Docker is away: the other machine's, said so
+        raise DockerUnavailable(f"{host.name}: {snap.docker_error}" if remote else snap.docker_error)
     emit(args.view, JSON_ROWS[args.view](snap), TABLES[args.view](snap), snap.not_read, args.json)
     return 0
 

@@ -16,7 +16,7 @@ from netcon.core.hosts import inventory
 from netcon.core.hosts.cluster import rows
 from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab.state import LabHost, LabState
-from tests.hosts.lab_ssh import in_process, netcon, over_ssh, settled
+from tests.hosts.lab_ssh import in_process, netcon, over_ssh, settled, without_underlay_counters
 
 VIEWS = ("veths", "bridges", "networks", "containers")
 ROW_KEYS = {
@@ -32,15 +32,6 @@ ROW_KEYS = {
     "warnings",
     "rtt_ms",
 }
-
-
-def without_underlay_counters(shown: dict, host: LabHost) -> dict:
-    """The view with the byte counters of the host's underlay veth dropped: the SSH session itself moves them
-    between the two reads. Every other value must be equal."""
-    for row in shown.get("veths", ()):
-        if row["peer_ifname"] == host.root_veth:
-            del row["rx_bytes"], row["tx_bytes"]
-    return shown
 
 
 def test_every_view_over_ssh_equals_the_local_read(ssh_lab: LabState):

@@ -4,6 +4,7 @@ backoff) once it answers again. A host whose dockerd stopped still answers: its 
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -23,7 +24,15 @@ from netcon.core.hosts.target import parse_target
 from netcon.core.lab import procs
 from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab.state import LabHost, LabState
-from tests.hosts.lab_ssh import eventually, settled, sshd_stopped
+from tests.hosts.lab_ssh import (
+    eventually,
+    in_process,
+    netcon,
+    over_ssh,
+    settled,
+    sshd_stopped,
+    without_underlay_counters,
+)
 
 
 class Watched:
@@ -127,3 +136,15 @@ def test_a_stopped_dockerd_is_said_by_a_host_that_still_answers(ssh_lab, watched
     snapshot = watched[1].remote.snapshot()
     assert snapshot.docker_error and snapshot.containers == ()
     assert is_live(watched[0]) and watched[0].remote.snapshot().docker_error is None
+
+    # the command line over SSH says the same as netcon on that host, and whose Docker is away
+    remote = netcon(*over_ssh(ssh_lab, h2), "show", "veths", "--json")
+    local = netcon(*in_process(h2), "show", "veths", "--json")
+    assert remote.returncode == local.returncode == 0
+    assert without_underlay_counters(json.loads(remote.stdout), h2) == without_underlay_counters(
+        json.loads(local.stdout), h2
+    )
+    assert json.loads(remote.stdout)["not_read"] == [f"Docker not read: {snapshot.docker_error}"]
+    containers = netcon(*over_ssh(ssh_lab, h2), "show", "containers")
+    assert (containers.returncode, containers.stdout) == (1, "")
+    assert containers.stderr == f"netcon: {h2.netns}: {snapshot.docker_error}\n"
