@@ -52,6 +52,25 @@ def test_every_view_over_ssh_equals_the_local_read(ssh_lab: LabState):
     assert settled(ssh_lab) == []
 
 
+def test_lab_status_gives_the_ssh_config_and_targets(ssh_lab: LabState):
+    shown = netcon("lab", "status", "--prefix", ssh_lab.prefix, "--json")
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert status["ssh_config"] == lab_ssh.config_path(ssh_lab)
+    assert [(h["ssh"], bool(h["sshd_pid"])) for h in status["hosts"]] == [
+        (f"ssh://root@{h.netns}", True) for h in ssh_lab.hosts
+    ]
+    # the same file works for OpenSSH's own client: the reference netcon replaces
+    ssh = subprocess.run(
+        ["ssh", "-F", status["ssh_config"], ssh_lab.hosts[1].netns, "cat", "/proc/net/dev"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert ssh.returncode == 0, ssh.stderr
+    assert f"{ssh_lab.hosts[1].root_veth}:" not in ssh.stdout and "eth0:" in ssh.stdout  # it ran in h2's netns
+
+
 def test_cluster_status_equals_what_netcon_reads_on_each_host(ssh_lab: LabState):
     shown = netcon("cluster", "status", "--lab", ssh_lab.prefix, "--json")
     assert shown.returncode == 0, shown.stderr
