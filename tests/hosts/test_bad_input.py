@@ -16,6 +16,7 @@ import pytest
 
 from netcon.core.aioloop import stop_loop
 from netcon.core.hosts.base import HostUnreachable
+from netcon.core.hosts.protocol import PROTOCOL
 from netcon.core.hosts.remote import RemoteHost
 from netcon.core.hosts.session import NOISE_LINES
 from netcon.core.hosts.ssh import SshSettings
@@ -61,6 +62,12 @@ def cases(ssh_lab: LabState, tmp_path_factory) -> dict[str, Case]:
     garbage = files / "garbage"
     garbage.write_text("#!/bin/sh\nwhile :; do echo 'Welcome to h2!'; done\n")
     garbage.chmod(0o755)
+    # a netcon of another protocol: only one netcon exists, so a script stands in for a future one's greeting
+    future = files / "future-netcon"
+    future.write_text(
+        '#!/bin/sh\necho \'{"netcon": "netcon-stdio", "protocol": 99, "version": "9.0"}\'\nexec cat >/dev/null\n'
+    )
+    future.chmod(0o755)
     unused = str(ipaddress.ip_network(ssh_lab.underlay)[250])
     lab = lab_ssh.config_path(ssh_lab)
     return {
@@ -96,6 +103,12 @@ def cases(ssh_lab: LabState, tmp_path_factory) -> dict[str, Case]:
             "netcon",
             netcon="/nonexistent/netcon",
         ),
+        "other protocol": Case(
+            target,
+            lab,
+            f"{target} runs netcon 9.0 speaking protocol 99, this one speaks {PROTOCOL}: install netcon",
+            netcon=str(future),
+        ),
         "garbage": Case(
             target,
             lab,
@@ -119,7 +132,7 @@ def test_the_command_line_says_which_host_and_why(name, cases, ssh_lab):
     assert settled(ssh_lab) == []
 
 
-@pytest.mark.parametrize("name", [*SSH_CASES, "no netcon", "garbage"])
+@pytest.mark.parametrize("name", [*SSH_CASES, "no netcon", "other protocol", "garbage"])
 def test_the_core_says_which_host_and_why_and_leaves_no_thread(name, cases, ssh_lab):
     case = cases[name]
     before = set(threading.enumerate())
