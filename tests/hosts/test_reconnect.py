@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -94,6 +95,22 @@ def test_a_killed_session_is_lost_and_back_by_itself(ssh_lab, watched):
     back, _ = watched[1].next(lambda reasons: BACK in reasons, 15)  # the listener is still there: 1 s backoff
     assert back - lost < 10 and is_live(watched[1])
     assert watched[1].remote.snapshot().containers
+
+
+def test_a_silent_network_cut_is_lost_by_keepalives_and_back_by_itself(ssh_lab, watched):
+    """The host's underlay link taken down on this side: no reset, no FIN, its packets just vanish, as when a
+    cable is pulled; the SSH keepalives find it."""
+    h2 = ssh_lab.hosts[1]
+    link = ["ip", "link", "set", h2.root_veth]
+    subprocess.run([*link, "down"], check=True)
+    cut = time.monotonic()
+    try:
+        lost, _ = watched[1].next(lambda reasons: LOST in reasons, 10)
+        assert lost - cut < 5
+    finally:
+        subprocess.run([*link, "up"], check=True)
+    watched[1].next(lambda reasons: BACK in reasons, MAX_BACKOFF + 15)
+    assert is_live(watched[1]) and watched[1].remote.snapshot().containers
 
 
 def test_a_host_cut_off_does_not_hold_up_the_other(ssh_lab, watched):
