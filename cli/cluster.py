@@ -40,7 +40,7 @@ def register(sub, common) -> None:
             metavar="PREFIX",
             help=f"the lab's hosts over SSH (lab up --ssh; default prefix {DEFAULT_PREFIX}), instead of this machine",
         )
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, remote=True)  # netcon --host X cluster ...: X is one more host
 
 
 def _hosts(args, ctx):
@@ -59,7 +59,8 @@ def _hosts(args, ctx):
     else:
         entries.append(inventory.HostEntry("local", "local", "local", etcd=etcd))
     entries += inventory.load_hosts_file(etcd=etcd)
-    entries += inventory.flag_entries(args.hosts, etcd)
+    given = getattr(args, "remote_host", None)  # the global --host, before the word cluster
+    entries += inventory.flag_entries([*args.hosts, *([given] if given else [])], etcd)
     leases: tuple = ()
     if etcd is not None and etcd.options is not None:
         from netcon.core.flannel.registry import FlannelStore

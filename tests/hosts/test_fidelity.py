@@ -111,6 +111,23 @@ def test_cluster_status_equals_what_netcon_reads_on_each_host(ssh_lab: LabState)
         assert (row["errors"], row["warnings"]) == (0, 0)
 
 
+def test_the_global_host_is_one_more_cluster_host(ssh_lab: LabState):
+    """netcon --host X cluster status: X joins the lab's hosts (it was refused as if cluster took no --host)."""
+    h1 = ssh_lab.hosts[0]
+    config = lab_ssh.config_path(ssh_lab)
+    shown = netcon(
+        "--ssh-config", config, "--host", "ssh://root@h1", "cluster", "status", "--lab", ssh_lab.prefix, "--json"
+    )
+    assert shown.returncode == 0, shown.stderr
+    table = {r["name"]: r for r in json.loads(shown.stdout)}
+    assert list(table) == ["h1", "h2", "h1-2"] and table["h1-2"]["target"] == "ssh://root@h1"
+    moving = ("name", "target", "lease_ttl_s", "rtt_ms")
+    assert {k: v for k, v in table["h1-2"].items() if k not in moving} == {
+        k: v for k, v in table["h1"].items() if k not in moving
+    }
+    assert table["h1-2"]["vtep_mac"] and table["h1"]["target"] == lab_ssh.target(h1)
+
+
 def test_cluster_doctor_tags_each_hosts_findings(ssh_lab: LabState):
     shown = netcon("cluster", "doctor", "--lab", ssh_lab.prefix, "--json")
     assert shown.returncode == 0, shown.stdout + shown.stderr
