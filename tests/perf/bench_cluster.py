@@ -163,10 +163,14 @@ def read_leases(etcd) -> tuple:
         store.close()
 
 
-def watch_cluster(prefix: str, pool: ThreadPoolExecutor, timeout: float = 60.0) -> tuple[Watched, float]:
-    """Open and watch every lab host over SSH; (the watched cluster, seconds until every row was filled)."""
+def watch_cluster(
+    prefix: str, pool: ThreadPoolExecutor, only: int | None = None, timeout: float = 60.0
+) -> tuple[Watched, float]:
+    """Open and watch the lab's hosts (the first ``only`` of them) over SSH; (the watched cluster, seconds until
+    every row was filled)."""
     started = time.perf_counter()
     entries, etcd = inventory.lab_entries(prefix, over_ssh=True)
+    entries = entries[:only]
     hosts = [inventory.open_host(e, read_only=True) for e in entries]
     watched = Watched(hosts, pool.submit(read_leases, etcd), started=started)  # read while the hosts connect
     for host in hosts:
@@ -286,8 +290,11 @@ def run(state: lab_state.LabState, args: argparse.Namespace) -> None:
         add_containers(state, args.containers, tag)
         time.sleep(2)
         with ThreadPoolExecutor(len(state.hosts), thread_name_prefix="bench-rows") as pool:
-            load = os.getloadavg()[0]
+            alone = one_host_alone(state.prefix, pool)
+            time.sleep(2)
+            load, cpu = os.getloadavg()[0], psutil.Process().cpu_times()
             watched, first_full = watch_cluster(state.prefix, pool)
+            print(start_cost(state, cpu, alone), flush=True)
             try:
                 measure(state, args, tag, watched, first_full, load)
             finally:
@@ -296,6 +303,26 @@ def run(state: lab_state.LabState, args: argparse.Namespace) -> None:
                 stop_loop()
     finally:
         remove_containers(state, tag)
+
+
+def one_host_alone(prefix: str, pool: ThreadPoolExecutor) -> float:
+    """Seconds to one host's filled row when it is the only one: what each host of a real cluster costs, where
+    every remote netcon starts on a CPU of its own (the lab's 8 share this machine's)."""
+    watched, seconds = watch_cluster(prefix, pool, only=1)
+    for host in watched.hosts:
+        host.close()
+    return seconds
+
+
+def start_cost(state: lab_state.LabState, before: psutil._common.pcputimes, alone: float) -> str:
+    """What filling the table cost: CPU here, and in the remote netcons and sshd sessions since they started."""
+    after = psutil.Process().cpu_times()
+    here = after.user + after.system - before.user - before.system
+    serve, sessions = serving_processes(state)
+    return (
+        f"start cost: this process {here:.2f} s CPU, {len(serve)} remote serve --stdio {cpu_s(serve):.2f} s CPU, "
+        f"{len(sessions)} sshd sessions {cpu_s(sessions):.2f} s CPU; one host alone: {alone:.2f} s to its full row"
+    )
 
 
 def measure(state, args, tag: str, watched: Watched, first_full: float, load: float) -> None:
