@@ -209,13 +209,19 @@ def serving_processes(state: lab_state.LabState) -> tuple[list[psutil.Process], 
     return serve, sessions
 
 
-def cpu_s(procs: list[psutil.Process]) -> float:
-    total = 0.0
+def cpu_s(procs: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds of each process still there, by pid."""
+    out = {}
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+            out[proc.pid] = times.user + times.system
+    return out
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings by the processes present in both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def idle_cpu(state: lab_state.LabState, seconds: float) -> tuple[float, float, float, int, int]:
@@ -228,7 +234,7 @@ def idle_cpu(state: lab_state.LabState, seconds: float) -> tuple[float, float, f
     time.sleep(seconds)
     wall = time.perf_counter() - t0
     after = (cpu_s([me]), cpu_s(serve), cpu_s(sessions))
-    mine, served, sshd = ((a - b) / wall * 100 for a, b in zip(after, before))
+    mine, served, sshd = (spent(b, a) / wall * 100 for a, b in zip(after, before))
     return mine, served, sshd, len(serve), len(sessions)
 
 
@@ -320,8 +326,9 @@ def start_cost(state: lab_state.LabState, before: psutil._common.pcputimes, alon
     here = after.user + after.system - before.user - before.system
     serve, sessions = serving_processes(state)
     return (
-        f"start cost: this process {here:.2f} s CPU, {len(serve)} remote serve --stdio {cpu_s(serve):.2f} s CPU, "
-        f"{len(sessions)} sshd sessions {cpu_s(sessions):.2f} s CPU; one host alone: {alone:.2f} s to its full row"
+        f"start cost: this process {here:.2f} s CPU, {len(serve)} remote serve --stdio "
+        f"{sum(cpu_s(serve).values()):.2f} s CPU, {len(sessions)} sshd sessions {sum(cpu_s(sessions).values()):.2f} s "
+        f"CPU; one host alone: {alone:.2f} s to its full row"
     )
 
 
