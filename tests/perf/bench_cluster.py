@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -84,7 +85,11 @@ def throwaway_lab(hosts: int, existing: str | None) -> Iterator[lab_state.LabSta
         state = lab.up(HostContext(), prefix, hosts=hosts, ssh=True)
         print(f"lab {prefix}: {hosts} hosts with sshd up in {time.perf_counter() - t0:.1f} s", flush=True)
         time.sleep(3)  # the daemons' start-up work settles before memory is read
-        print(f"memory: {free_mb() - before} MB more in use with the lab up ({lab_memory(state)})", flush=True)
+        print(
+            f"memory: the lab's processes {lab_memory(state)}; the machine's used memory grew {free_mb() - before} MB "
+            "(other people's processes move it too)",
+            flush=True,
+        )
         yield state
     finally:
         lab.down(HostContext(), prefix)
@@ -93,14 +98,18 @@ def throwaway_lab(hosts: int, existing: str | None) -> Iterator[lab_state.LabSta
 
 
 def lab_memory(state: lab_state.LabState) -> str:
-    """RSS of the lab's processes by kind (dockerd, containerd, sshd, flannel agent...), from their cmdlines."""
+    """The lab's processes' memory (found by their cmdlines naming the lab's directory): PSS, each shared page
+    counted once across them, in all and by kind (dockerd, containerd, sshd, flannel agent...)."""
     totals: dict[str, int] = {}
-    for proc in psutil.process_iter(["name", "cmdline", "memory_info"]):
+    for proc in psutil.process_iter(["name", "cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or ())
-        if state.directory in cmdline and proc.info["memory_info"] is not None:
+        if state.directory not in cmdline:
+            continue
+        with contextlib.suppress(psutil.Error):
             kind = "flannel-agent" if "flannel" in cmdline and "agent" in cmdline else proc.info["name"]
-            totals[kind] = totals.get(kind, 0) + proc.info["memory_info"].rss
-    return ", ".join(f"{k} {v >> 20} MB" for k, v in sorted(totals.items()))
+            totals[kind] = totals.get(kind, 0) + proc.memory_full_info().pss
+    kinds = ", ".join(f"{k} {v >> 20}" for k, v in sorted(totals.items()))
+    return f"PSS {sum(totals.values()) >> 20} MB: {kinds}"
 
 
 def add_containers(state: lab_state.LabState, per_host: int, tag: str) -> None:
@@ -197,9 +206,9 @@ def measure_console_first_full(prefix: str) -> float | str:
     """Seconds from starting the headless console on the lab's hosts to its Cluster pane showing every host's
     row filled, or why it was not measured: the Cluster pane is being written (issue 16), and this is where its
     measurement goes once it is on main."""
-    try:
-        import netcon.tui.panes.cluster  # noqa: F401
-    except ImportError:
+    tui = importlib.util.find_spec("netcon.tui")  # looked up, not imported: Textual would load mid-measurement
+    locations = tui.submodule_search_locations if tui is not None else None
+    if not locations or not os.path.exists(os.path.join(locations[0], "panes", "cluster.py")):
         return "not measured: this build's console has no Cluster pane"
     return "not measured: the Cluster pane exists but its measurement is not written yet"
 
