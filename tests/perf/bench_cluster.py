@@ -331,7 +331,7 @@ def run(state: lab_state.LabState, args: argparse.Namespace) -> None:
         with ThreadPoolExecutor(len(state.hosts), thread_name_prefix="bench-rows") as pool:
             alone = one_host_alone(state.prefix, pool)
             time.sleep(2)
-            load, cpu = os.getloadavg()[0], psutil.Process().cpu_times()
+            load, cpu = os.getloadavg()[0], sum(cpu_s([psutil.Process()]).values())
             watched, first_full = watch_cluster(state.prefix, pool)
             print(start_cost(state, cpu, alone), flush=True)
             try:
@@ -353,10 +353,10 @@ def one_host_alone(prefix: str, pool: ThreadPoolExecutor) -> float:
     return seconds
 
 
-def start_cost(state: lab_state.LabState, before: psutil._common.pcputimes, alone: float) -> str:
-    """What filling the table cost: CPU here, and in the remote netcons and sshd sessions since they started."""
-    after = psutil.Process().cpu_times()
-    here = after.user + after.system - before.user - before.system
+def start_cost(state: lab_state.LabState, before: float, alone: float) -> str:
+    """What filling the table cost: CPU here (``before``: this process's CPU seconds at the start), and in the
+    remote netcons and sshd sessions since they started."""
+    here = sum(cpu_s([psutil.Process()]).values()) - before
     serve, sessions = serving_processes(state)
     return (
         f"start cost: this process {here:.2f} s CPU, {len(serve)} remote serve --stdio "
@@ -365,7 +365,9 @@ def start_cost(state: lab_state.LabState, before: psutil._common.pcputimes, alon
     )
 
 
-def measure(state, args, tag: str, watched: Watched, first_full: float, load: float) -> None:
+def measure(
+    state: lab_state.LabState, args: argparse.Namespace, tag: str, watched: Watched, first_full: float, load: float
+) -> None:
     connected = sorted(watched.connected_s.values())
     rows = watched.rows.values()
     print(
