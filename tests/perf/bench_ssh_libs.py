@@ -32,7 +32,7 @@ from netcon.core.hosts import ssh
 from netcon.core.hosts.target import parse_target
 from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab import state as lab_state
-from tests.perf.bench_cluster import throwaway_lab
+from tests.perf.sshlab import throwaway_lab
 
 KEEPALIVE_S = ssh.KEEPALIVE_S
 
