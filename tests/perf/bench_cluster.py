@@ -1,0 +1,342 @@
+"""The cluster over real SSH: 8 lab hosts, each with its own sshd, dockerd and a few containers, read through
+the core the way a console reads them, against ``ssh hN netcon show veths --json`` run one after the other.
+
+    python -m tests.perf.bench_cluster [--hosts 8] [--containers 3] [--seconds 60] [--changes 8] [--lab PREFIX]
+
+Builds a throwaway lab (``lab up --hosts N --ssh``, a unique prefix) and removes it at the end, also on failure
+or Ctrl-C; ``--lab PREFIX`` uses a lab you already have (``lab up --ssh``) and leaves it (only the containers
+this run added are removed). In one run:
+
+1. first_full_s: from start to every host's row filled (reachable, Docker, containers, lease, VTEP MAC, the
+   doctor's count): the lab's hosts from ``inventory.lab_entries(P, over_ssh=True)``, opened read-only, each
+   ``watch``ed (one SSH connection and one remote ``netcon serve --stdio`` per host), the leases read once,
+   and each host's row read by ``cluster.row`` as soon as its watch says it is connected — what a console
+   does. ``measure_console_first_full`` is the same through the headless console's Cluster pane, when the
+   console has one.
+2. idle_cpu_pct: the CPU of this process over ``--seconds`` with every host watched and nothing changing;
+   beside it, the 8 remote ``netcon serve --stdio`` processes and the 8 sshd sessions (found under each lab
+   sshd's pid).
+3. event_ms: from the start of a change on h5 (alternately ``docker network create|rm`` through its dockerd's
+   socket and a veth pair added to or removed from its netns) to the change event reaching this process, p50
+   over ``--changes`` changes (the remote watcher folds a burst for 0.25 s first).
+4. sequential_ssh_s: the same hosts' snapshots read by the real ``ssh -F <lab ssh config> root@P-hN netcon
+   show veths --json``, one after the other (what a script without netcon's cluster does).
+
+Last line: ``cluster hosts=<n> first_full_s=<x> idle_cpu_pct=<x> event_ms=<x> sequential_ssh_s=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import docker
+import psutil
+
+from netcon.core.aioloop import stop_loop
+from netcon.core.flannel.registry import FlannelStore
+from netcon.core.hosts import cluster, inventory
+from netcon.core.hosts.base import BACK, LOST, Host
+from netcon.core.lab import ssh as lab_ssh
+from netcon.core.lab import state as lab_state
+from tests.perf.sshlab import LABEL, add_containers, remove_containers, throwaway_lab
+
+EVENT_HOST = 4  # the index of the host changed for event_ms: h5, or the last host of a smaller lab
+
+
+@dataclass
+class Watched:
+    """The cluster as a console holds it: hosts watched, rows read as they connect, events timed."""
+
+    hosts: list[Host]
+    leases: Future[tuple] | None = None
+    rows: dict[str, cluster.HostRow] = field(default_factory=dict)
+    connected_s: dict[str, float] = field(default_factory=dict)
+    events: dict[str, list[tuple[float, frozenset[str]]]] = field(default_factory=dict)
+    all_filled: threading.Event = field(default_factory=threading.Event)
+    started: float = 0.0
+
+    def on_change(self, host: Host, reasons: frozenset[str], pool: ThreadPoolExecutor) -> None:
+        now = time.perf_counter()
+        self.events.setdefault(host.name, []).append((now, reasons))
+        if host.name not in self.connected_s and ("watching" in reasons or BACK in reasons):
+            self.connected_s[host.name] = now - self.started
+            pool.submit(self.read_row, host)
+        elif LOST in reasons:
+            print(f"  {host.name} lost: {getattr(host, 'error', None)}", flush=True)
+
+    def read_row(self, host: Host) -> None:
+        assert self.leases is not None
+        try:
+            leases = self.leases.result()
+        except Exception as error:  # said here: a pool's worker would keep it to itself
+            print(f"  flannel's leases not read: {error}", flush=True)
+            raise
+        self.rows[host.name] = cluster.row(host, leases, doctor=True, rtt=cluster.icmp_rtt())
+        if len(self.rows) == len(self.hosts) and all(filled(r) for r in self.rows.values()):
+            self.all_filled.set()
+
+
+def filled(row: cluster.HostRow) -> bool:
+    return row.reachable and None not in (row.containers, row.subnet, row.vtep_mac, row.errors, row.rtt_ms)
+
+
+def read_leases(etcd) -> tuple:
+    store = FlannelStore.open(etcd.options, etcd.prefix)
+    try:
+        return tuple(store.listing().leases)
+    finally:
+        store.close()
+
+
+def watch_cluster(
+    prefix: str, pool: ThreadPoolExecutor, only: int | None = None, timeout: float = 60.0
+) -> tuple[Watched, float]:
+    """Open and watch the lab's hosts (the first ``only`` of them) over SSH; (the watched cluster, seconds until
+    every row was filled)."""
+    started = time.perf_counter()
+    entries, etcd = inventory.lab_entries(prefix, over_ssh=True)
+    entries = entries[:only]
+    hosts = [inventory.open_host(e, read_only=True) for e in entries]
+    watched = Watched(hosts, pool.submit(read_leases, etcd), started=started)  # read while the hosts connect
+    for host in hosts:
+        host.watch(lambda reasons, h=host: watched.on_change(h, reasons, pool))
+    if not watched.all_filled.wait(timeout):
+        missing = {h.name: watched.rows.get(h.name) for h in hosts if not filled(watched.rows.get(h.name) or _none)}
+        raise SystemExit(f"bench_cluster: rows not filled within {timeout:g} s: {missing}")
+    return watched, time.perf_counter() - started
+
+
+_none = cluster.HostRow("", "", False)
+
+
+def measure_console_first_full(prefix: str) -> float | str:
+    """Seconds from starting the headless console on the lab's hosts to its Cluster pane showing every host's
+    row filled, or why it was not measured: the Cluster pane is being written (issue 16), and this is where its
+    measurement goes once it is on main."""
+    tui = importlib.util.find_spec("netcon.tui")  # looked up, not imported: Textual would load mid-measurement
+    locations = tui.submodule_search_locations if tui is not None else None
+    if not locations or not os.path.exists(os.path.join(locations[0], "panes", "cluster.py")):
+        return "not measured: this build's console has no Cluster pane"
+    return "not measured: the Cluster pane exists but its measurement is not written yet"
+
+
+def serving_processes(state: lab_state.LabState) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """(remote ``netcon serve --stdio`` processes, sshd session processes): the descendants of the lab sshds."""
+    serve, sessions = [], []
+    for host in state.hosts:
+        with contextlib.suppress(psutil.Error):
+            for proc in psutil.Process(host.sshd_pid).children(recursive=True):
+                cmdline = proc.cmdline()
+                if "serve" in cmdline and "--stdio" in cmdline:
+                    serve.append(proc)
+                elif proc.name() == "sshd":
+                    sessions.append(proc)
+    return serve, sessions
+
+
+def cpu_s(procs: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds of each process still there, by pid."""
+    out = {}
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            out[proc.pid] = times.user + times.system
+    return out
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings by the processes present in both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
+def idle_cpu(state: lab_state.LabState, seconds: float) -> tuple[float, float, float, int, int]:
+    """(% of a core of this process, of the remote servers together, of the sshd sessions together, and how
+    many of each) over ``seconds`` of nothing changing."""
+    me = psutil.Process()
+    serve, sessions = serving_processes(state)
+    before = (cpu_s([me]), cpu_s(serve), cpu_s(sessions))
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    wall = time.perf_counter() - t0
+    after = (cpu_s([me]), cpu_s(serve), cpu_s(sessions))
+    mine, served, sshd = (spent(b, a) / wall * 100 for a, b in zip(after, before))
+    return mine, served, sshd, len(serve), len(sessions)
+
+
+def event_latencies(state: lab_state.LabState, watched: Watched, changes: int, tag: str) -> dict[str, list[float]]:
+    """ms from the start of each change on one host (``EVENT_HOST``) to its event here, by kind (docker,
+    netlink): the first event after the change whose reasons name that kind (the 30 s fallback's ``periodic``
+    does not)."""
+    host = state.hosts[min(EVENT_HOST, len(state.hosts) - 1)]
+    client = docker.DockerClient(base_url=host.docker_host, timeout=60)
+    veth = f"{tag[:6]}ev"
+    seen = watched.events.setdefault(host.name, [])
+    out: dict[str, list[float]] = {"docker": [], "netlink": []}
+    try:
+        for i in range(changes):
+            time.sleep(1.5)  # past the remote watcher's debounce, so each change is one event
+            count, t0 = len(seen), time.perf_counter()
+            kind = change(client, host, i, tag, veth)
+            arrived = first_event(seen, count, t0 + 5, "docker:network" if kind == "docker" else "netlink")
+            if arrived is None:
+                raise SystemExit(f"bench_cluster: no {kind} event from {host.name} within 5 s of change {i + 1}.")
+            out[kind].append((arrived - t0) * 1000)
+    finally:
+        subprocess.run(["ip", "-n", host.netns, "link", "del", veth], check=False, capture_output=True)
+    return out
+
+
+def change(client: docker.DockerClient, host: lab_state.LabHost, i: int, tag: str, veth: str) -> str:
+    """Change ``i`` on the host, in turn: a network created, a veth pair added, the network removed, the pair
+    removed; its kind."""
+    if i % 2 == 0:
+        if i % 4 == 0:
+            client.networks.create(f"{tag}-ev", labels={LABEL: tag})
+        else:
+            client.networks.get(f"{tag}-ev").remove()
+        return "docker"
+    words = ["add", veth, "type", "veth"] if i % 4 == 1 else ["del", veth]
+    subprocess.run(["ip", "-n", host.netns, "link", *words], check=True)
+    return "netlink"
+
+
+def first_event(seen: list[tuple[float, frozenset[str]]], after: int, deadline: float, kind: str) -> float | None:
+    """When the first event past index ``after`` with a reason starting with ``kind`` arrived (None: none by
+    ``deadline``)."""
+    while time.perf_counter() < deadline:
+        for at, reasons in seen[after:]:
+            if any(r.startswith(kind) for r in reasons):
+                return at
+        time.sleep(0.002)
+    return None
+
+
+def sequential_ssh(state: lab_state.LabState) -> float:
+    """Seconds to read every host's veths with the real ssh, one host after the other."""
+    config = lab_ssh.config_path(state)
+    t0 = time.perf_counter()
+    for host in state.hosts:
+        argv = ["ssh", "-F", config, f"{lab_ssh.USER}@{host.netns}", "netcon", "show", "veths", "--json"]
+        done = subprocess.run(argv, capture_output=True, check=True)
+        json.loads(done.stdout)["veths"]
+    return time.perf_counter() - t0
+
+
+def snapshots_through_core(watched: Watched) -> float:
+    """Seconds to take the same hosts' snapshots again over the open connections, in parallel."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(len(watched.hosts)) as pool:
+        list(pool.map(lambda h: h.snapshot(), watched.hosts))
+    return time.perf_counter() - t0
+
+
+def run(state: lab_state.LabState, args: argparse.Namespace) -> None:
+    tag = f"ncb{uuid.uuid4().hex[:6]}"
+    try:
+        add_containers(state, args.containers, tag)
+        time.sleep(2)
+        with ThreadPoolExecutor(len(state.hosts), thread_name_prefix="bench-rows") as pool:
+            alone = one_host_alone(state.prefix, pool)
+            time.sleep(2)
+            load, cpu = os.getloadavg()[0], sum(cpu_s([psutil.Process()]).values())
+            watched, first_full = watch_cluster(state.prefix, pool)
+            print(start_cost(state, cpu, alone), flush=True)
+            try:
+                measure(state, args, tag, watched, first_full, load)
+            finally:
+                for host in watched.hosts:
+                    host.close()
+                stop_loop()
+    finally:
+        remove_containers(state, tag)
+
+
+def one_host_alone(prefix: str, pool: ThreadPoolExecutor) -> float:
+    """Seconds to one host's filled row when it is the only one: what each host of a real cluster costs, where
+    every remote netcon starts on a CPU of its own (the lab's 8 share this machine's)."""
+    watched, seconds = watch_cluster(prefix, pool, only=1)
+    for host in watched.hosts:
+        host.close()
+    return seconds
+
+
+def start_cost(state: lab_state.LabState, before: float, alone: float) -> str:
+    """What filling the table cost: CPU here (``before``: this process's CPU seconds at the start), and in the
+    remote netcons and sshd sessions since they started."""
+    here = sum(cpu_s([psutil.Process()]).values()) - before
+    serve, sessions = serving_processes(state)
+    return (
+        f"start cost: this process {here:.2f} s CPU, {len(serve)} remote serve --stdio "
+        f"{sum(cpu_s(serve).values()):.2f} s CPU, {len(sessions)} sshd sessions {sum(cpu_s(sessions).values()):.2f} s "
+        f"CPU; one host alone: {alone:.2f} s to its full row"
+    )
+
+
+def measure(
+    state: lab_state.LabState, args: argparse.Namespace, tag: str, watched: Watched, first_full: float, load: float
+) -> None:
+    connected = sorted(watched.connected_s.values())
+    rows = watched.rows.values()
+    print(
+        f"first full: {first_full:.2f} s (load {load:.2f}); hosts connected after {connected[0]:.2f}-"
+        f"{connected[-1]:.2f} s; containers per host {sorted(r.containers or 0 for r in rows)}",
+        flush=True,
+    )
+    console = measure_console_first_full(state.prefix)
+    print(f"console first full: {f'{console:.2f} s' if isinstance(console, float) else console}", flush=True)
+    time.sleep(3)  # the rows' doctor runs and the remote watchers settle
+    mine, served, sshd, n_serve, n_sshd = idle_cpu(state, args.seconds)
+    print(
+        f"idle {args.seconds:g} s (load {os.getloadavg()[0]:.2f}): this process {mine:.2f}% of a core; "
+        f"{n_serve} remote serve --stdio {served:.2f}% together; {n_sshd} sshd sessions {sshd:.2f}% together",
+        flush=True,
+    )
+    events = event_latencies(state, watched, args.changes, tag)
+    every = events["docker"] + events["netlink"]
+    p50 = statistics.median(every)
+    print(
+        "events ms: docker " + " ".join(f"{v:.0f}" for v in events["docker"]) + "; netlink "
+        f"{' '.join(f'{v:.0f}' for v in events['netlink'])}; p50 {p50:.0f}, max {max(every):.0f}",
+        flush=True,
+    )
+    again = snapshots_through_core(watched)
+    sequential = sequential_ssh(state)
+    print(
+        f"{len(state.hosts)} snapshots: core over the open connections {again:.2f} s; sequential ssh "
+        f"{sequential:.2f} s ({sequential / first_full:.1f}x the core's first full table, "
+        f"{sequential / again:.0f}x its snapshots)",
+        flush=True,
+    )
+    print(
+        f"cluster hosts={len(state.hosts)} first_full_s={first_full:.2f} idle_cpu_pct={mine:.2f} "
+        f"event_ms={p50:.0f} sequential_ssh_s={sequential:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", type=int, default=8)
+    parser.add_argument("--containers", type=int, default=3, help="busybox containers added on each host")
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle measurement")
+    parser.add_argument(
+        "--changes", type=int, default=8, help="changes timed (on h5, or the last host of a smaller lab)"
+    )
+    parser.add_argument("--lab", metavar="PREFIX", help="a lab you already have (lab up --ssh), left as it is")
+    args = parser.parse_args()
+    with throwaway_lab(args.hosts, args.lab) as state:
+        run(state, args)
+
+
+if __name__ == "__main__":
+    main()
