@@ -23,6 +23,7 @@ from netcon.core.model import Counters, Snapshot
 from netcon.core.ping.probe import ProbeSummary
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
+from netcon.core.trace.legs import LegResult
 
 PROTOCOL = 1
 HELLO = "netcon-stdio"  # the greeting's "netcon" field: what tells this server from a login script's chatter
@@ -43,6 +44,7 @@ RESULTS: dict[str, Any] = {
     "watch": Any,
     "ping": Any,
     "cancel": Any,
+    "trace_walk": LegResult,
 }
 EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any}
 STREAMS = frozenset(EVENTS)

@@ -123,6 +123,8 @@ class StdioServer:
             return self._watch(ident)
         if op == "probe":
             return self._probe(ident, args)
+        if op == "trace_walk":
+            return self._trace_walk(args)
         raise NetconError(f"Operation {op} is not served.")
 
     def _watch(self, ident: int) -> None:
@@ -146,6 +148,17 @@ class StdioServer:
         with self._lock:
             self._probes[ident] = started.probe
         return started
+
+    def _trace_walk(self, args: dict[str, Any]) -> Any:
+        """This host's part of a trace walked here, from its own kernel state (``trace.remote.serve_leg``)."""
+        from netcon.core.trace.legs import Leg
+        from netcon.core.trace.remote import serve_leg
+
+        try:
+            leg = decode(Leg, args.get("leg"))
+        except WireError as error:
+            raise NetconError(f"Bad trace request: {error}") from None
+        return serve_leg(self.host.ctx, leg)
 
     def _cancel(self, stream: object) -> None:
         if not isinstance(stream, int):

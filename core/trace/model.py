@@ -49,6 +49,7 @@ class Hop:
     seen: Seen | None = None
     traced: str | None = None  # what nftrace showed in this hop's namespace: table chain rule verdict
     probed: bool = False  # the probe ran and this hop could be checked (capture or nftrace)
+    over: str | None = None  # the SSH target whose netcon read this hop (its own kernel state, not captured)
 
     @property
     def fails(self) -> bool:
@@ -59,6 +60,8 @@ class Hop:
         """The hop's verdict for the table: the prediction, with what the probe showed."""
         if not self.probed:
             return self.reason
+        if self.over is not None and self.capture is None:
+            return f"not captured: read over SSH; {self.reason}"
         if self.seen is not None:
             seen = f"seen {self.seen.src} > {self.seen.dst} ttl {self.seen.ttl}"
             return f"{seen}; {self.reason}" if self.fails else seen
@@ -93,6 +96,7 @@ class Hop:
             "rule": self.rule,
             "traced": self.traced,
             "fix": list(self.fix),
+            "over": self.over,
         }
 
 
