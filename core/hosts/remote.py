@@ -34,7 +34,7 @@ from netcon.core.hosts.session import Session, open_session
 from netcon.core.hosts.ssh import SshSettings
 from netcon.core.hosts.target import SshTarget
 from netcon.core.model import Counters, Snapshot
-from netcon.core.ping.probe import ProbeSummary
+from netcon.core.ping.probe import ProbeSummary, Reply
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
 
@@ -256,9 +256,18 @@ class RemoteHost:
         self.request("ping", timeout=10.0)
         return (time.perf_counter() - started) * 1000
 
-    def start_probe(self, request: ProbeRequest, on_summary: Callable[[ProbeSummary], None]) -> ProbeStarted:
+    def start_probe(
+        self,
+        request: ProbeRequest,
+        on_summary: Callable[[ProbeSummary], None],
+        on_reply: Callable[[Reply], None] | None = None,
+    ) -> ProbeStarted:
         def event(data: Any) -> None:
             with contextlib.suppress(WireError):  # one unreadable summary; the next one replaces it
+                if isinstance(data, dict) and set(data) == {"reply"}:
+                    if on_reply is not None:
+                        on_reply(decode(Reply, data["reply"]))
+                    return
                 on_summary(decode(ProbeSummary, data))
 
         session = self._live_session()

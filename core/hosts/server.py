@@ -144,7 +144,10 @@ class StdioServer:
         def forward(summary: Any) -> None:
             self.send({"id": ident, "event": to_wire(summary)})
 
-        started = self.host.start_probe(request, forward)
+        def reply(echo: Any) -> None:  # ping's line for one echo; an older client skips it as unreadable
+            self.send({"id": ident, "event": {"reply": to_wire(echo)}})
+
+        started = self.host.start_probe(request, forward, reply)
         with self._lock:
             self._probes[ident] = started.probe
         return started
