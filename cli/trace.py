@@ -60,7 +60,7 @@ def register(sub, common) -> None:
         metavar="ssh://[user@]host[:port]",
         help="read this host over SSH (repeat for more): where the path crosses to it, the netcon there walks "
         "its part from its own kernel state (with --lab, a lab host's target, as lab status --json gives it, "
-        "replaces reading that host here; --ssh-config FILE as ssh -F). Its hops are predicted, not captured",
+        "replaces reading that host here; --ssh-config FILE as ssh -F); the probe is captured there by it too",
     )
     p.set_defaults(func=run_trace)
 

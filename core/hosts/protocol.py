@@ -46,8 +46,9 @@ RESULTS: dict[str, Any] = {
     "ping": Any,
     "cancel": Any,
     "trace_walk": LegResult,
+    "trace_capture": Any,
 }
-EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any}
+EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any, "trace_capture": Any}
 STREAMS = frozenset(EVENTS)
 
 

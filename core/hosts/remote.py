@@ -275,6 +275,20 @@ class RemoteHost:
         started: ProbeStarted = self._result("probe", future.result(REQUEST_TIMEOUT))
         return started
 
+    def stream(self, op: str, args: dict[str, Any], on_event: Callable[[Any], None]) -> int:
+        """Start stream ``op`` there; its events go to ``on_event`` (on the SSH loop's thread) until ``cancel``."""
+        session = self._live_session()
+        ident, future = self._send(session, op, args, on_event)
+        try:
+            self._result(op, future.result(REQUEST_TIMEOUT))
+        except concurrent.futures.TimeoutError:
+            raise HostUnreachable(f"{self.target}: no answer to {op} within {REQUEST_TIMEOUT:g} s.") from None
+        return ident
+
+    def cancel(self, stream: int) -> None:
+        """End a stream there; its last events arrive before this returns."""
+        self.request("cancel", {"stream": stream})
+
     def stop_probe(self, probe: int) -> ProbeSummary:
         result: ProbeSummary = self.request("stop_probe", {"probe": probe})
         return result

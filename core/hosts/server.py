@@ -125,6 +125,8 @@ class StdioServer:
             return self._probe(ident, args)
         if op == "trace_walk":
             return self._trace_walk(args)
+        if op == "trace_capture":
+            return self._trace_capture(ident, args)
         raise NetconError(f"Operation {op} is not served.")
 
     def _watch(self, ident: int) -> None:
@@ -162,6 +164,19 @@ class StdioServer:
         except WireError as error:
             raise NetconError(f"Bad trace request: {error}") from None
         return serve_leg(self.host.ctx, leg)
+
+    def _trace_capture(self, ident: int, args: dict[str, Any]) -> None:
+        """A trace's probe captured on this host's hops until cancelled (``trace.remote_proof``)."""
+        from netcon.core.trace.remote_proof import CaptureAsk, CaptureStream
+
+        try:
+            ask = decode(CaptureAsk, args.get("ask"))
+        except WireError as error:
+            raise NetconError(f"Bad capture request: {error}") from None
+        stream = CaptureStream(ask, lambda event: self.send({"id": ident, "event": event}))
+        with self._lock:
+            self._streams[ident] = stream
+        stream.start()
 
     def _cancel(self, stream: object) -> None:
         if not isinstance(stream, int):

@@ -49,7 +49,8 @@ class Hop:
     seen: Seen | None = None
     traced: str | None = None  # what nftrace showed in this hop's namespace: table chain rule verdict
     probed: bool = False  # the probe ran and this hop could be checked (capture or nftrace)
-    over: str | None = None  # the SSH target whose netcon read this hop (its own kernel state, not captured)
+    over: str | None = None  # the SSH target whose netcon read this hop from its own kernel state
+    not_captured: str | None = None  # why the probe could not be looked for here ("read over SSH")
 
     @property
     def fails(self) -> bool:
@@ -60,8 +61,8 @@ class Hop:
         """The hop's verdict for the table: the prediction, with what the probe showed."""
         if not self.probed:
             return self.reason
-        if self.over is not None and self.capture is None:
-            return f"not captured: read over SSH; {self.reason}"
+        if self.not_captured is not None:
+            return f"not captured: {self.not_captured}; {self.reason}"
         if self.seen is not None:
             seen = f"seen {self.seen.src} > {self.seen.dst} ttl {self.seen.ttl}"
             return f"{seen}; {self.reason}" if self.fails else seen

@@ -1,7 +1,7 @@
 """Hosts a trace reads over SSH: where the walk crosses to one, the netcon there walks that host's part from
 its own kernel state (``netcon serve --stdio``, op ``trace_walk``: ``serve_leg``) and answers with the core's
-own hops; nothing of that host's kernel is queried from here. The probe's capture and nftrace run only on the
-hosts read in-process: a hop read over SSH says "not captured: read over SSH".
+own hops; nothing of that host's kernel is queried from here. Their hops keep their capture points (paths on
+that host): the netcon there captures the probe on them (``remote_proof``).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _ask(walker: Walker, view: RemoteView, leg: Leg) -> Outcome | Next:
 
     result: LegResult = view.host.request("trace_walk", {"leg": to_wire(leg)})
     over = view.host.target
-    walker.hops += [dataclasses.replace(h, capture=None, over=over) for h in result.hops]
+    walker.hops += [dataclasses.replace(h, over=over) for h in result.hops]
     walker.records = list(result.records)
     if result.kind == "delivered":
         return Outcome("delivered", None, result.packet, view, result.delivered_in)

@@ -34,6 +34,10 @@ def shape(result: dict) -> list[tuple]:
     return [tuple(h[k] for k in KEYS) for h in result["hops"]]
 
 
+def hops(result: dict, **match: str) -> list[dict]:
+    return [h for h in result["hops"] if all(h[k] == v for k, v in match.items())]
+
+
 def in_netns(state: LabState, host: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["nsenter", f"--net={state.host(host).netns_path}", *argv], capture_output=True, text=True, check=check
@@ -53,18 +57,23 @@ def test_prediction_over_ssh_equals_the_in_process_trace(ssh_lab: LabState):
     assert settled(ssh_lab) == []
 
 
-def test_probe_over_ssh_reply_seen_and_remote_hops_say_not_captured(ssh_lab: LabState):
+def test_probe_over_ssh_seen_on_every_hop_by_the_netcon_there(ssh_lab: LabState):
+    """The probe is sent from h1; h2's netcon captures it on h2's hops: the same hops are seen as in-process."""
     code, result, err = trace(ssh_lab, over=True)
-    assert code == 0, err
+    code_here, here, _ = trace(ssh_lab, over=False)
+    assert code == code_here == 0, err
     assert result["reply_seen"] and result["last_line"] == "reached, reply seen"
     h2 = [h for h in result["hops"] if h["host"] == "h2"]
-    assert h2 and all(h["verdict"].startswith("not captured: read over SSH; ") for h in h2)
-    (back,) = [
-        h
-        for h in result["hops"]
-        if (h["direction"], h["netns"], h["device"]) == ("reply", "container h1-probe", "eth0")
+    assert h2 and all(h["over"] for h in h2)
+    captured = [h for h in result["hops"] if h["seen"] is not None]
+    assert all(h["seen"] for h in captured) and {h["host"] for h in captured} == {"h1", "h2"}
+    assert [(h["host"], h["netns"], h["device"], h["direction"]) for h in captured] == [
+        (h["host"], h["netns"], h["device"], h["direction"]) for h in here["hops"] if h["seen"] is not None
     ]
-    assert back["seen"]["ttl"] == 62  # captured here: the reply was forwarded by h2 and h1
+    (arrived,) = hops(result, direction="request", netns="container h2-probe", device="eth0")
+    (back,) = hops(result, direction="reply", netns="container h1-probe", device="eth0")
+    assert arrived["seen"]["ttl"] == 62 and back["seen"]["ttl"] == 62  # seen on h2 by h2's netcon, and here
+    assert settled(ssh_lab) == []
 
 
 def test_forward_drop_on_h2_named_at_the_same_hop_both_ways(ssh_lab: LabState):
@@ -75,14 +84,17 @@ def test_forward_drop_on_h2_named_at_the_same_hop_both_ways(ssh_lab: LabState):
     try:
         code_here, here, _ = trace(ssh_lab, "--no-probe", over=False)
         code_over, over, _ = trace(ssh_lab, "--no-probe", over=True)
+        probed = trace(ssh_lab, over=True)
     finally:
         in_netns(ssh_lab, "h2", "iptables", "-D", *rule)
-    assert code_here == code_over == 1
+    assert code_here == code_over == probed[0] == 1
     assert shape(over) == shape(here)
-    failed = over["failed_hop"]
-    named = tuple(failed[k] for k in ("host", "netns", "stage", "direction", "rule"))
-    assert named == tuple(here["failed_hop"][k] for k in ("host", "netns", "stage", "direction", "rule"))
+    where = ("host", "netns", "stage", "direction", "rule")
+    named = tuple(over["failed_hop"][k] for k in where)
+    assert named == tuple(here["failed_hop"][k] for k in where) == tuple(probed[1]["failed_hop"][k] for k in where)
     assert named == ("h2", "h2", "firewall", "request", f"-A FORWARD -d {subnet} -j DROP")
+    (decap,) = hops(probed[1], direction="request", host="h2", device="flannel.1")
+    assert decap["seen"]  # seen by h2's netcon on flannel.1, the last hop before the drop
     assert f"-A FORWARD -d {subnet} -j DROP" not in in_netns(ssh_lab, "h2", "iptables", "-S", "FORWARD").stdout
 
 
