@@ -71,17 +71,21 @@ class StdioServer:
             self._close()
 
     def _dispatch(self, raw: bytes) -> None:
+        ident: int | None = None
         try:
             message = json.loads(raw)
             if not isinstance(message, dict) or not isinstance(message.get("id"), int):
                 raise ValueError("not a request object with an integer id")
+            ident = message["id"]
             op, args = message.get("op"), message.get("args") or {}
-            if op not in protocol.RESULTS or not isinstance(args, dict):
-                raise ValueError(f"unknown operation {op!r}")
+            if op not in protocol.RESULTS:  # a newer client's operation: answered at once, not left waiting
+                raise ValueError(f"operation {op!r} is not served by netcon {version()} here (install this one)")
+            if not isinstance(args, dict):
+                raise ValueError(f"the arguments of {op} are not an object")
         except ValueError as error:
-            self.send({"id": None, "error": {"kind": "ProtocolError", "message": f"Bad request: {error}."}})
+            self.send({"id": ident, "error": {"kind": "ProtocolError", "message": f"Bad request: {error}."}})
             return
-        ident = message["id"]
+        assert ident is not None
         if op == "cancel":
             self._cancel(args.get("stream"))
             self.send({"id": ident, "result": None})
