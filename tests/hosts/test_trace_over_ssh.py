@@ -4,6 +4,7 @@ on h2; an unreachable remote is one sentence."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import subprocess
 
@@ -108,4 +109,36 @@ def test_unreachable_remote_is_one_sentence(ssh_lab: LabState):
     assert done.returncode == 1 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and target in lines[0] and "Traceback" not in done.stderr
+    assert settled(ssh_lab) == []
+
+
+def test_a_host_that_cannot_capture_says_why(ssh_lab: LabState):
+    """The netcon on h2 asked to capture on an interface h2 does not have (what a hop predicted from a state
+    that changed before the probe would ask): a note naming the host and the interface, no sightings from it,
+    and nothing of the session left behind."""
+    from netcon.core.aioloop import stop_loop
+    from netcon.core.hosts.remote import RemoteHost
+    from netcon.core.hosts.ssh import SshSettings
+    from netcon.core.hosts.target import parse_target
+    from netcon.core.trace.hosts import Hosts
+    from netcon.core.trace.model import Capture, Hop
+    from netcon.core.trace.probe import Identity
+    from netcon.core.trace.remote import open_remotes
+    from netcon.core.trace.remote_proof import remote_sightings
+
+    h2 = ssh_lab.host("h2")
+    host = RemoteHost(parse_target(lab_ssh.target(h2)), "h2", SshSettings(lab_ssh.config_path(ssh_lab)))
+    gone = Hop("h2", "h2", "gone0", "veth", "request", "", "passes", "passes", capture=Capture(None, "gone0", "h2"))
+    hosts = Hosts([], None, open_remotes([("h2", host)]))
+    try:
+        with remote_sightings(
+            hosts, (dataclasses.replace(gone, over=host.target),), Identity("icmp", 4242, b"")
+        ) as far:
+            pass
+    finally:
+        hosts.close()
+        stop_loop()
+    assert far.seen == {}
+    (note,) = far.notes
+    assert note.startswith("the probe was not captured on h2: ") and "gone0" in note, note
     assert settled(ssh_lab) == []
