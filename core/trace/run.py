@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -58,7 +58,10 @@ class Prediction:
     notes: tuple[str, ...]
 
 
-def _leases(lab: Lab | None, options: Options) -> tuple[tuple[Lease, ...] | None, str | None]:
+LeasesRead = tuple[tuple[Lease, ...] | None, str | None]  # the leases (None: not read) and why not
+
+
+def _leases(lab: Lab | None, options: Options) -> LeasesRead:
     etcd = options.etcd or (lab.state.etcd_options() if lab else None)
     if etcd is None:
         return None, None
@@ -98,22 +101,7 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
             "source's namespace: run it as root."
         )
     lab = lab_of(ctx, options.lab)
-    over_ssh = remote_hosts(ctx, lab, options)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        leases_future = pool.submit(_leases, lab, options)
-        remotes_future = pool.submit(open_remotes, over_ssh) if over_ssh else None
-        try:
-            hosts = Hosts.read(ctx, lab, skip=frozenset(name for name, _ in over_ssh))
-        except NetconError:
-            if remotes_future is not None:
-                _closed(remotes_future.result)
-            raise
-        if remotes_future is not None:
-            try:
-                hosts.remotes = remotes_future.result()
-            except NetconError:
-                hosts.close()
-                raise
+    hosts, leases_future = _read(ctx, lab, options)
     try:
         leases, lease_note = leases_future.result()
         origin = question.origin(hosts, ctx, src)
@@ -156,6 +144,27 @@ def trace(ctx: HostContext, src: str, dst: str, options: Options = Options()) ->
         )
     finally:
         hosts.close()
+
+
+def _read(ctx: HostContext, lab: Lab | None, options: Options) -> tuple[Hosts, Future[LeasesRead]]:
+    """The hosts, in-process and over SSH, and flannel's leases, read at once; nothing stays open on failure."""
+    over_ssh = remote_hosts(ctx, lab, options)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        leases_future = pool.submit(_leases, lab, options)
+        remotes_future = pool.submit(open_remotes, over_ssh) if over_ssh else None
+        try:
+            hosts = Hosts.read(ctx, lab, skip=frozenset(name for name, _ in over_ssh))
+        except NetconError:
+            if remotes_future is not None:
+                _closed(remotes_future.result)
+            raise
+        if remotes_future is not None:
+            try:
+                hosts.remotes = remotes_future.result()
+            except NetconError:
+                hosts.close()
+                raise
+    return hosts, leases_future
 
 
 def remote_hosts(ctx: HostContext, lab: Lab | None, options: Options) -> list[tuple[str, RemoteHost]]:
