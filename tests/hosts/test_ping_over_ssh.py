@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 
 import docker
 import pytest
@@ -56,4 +59,25 @@ def test_a_bad_source_over_ssh_is_one_sentence_naming_the_host(ssh_lab: LabState
     (line,) = done.stderr.splitlines()
     assert line.startswith("netcon: h2:") or h2.netns in line
     assert "nosuch-ctr" in line
+    assert settled(ssh_lab) == []
+
+
+def test_an_endless_ping_over_ssh_stops_on_ctrl_c_with_its_statistics(ssh_lab: LabState):
+    """No -c: echoes until ^C, as ping; the probe on h2 is stopped and its statistics printed."""
+    h2, target = ssh_lab.host("h2"), address(ssh_lab, "h1", "h1-probe")
+    argv = [sys.executable, "-m", "netcon.cli", *over_ssh(ssh_lab, h2), "ping", "--from", "h2-probe", target]
+    argv += ["-i", "0.2"]
+    ping = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert ping.stdout is not None
+        lines = [ping.stdout.readline() for _ in range(4)]  # the header and three replies
+        ping.send_signal(signal.SIGINT)
+        out, err = ping.communicate(timeout=30)
+    finally:
+        if ping.poll() is None:
+            ping.kill()
+            ping.wait()
+    assert ping.returncode == 0, err
+    assert all(f"from {target}: icmp_seq={seq} ttl=62 " in lines[seq] for seq in (1, 2, 3))
+    assert f"--- {target} ping statistics ---" in out and " received, 0% packet loss" in out
     assert settled(ssh_lab) == []

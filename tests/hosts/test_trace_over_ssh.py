@@ -142,3 +142,16 @@ def test_a_host_that_cannot_capture_says_why(ssh_lab: LabState):
     (note,) = far.notes
     assert note.startswith("the probe was not captured on h2: ") and "gone0" in note, note
     assert settled(ssh_lab) == []
+
+
+def test_a_source_on_a_host_read_over_ssh_is_refused(ssh_lab: LabState):
+    h2 = ssh_lab.host("h2")
+    done = netcon(
+        "--ssh-config", lab_ssh.config_path(ssh_lab), "trace", "--lab", ssh_lab.prefix, "h2-probe", "h1-probe",
+        "--via", lab_ssh.target(h2), "--no-probe",
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        "netcon: Container h2-probe is on h2, read over SSH: trace from a host read here (or run netcon trace on h2).\n"
+    )
+    assert settled(ssh_lab) == []
