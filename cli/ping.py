@@ -17,7 +17,7 @@ from netcon.core.model import to_json
 from netcon.core.ping.engine import PingEngine
 from netcon.core.ping.matrix import Matrix, containers_matrix, network_matrix
 from netcon.core.ping.probe import ProbeSpec, ProbeSummary, Reply, validate
-from netcon.core.ping.resolve import resolve
+from netcon.core.ping.resolve import Resolution, resolve
 from netcon.core.ping.sources import Source, find_source
 from netcon.core.validate import values
 
@@ -49,16 +49,23 @@ def register(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
     p.add_argument("--network", metavar="NAME", help="matrix: every container on this network")
     p.add_argument("--containers", metavar="a,b,c", help="matrix: these containers")
-    p.set_defaults(func=run_ping)
+    p.set_defaults(func=run_ping, remote=True)  # --host: the probe runs on that host, by the netcon there
 
 
 def run_ping(args, ctx) -> int:
+    remote = getattr(args, "remote_host", None) is not None
     if args.target == "matrix" and args.source is None:
+        if remote:
+            raise UsageError("netcon ping matrix works on the machine it runs on: run it there, or leave out --host.")
         return run_matrix(args, ctx)
     if args.network or args.containers:
         raise UsageError("--network and --containers belong to 'netcon ping matrix'.")
     if args.source is None or args.target is None:
         raise UsageError("Give a source and a target: netcon ping --from SRC TARGET.")
+    if remote:
+        from netcon.cli.ping_remote import run_remote_ping
+
+        return run_remote_ping(args, ctx)
     source = find_source(ctx, args.source)
     spec = _spec(args, source)
     validate(spec)  # before any name lookup: bad values send nothing
@@ -74,19 +81,28 @@ def run_ping(args, ctx) -> int:
 
     with PingEngine(max_probes=1, max_pps=1.0 / spec.interval) as engine:
         if not args.json:
-            if resolution.via != "literal":
-                print(f"{resolution} (from {source.label})")
-            print(f"PING {args.target} ({resolution.ip}) {spec.size}({spec.size + 28}) bytes of data.", flush=True)
+            print(header(args.target, resolution, source.label, spec.size), flush=True)
         probe = engine.start(spec, on_event=show)
         try:
             summary = engine.wait(probe)
         except KeyboardInterrupt:
             summary = engine.stop(probe)
+    return finish(args, source.label, resolution, replies, summary)
+
+
+def header(target: str, resolution: Resolution, source: str, size: int) -> str:
+    """ping's first line, after how the target was resolved (unless given as an address)."""
+    first = f"{resolution} (from {source})\n" if resolution.via != "literal" else ""
+    return f"{first}PING {target} ({resolution.ip}) {size}({size + 28}) bytes of data."
+
+
+def finish(args, source: str, resolution: Resolution, replies: list[Reply], summary: ProbeSummary) -> int:
+    """The JSON document or ping's closing lines; exit 0 when an echo was answered."""
     if args.json:
         print(
             json.dumps(
                 {
-                    "source": source.label,
+                    "source": source,
                     "target": args.target,
                     "ip": resolution.ip,
                     "resolved_via": resolution.via,

@@ -9,15 +9,20 @@ import json
 from textwrap import wrap
 
 from netcon.cli.flannel import etcd_options, etcd_parent
+from netcon.cli.hosts import ssh_config
 from netcon.cli.table import render
 from netcon.core.flannel.registry import normalize_prefix
+from netcon.core.hosts.target import parse_target
 from netcon.core.lab.lab import DEFAULT_PREFIX
 from netcon.core.lab.state import check_prefix
 from netcon.core.trace.model import Trace
 from netcon.core.trace.run import MAX_WAIT_S, Options, trace
 from netcon.core.validate import values
 
-USAGE = "netcon trace SRC DST [--proto icmp|tcp|udp] [--port N] [--no-probe] [--json] [--lab PREFIX] [-W S]"
+USAGE = (
+    "netcon trace SRC DST [--proto icmp|tcp|udp] [--port N] [--no-probe] [--json] [--lab PREFIX] [-W S] "
+    "[--via ssh://[user@]host[:port] ...]"
+)
 
 
 def register(sub, common) -> None:
@@ -48,6 +53,15 @@ def register(sub, common) -> None:
         metavar="PREFIX",
         help=f"read every host of lab PREFIX ({DEFAULT_PREFIX} unless you gave it another)",
     )
+    p.add_argument(
+        "--via",
+        action="append",
+        default=None,
+        metavar="ssh://[user@]host[:port]",
+        help="read this host over SSH (repeat for more): where the path crosses to it, the netcon there walks "
+        "its part from its own kernel state (with --lab, a lab host's target, as lab status --json gives it, "
+        "replaces reading that host here; --ssh-config FILE as ssh -F); the probe is captured there by it too",
+    )
     p.set_defaults(func=run_trace)
 
 
@@ -57,6 +71,7 @@ def run_trace(args, ctx) -> int:
     etcd_prefix = normalize_prefix(args.etcd_prefix) if args.etcd_prefix is not None else None
     if args.lab is not None:
         check_prefix(args.lab)
+    via = tuple(str(parse_target(v, "via", "--via")) for v in args.via or ())
     options = Options(
         proto=args.proto,
         port=args.port,
@@ -65,8 +80,16 @@ def run_trace(args, ctx) -> int:
         lab=args.lab,
         etcd=etcd,
         etcd_prefix=etcd_prefix,
+        via=via,
+        ssh_config=ssh_config(args),
     )
-    result = trace(ctx, args.src, args.dst, options)
+    try:
+        result = trace(ctx, args.src, args.dst, options)
+    finally:
+        if via:
+            from netcon.core.aioloop import stop_loop
+
+            stop_loop()
     if args.json:
         print(json.dumps(result.json(), indent=2))
     else:

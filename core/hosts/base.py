@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # only named in annotations: importing them here would slow e
     from netcon.core.host_facts import HostFacts
     from netcon.core.hosts.probes import ProbeRequest, ProbeStarted
     from netcon.core.model import Counters, Snapshot
-    from netcon.core.ping.probe import ProbeSummary
+    from netcon.core.ping.probe import ProbeSummary, Reply
     from netcon.core.ports.model import PortsView
     from netcon.core.procfs import ProcessInfo
 
@@ -77,7 +77,12 @@ class Host(Protocol):
 
     def watch(self, on_change: Callable[[Reasons], None]) -> Subscription: ...
 
-    def start_probe(self, request: ProbeRequest, on_summary: Callable[[ProbeSummary], None]) -> ProbeStarted: ...
+    def start_probe(
+        self,
+        request: ProbeRequest,
+        on_summary: Callable[[ProbeSummary], None],
+        on_reply: Callable[[Reply], None] | None = None,
+    ) -> ProbeStarted: ...
 
     def stop_probe(self, probe: int) -> ProbeSummary: ...
 

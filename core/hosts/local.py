@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from netcon.core.host_facts import HostFacts
     from netcon.core.hosts.probes import ProbeRequest, ProbeStarted
     from netcon.core.ping.engine import PingEngine
-    from netcon.core.ping.probe import Event, ProbeSummary
+    from netcon.core.ping.probe import Event, ProbeSummary, Reply
     from netcon.core.ports.collector import PortsCollector
     from netcon.core.ports.model import PortsView
     from netcon.core.procfs import ProcessInfo
@@ -150,10 +150,16 @@ class LocalHost:
                 self._engine = PingEngine()
             return self._engine
 
-    def start_probe(self, request: ProbeRequest, on_summary: Callable[[ProbeSummary], None]) -> ProbeStarted:
-        """Resolve the source and target here (as ``netcon ping`` does), then run the probe on the engine."""
+    def start_probe(
+        self,
+        request: ProbeRequest,
+        on_summary: Callable[[ProbeSummary], None],
+        on_reply: Callable[[Reply], None] | None = None,
+    ) -> ProbeStarted:
+        """Resolve the source and target here (as ``netcon ping`` does), then run the probe on the engine;
+        ``on_reply`` gets each echo's outcome (ping's lines) before the summary it changed."""
         from netcon.core.hosts.probes import ProbeStarted
-        from netcon.core.ping.probe import ProbeFinished, ProbeSpec, validate
+        from netcon.core.ping.probe import ProbeFinished, ProbeSpec, Reply, validate
         from netcon.core.ping.resolve import resolve
         from netcon.core.ping.sources import find_source
 
@@ -173,6 +179,8 @@ class LocalHost:
         engine = self.engine
 
         def forward(event: Event) -> None:
+            if on_reply is not None and isinstance(event, Reply):
+                on_reply(event)
             on_summary(event.summary if isinstance(event, ProbeFinished) else engine.summary(event.probe))
 
         probe = engine.start(dataclasses.replace(spec, target=resolution.ip), on_event=forward)

@@ -5,7 +5,8 @@ read-only flag and user); the client refuses a server of another protocol number
 requests ``{"id": N, "op": OP, "args": {...}}``; each gets one answer ``{"id": N, "result": ...}`` or
 ``{"id": N, "error": {"kind": ..., "message": ..., "exit_code": ...}}``. A stream (``watch``, ``probe``) answers
 first like any request, then sends ``{"id": N, "event": ...}`` lines until the client sends ``cancel`` with
-``{"stream": N}`` (or the server ends it with ``{"id": N, "end": true}``). Results are the core's dataclasses
+``{"stream": N}`` (or the server ends it with ``{"id": N, "end": true}``); a probe's events are its summaries,
+and before each the echo's outcome that changed it as ``{"reply": ...}``. Results are the core's dataclasses
 as ``codec.to_wire`` writes them; ``RESULTS`` says what each answer decodes to.
 """
 
@@ -23,6 +24,7 @@ from netcon.core.model import Counters, Snapshot
 from netcon.core.ping.probe import ProbeSummary
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
+from netcon.core.trace.legs import LegResult
 
 PROTOCOL = 1
 HELLO = "netcon-stdio"  # the greeting's "netcon" field: what tells this server from a login script's chatter
@@ -43,8 +45,10 @@ RESULTS: dict[str, Any] = {
     "watch": Any,
     "ping": Any,
     "cancel": Any,
+    "trace_walk": LegResult,
+    "trace_capture": Any,
 }
-EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any}
+EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any, "trace_capture": Any}
 STREAMS = frozenset(EVENTS)
 
 

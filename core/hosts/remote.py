@@ -34,7 +34,7 @@ from netcon.core.hosts.session import Session, open_session
 from netcon.core.hosts.ssh import SshSettings
 from netcon.core.hosts.target import SshTarget
 from netcon.core.model import Counters, Snapshot
-from netcon.core.ping.probe import ProbeSummary
+from netcon.core.ping.probe import ProbeSummary, Reply
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
 
@@ -256,15 +256,38 @@ class RemoteHost:
         self.request("ping", timeout=10.0)
         return (time.perf_counter() - started) * 1000
 
-    def start_probe(self, request: ProbeRequest, on_summary: Callable[[ProbeSummary], None]) -> ProbeStarted:
+    def start_probe(
+        self,
+        request: ProbeRequest,
+        on_summary: Callable[[ProbeSummary], None],
+        on_reply: Callable[[Reply], None] | None = None,
+    ) -> ProbeStarted:
         def event(data: Any) -> None:
             with contextlib.suppress(WireError):  # one unreadable summary; the next one replaces it
+                if isinstance(data, dict) and set(data) == {"reply"}:
+                    if on_reply is not None:
+                        on_reply(decode(Reply, data["reply"]))
+                    return
                 on_summary(decode(ProbeSummary, data))
 
         session = self._live_session()
         _ident, future = self._send(session, "probe", {"request": to_wire(request)}, event)
         started: ProbeStarted = self._result("probe", future.result(REQUEST_TIMEOUT))
         return started
+
+    def stream(self, op: str, args: dict[str, Any], on_event: Callable[[Any], None]) -> int:
+        """Start stream ``op`` there; its events go to ``on_event`` (on the SSH loop's thread) until ``cancel``."""
+        session = self._live_session()
+        ident, future = self._send(session, op, args, on_event)
+        try:
+            self._result(op, future.result(REQUEST_TIMEOUT))
+        except concurrent.futures.TimeoutError:
+            raise HostUnreachable(f"{self.target}: no answer to {op} within {REQUEST_TIMEOUT:g} s.") from None
+        return ident
+
+    def cancel(self, stream: int) -> None:
+        """End a stream there; its last events arrive before this returns."""
+        self.request("cancel", {"stream": stream})
 
     def stop_probe(self, probe: int) -> ProbeSummary:
         result: ProbeSummary = self.request("stop_probe", {"probe": probe})

@@ -71,17 +71,21 @@ class StdioServer:
             self._close()
 
     def _dispatch(self, raw: bytes) -> None:
+        ident: int | None = None
         try:
             message = json.loads(raw)
             if not isinstance(message, dict) or not isinstance(message.get("id"), int):
                 raise ValueError("not a request object with an integer id")
+            ident = message["id"]
             op, args = message.get("op"), message.get("args") or {}
-            if op not in protocol.RESULTS or not isinstance(args, dict):
-                raise ValueError(f"unknown operation {op!r}")
+            if op not in protocol.RESULTS:  # a newer client's operation: answered at once, not left waiting
+                raise ValueError(f"operation {op!r} is not served by netcon {version()} here (install this one)")
+            if not isinstance(args, dict):
+                raise ValueError(f"the arguments of {op} are not an object")
         except ValueError as error:
-            self.send({"id": None, "error": {"kind": "ProtocolError", "message": f"Bad request: {error}."}})
+            self.send({"id": ident, "error": {"kind": "ProtocolError", "message": f"Bad request: {error}."}})
             return
-        ident = message["id"]
+        assert ident is not None
         if op == "cancel":
             self._cancel(args.get("stream"))
             self.send({"id": ident, "result": None})
@@ -123,6 +127,10 @@ class StdioServer:
             return self._watch(ident)
         if op == "probe":
             return self._probe(ident, args)
+        if op == "trace_walk":
+            return self._trace_walk(args)
+        if op == "trace_capture":
+            return self._trace_capture(ident, args)
         raise NetconError(f"Operation {op} is not served.")
 
     def _watch(self, ident: int) -> None:
@@ -142,10 +150,37 @@ class StdioServer:
         def forward(summary: Any) -> None:
             self.send({"id": ident, "event": to_wire(summary)})
 
-        started = self.host.start_probe(request, forward)
+        def reply(echo: Any) -> None:  # ping's line for one echo; an older client skips it as unreadable
+            self.send({"id": ident, "event": {"reply": to_wire(echo)}})
+
+        started = self.host.start_probe(request, forward, reply)
         with self._lock:
             self._probes[ident] = started.probe
         return started
+
+    def _trace_walk(self, args: dict[str, Any]) -> Any:
+        """This host's part of a trace walked here, from its own kernel state (``trace.remote.serve_leg``)."""
+        from netcon.core.trace.legs import Leg
+        from netcon.core.trace.remote import serve_leg
+
+        try:
+            leg = decode(Leg, args.get("leg"))
+        except WireError as error:
+            raise NetconError(f"Bad trace request: {error}") from None
+        return serve_leg(self.host.ctx, leg)
+
+    def _trace_capture(self, ident: int, args: dict[str, Any]) -> None:
+        """A trace's probe captured on this host's hops until cancelled (``trace.remote_proof``)."""
+        from netcon.core.trace.remote_proof import CaptureAsk, CaptureStream
+
+        try:
+            ask = decode(CaptureAsk, args.get("ask"))
+        except WireError as error:
+            raise NetconError(f"Bad capture request: {error}") from None
+        stream = CaptureStream(ask, lambda event: self.send({"id": ident, "event": event}))
+        with self._lock:
+            self._streams[ident] = stream
+        stream.start()
 
     def _cancel(self, stream: object) -> None:
         if not isinstance(stream, int):

@@ -8,5 +8,7 @@ bridge, route, firewall chain and VXLAN tunnel, predicted from kernel state and 
   then the device the packet leaves by: a bridge, a veth, flannel's VXLAN device, the underlay.
 - ``probe``, ``nftrace`` and ``proof``: one real packet, captured on every predicted hop at once, its
   netfilter path traced by the kernel where nftables allows it; the first hop where it was not seen.
+- ``remote``, ``legs`` and ``remote_proof``: hosts read over SSH (``--via``): the netcon there walks its part
+  of the path and captures the probe on its hops.
 - ``run``: the whole trace.
 """

@@ -11,6 +11,7 @@ import ipaddress
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, UsageError
@@ -23,7 +24,18 @@ from netcon.core.netns import proc_netns, run_in_netns
 from netcon.core.refs import SHORT_ID
 from netcon.core.snapshot import SnapshotCollector
 
+if TYPE_CHECKING:
+    from netcon.core.trace.remote import RemoteView
+
 LOCAL = "local"
+
+
+def running_with(snapshot: Snapshot, ip: str) -> Container | None:
+    """The running container (not host-mode) whose own netns holds ``ip``."""
+    for c in snapshot.containers:
+        if c.state == "running" and c.network_mode != "host" and not c.netns_owner and ip in c.ipv4:
+            return c
+    return None
 
 
 class Netns:
@@ -123,10 +135,7 @@ class HostView:
 
     def container_with(self, ip: str) -> Container | None:
         """The running container (not host-mode) whose own netns holds ``ip``."""
-        for c in self.snapshot.containers:
-            if c.state == "running" and c.network_mode != "host" and not c.netns_owner and ip in c.ipv4:
-                return c
-        return None
+        return running_with(self.snapshot, ip)
 
     def close(self) -> None:
         self.root.close()
@@ -158,21 +167,29 @@ def lab_of(ctx: HostContext, prefix: str | None) -> Lab | None:
 
 
 class Hosts:
-    """Every host the trace reads. ``Hosts.read(ctx, lab)``; close when done."""
+    """Every host the trace reads: ``views`` in-process, ``remotes`` over SSH (their netcon walks their part).
+    ``part``: one host's own part of a walk, asked for by a trace elsewhere. ``Hosts.read(ctx, lab)``; close
+    when done."""
 
-    def __init__(self, views: list[HostView], lab: Lab | None) -> None:
+    def __init__(
+        self, views: list[HostView], lab: Lab | None, remotes: tuple[RemoteView, ...] = (), part: bool = False
+    ) -> None:
         self.views = views
         self.lab = lab
+        self.remotes = remotes
+        self.part = part
 
     @classmethod
-    def read(cls, ctx: HostContext, lab: Lab | None) -> Hosts:
+    def read(cls, ctx: HostContext, lab: Lab | None, skip: frozenset[str] = frozenset()) -> Hosts:
+        """This host, or every host of ``lab`` but those named in ``skip`` (read over SSH instead)."""
         if lab is None:
             return cls([HostView(LOCAL, ctx)], None)
         contexts = [
             (h.name, HostContext(docker_host=h.docker_host, netns=h.netns_path, read_only=ctx.read_only))
             for h in lab.state.hosts
+            if h.name not in skip
         ]
-        with ThreadPoolExecutor(max_workers=len(contexts)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, len(contexts))) as pool:
             futures = [pool.submit(HostView, name, c, lab.prefix) for name, c in contexts]
             views, errors = [], []
             for future in futures:
@@ -189,28 +206,36 @@ class Hosts:
     def host(self, name: str) -> HostView | None:
         return next((h for h in self.views if h.name == name), None)
 
-    def find_container(self, ref: str, field: str) -> tuple[HostView, Container] | None:
+    def find_container(self, ref: str, field: str) -> tuple[HostView | RemoteView, Container] | None:
         """The container ``ref`` names on any host; a name found on several hosts is refused."""
-        found = [(h, c) for h in self.views if (c := h.snapshot.container(ref, field)) is not None]
+        every: list[HostView | RemoteView] = [*self.views, *self.remotes]
+        found = [(h, c) for h in every if (c := h.snapshot.container(ref, field)) is not None]
         if len(found) > 1:
             where = ", ".join(f"{c.id[:SHORT_ID]} on {h.name}" for h, c in found)
             raise UsageError(f"Container {ref} is ambiguous: {len(found)} hosts have one ({where}).", target=field)
         return found[0] if found else None
 
-    def owner(self, ip: str) -> tuple[HostView, Container | None] | None:
+    def owner(self, ip: str) -> tuple[HostView | RemoteView, Container | None] | None:
         """Which host (and container there) holds ``ip`` as its own address."""
-        for view in self.views:
-            c = view.container_with(ip)
+        every: list[HostView | RemoteView] = [*self.views, *self.remotes]
+        for view in every:
+            c = running_with(view.snapshot, ip)
             if c is not None:
                 return view, c
         for view in self.views:
             if view.root.owns(ip):
                 return view, None
-        return None
+        remote = self.remote_with_address(ip)
+        return (remote, None) if remote is not None else None
 
     def host_with_address(self, ip: str) -> HostView | None:
         return next((v for v in self.views if v.root.owns(ip)), None)
 
+    def remote_with_address(self, ip: str) -> RemoteView | None:
+        return next((r for r in self.remotes if ip in r.addresses), None)
+
     def close(self) -> None:
         for view in self.views:
             view.close()
+        for remote in self.remotes:
+            remote.host.close()

@@ -23,20 +23,25 @@ from netcon.core.netlink.rtnl import Link
 from netcon.core.trace import firewall
 from netcon.core.trace.firewall import Packet
 from netcon.core.trace.hosts import HostView, Netns
+from netcon.core.trace.legs import Arrival
 from netcon.core.trace.model import MISSING, PASS, Capture
 
 if TYPE_CHECKING:
+    from netcon.core.trace.remote import RemoteView
     from netcon.core.trace.walk import Walker
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a walk ended: "delivered" (in ``netns``), "failed" (the last hop says why) or "left" (towards a
-    host netcon does not read)."""
+    """How a walk ended: "delivered" (in ``netns``, or on host ``remote`` read over SSH, in its container
+    ``place``), "failed" (the last hop says why), "left" (towards a host netcon does not read) or "handoff"
+    (a host's own part of a walk, ended where the packet crosses to another host)."""
 
     kind: str
     netns: Netns | None
     packet: Packet  # as it arrived (after every NAT)
+    remote: RemoteView | None = None
+    place: str | None = None
 
 
 VXLAN_PORT = 8472  # flannel's (and Linux's) VXLAN port, which the remote's INPUT chain must accept
@@ -261,30 +266,50 @@ def _tunnel(walker: Walker, ns: Netns, dev: Link, remote_ip: str, pkt: Packet) -
         walker.hop(ns, "", "underlay", f"ip route get {remote_ip}: {under.error or under.kind}", MISSING,
                    f"no underlay route to the remote VTEP {remote_ip}")  # fmt: skip
         return walker.fail(pkt)
-    remote = walker.hosts.host_with_address(remote_ip)
     walker.hop(
         ns, uplink.ifname, "underlay", f"VXLAN to {remote_ip} via {uplink.ifname}"
         + (f" (gateway {under.gateway})" if under.gateway else ""), capture=capture(ns, uplink.ifname, outer=True),
     )  # fmt: skip
-    if remote is None:
+    crossed = walker.cross(Arrival("vxlan", ns.host.name, remote_ip, under.prefsrc, dev.ifname, uplink.ifname, pkt))
+    if crossed is None:
         walker.hop(ns, uplink.ifname, "underlay", f"{remote_ip} is not a host netcon reads", PASS, "leaves")
         return Outcome("left", None, pkt)
-    there = remote.root
-    arrive = there.iface_for(under.prefsrc or remote_ip) or there.iface_for(remote_ip)
-    peer_dev = there.named(dev.ifname) or vxlan_device(there)
-    if arrive is None or peer_dev is None:
-        walker.hop(there, dev.ifname, "vxlan", f"no {dev.ifname} on {remote.name}", MISSING, "no VXLAN device there")
+    return crossed
+
+
+def arrive(walker: Walker, there: Netns, arrival: Arrival) -> Outcome | Next:
+    """The packet ``arrival`` describes, received by ``there`` (a host's root namespace)."""
+    if arrival.kind == "vxlan":
+        return _decapsulate(walker, there, arrival)
+    into = there.iface_for(arrival.address)
+    if into is None:
+        walker.hop(
+            there, "", "underlay", f"{there.host.name} has no interface in {arrival.address}'s subnet", MISSING,
+            "no way in",
+        )  # fmt: skip
+        return walker.fail(arrival.packet)
+    walker.hop(there, into.ifname, "underlay", f"from {arrival.sender}", capture=capture(there, into.ifname))
+    return there, into.ifname, arrival.packet
+
+
+def _decapsulate(walker: Walker, there: Netns, arrival: Arrival) -> Outcome | Next:
+    remote_ip, pkt = arrival.address, arrival.packet
+    into = there.iface_for(arrival.outer_src or remote_ip) or there.iface_for(remote_ip)
+    peer_dev = there.named(arrival.device) or vxlan_device(there)
+    if into is None or peer_dev is None:
+        walker.hop(there, arrival.device, "vxlan", f"no {arrival.device} on {there.host.name}", MISSING,
+                   "no VXLAN device there")  # fmt: skip
         return walker.fail(pkt)
     walker.hop(
         there,
-        arrive.ifname,
+        into.ifname,
         "underlay",
-        f"VXLAN from {ns.host.name} to {remote_ip}",
-        capture=capture(there, arrive.ifname, outer=True),
+        f"VXLAN from {arrival.sender} to {remote_ip}",
+        capture=capture(there, into.ifname, outer=True),
     )
-    outer = Packet(under.prefsrc, remote_ip, "udp", None, VXLAN_PORT, None, pkt.ctstate)
-    crossing = firewall.after_routing(there, outer, "input", arrive.ifname, None, walker.direction, ())
-    if not walker.firewall_hop(there, crossing, arrive.ifname, None):  # the doctor's vxlan-port-blocked
+    outer = Packet(arrival.outer_src, remote_ip, "udp", None, VXLAN_PORT, None, pkt.ctstate)
+    crossing = firewall.after_routing(there, outer, "input", into.ifname, None, walker.direction, ())
+    if not walker.firewall_hop(there, crossing, into.ifname, None):  # the doctor's vxlan-port-blocked
         return walker.fail(pkt)
     walker.hop(
         there,
@@ -300,20 +325,12 @@ def _tunnel(walker: Walker, ns: Netns, dev: Link, remote_ip: str, pkt: Packet) -
 
 
 def _underlay(walker: Walker, ns: Netns, out: Link, next_hop: str, pkt: Packet) -> Outcome | Next:
-    remote = walker.hosts.host_with_address(next_hop)
-    if remote is None or remote is ns.host:
+    name = walker.name_of(next_hop)
+    if name is None or name == ns.host.name:
         walker.hop(ns, out.ifname, "underlay", f"to {next_hop} via {out.ifname}: beyond the hosts netcon reads",
                    PASS, "leaves the hosts netcon reads", capture=capture(ns, out.ifname))  # fmt: skip
         return Outcome("left", None, pkt)
-    there = remote.root
-    arrive = there.iface_for(next_hop)
-    walker.hop(
-        ns, out.ifname, "underlay", f"to {next_hop} ({remote.name}) via {out.ifname}", capture=capture(ns, out.ifname)
-    )
-    if arrive is None:
-        walker.hop(
-            there, "", "underlay", f"{remote.name} has no interface in {next_hop}'s subnet", MISSING, "no way in"
-        )
-        return walker.fail(pkt)
-    walker.hop(there, arrive.ifname, "underlay", f"from {ns.host.name}", capture=capture(there, arrive.ifname))
-    return there, arrive.ifname, pkt
+    shown = f" ({name})" if name else ""
+    walker.hop(ns, out.ifname, "underlay", f"to {next_hop}{shown} via {out.ifname}", capture=capture(ns, out.ifname))
+    crossed = walker.cross(Arrival("underlay", ns.host.name, next_hop, None, out.ifname, out.ifname, pkt))
+    return crossed if crossed is not None else Outcome("left", None, pkt)

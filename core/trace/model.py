@@ -49,6 +49,8 @@ class Hop:
     seen: Seen | None = None
     traced: str | None = None  # what nftrace showed in this hop's namespace: table chain rule verdict
     probed: bool = False  # the probe ran and this hop could be checked (capture or nftrace)
+    over: str | None = None  # the SSH target whose netcon read this hop from its own kernel state
+    not_captured: str | None = None  # why the probe could not be looked for here ("read over SSH")
 
     @property
     def fails(self) -> bool:
@@ -59,6 +61,8 @@ class Hop:
         """The hop's verdict for the table: the prediction, with what the probe showed."""
         if not self.probed:
             return self.reason
+        if self.not_captured is not None:
+            return f"not captured: {self.not_captured}; {self.reason}"
         if self.seen is not None:
             seen = f"seen {self.seen.src} > {self.seen.dst} ttl {self.seen.ttl}"
             return f"{seen}; {self.reason}" if self.fails else seen
@@ -93,6 +97,7 @@ class Hop:
             "rule": self.rule,
             "traced": self.traced,
             "fix": list(self.fix),
+            "over": self.over,
         }
 
 

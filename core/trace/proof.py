@@ -23,6 +23,7 @@ from netcon.core.trace import nftrace
 from netcon.core.trace.hosts import Hosts, Netns
 from netcon.core.trace.model import REPLY, REQUEST, FailedHop, Hop, Seen
 from netcon.core.trace.probe import Answer, Identity, Probe
+from netcon.core.trace.remote_proof import RemoteSightings, Sightings, remote_sightings
 
 SETTLE_S = 0.15  # after the answer: the capture rings hand over their last blocks (50 ms) and late hops report
 
@@ -52,16 +53,23 @@ def prove(
     endpoints = {
         (h.capture.netns, h.capture.ifname): Endpoint(h.capture.ifname, h.capture.netns, h.capture.label)
         for h in hops
-        if h.capture is not None
+        if h.capture is not None and h.over is None
     }
     probe = Probe.open(source.path, proto, dst, port)
     notes: list[str] = []
+    remote: RemoteSightings = {}
     try:
         program = compile_filter(probe.identity.bpf)
 
         def send_and_capture() -> list[Packet]:
-            with Capture(list(endpoints.values()), program) as cap:
-                return _run(cap, probe, wait, stop)
+            with (
+                Capture(list(endpoints.values()), program) as cap,
+                remote_sightings(hosts, hops, probe.identity) as far,
+            ):
+                packets = _run(cap, probe, wait, stop)
+            remote.update(far.seen)
+            notes.extend(far.notes)
+            return packets
 
         known = namespaces(hosts)
         visited = [known[(h.host, h.netns)] for h in hops if (h.host, h.netns) in known]
@@ -79,7 +87,7 @@ def prove(
     finally:
         probe.close()
     answer = probe.answer or Answer(False, "no reply", f"nothing came back within {wait:g} s")
-    marked = _mark(hops, packets, probe.identity)
+    marked = _mark(hops, packets, probe.identity, remote)
     steps = _traced(known, traced, probe.identity)
     marked = tuple(
         dataclasses.replace(h, traced=steps.get((h.host, h.netns, h.direction))) if h.stage == "firewall" else h
@@ -98,11 +106,15 @@ def _run(cap: Capture, probe: Probe, wait: float, stop: threading.Event | None) 
         probe.poll(0)
         if probe.answer is not None and settle is None:
             settle = time.monotonic() + SETTLE_S
-    packets += [
+    return packets + drained(cap)
+
+
+def drained(cap: Capture) -> list[Packet]:
+    """What the capture's rings still hold."""
+    return [
         Packet(s * 1_000_000_000 + ns, cap.sockets[i].endpoint, wire, data, out)
         for i, s, ns, wire, data, out in cap.drain()
     ]
-    return packets
 
 
 def _inner(layers: tuple[Layer, ...], outer: bool) -> tuple[Layer, ...]:
@@ -141,10 +153,10 @@ def _identify(layers: tuple[Layer, ...], identity: Identity) -> tuple[str, Seen]
     return None
 
 
-def _mark(hops: tuple[Hop, ...], packets: list[Packet], identity: Identity) -> tuple[Hop, ...]:
-    """Every hop with the first sighting of the probe on its interface in its direction."""
-    outer = {(h.capture.netns, h.capture.ifname): h.capture.outer for h in hops if h.capture}
-    first: dict[tuple[str | None, str, str], Seen] = {}
+def sightings(packets: list[Packet], outer: dict[tuple[str | None, str], bool], identity: Identity) -> Sightings:
+    """The first sighting of the probe on each interface in each direction; ``outer``: where it travels inside
+    VXLAN."""
+    first: Sightings = {}
     for packet in sorted(packets, key=lambda p: p.ts_ns):
         where = (packet.endpoint.netns, packet.endpoint.ifname)
         found = _identify(_inner(packet.layers(), outer.get(where, False)), identity)
@@ -152,14 +164,27 @@ def _mark(hops: tuple[Hop, ...], packets: list[Packet], identity: Identity) -> t
             continue
         direction, seen = found
         first.setdefault((*where, direction), dataclasses.replace(seen, at=packet.ts, outgoing=packet.outgoing))
-    return tuple(
-        dataclasses.replace(
-            h,
-            probed=True,
-            seen=first.get((h.capture.netns, h.capture.ifname, h.direction)) if h.capture else None,
-        )
-        for h in hops
-    )
+    return first
+
+
+def _mark(hops: tuple[Hop, ...], packets: list[Packet], identity: Identity, remote: RemoteSightings) -> tuple[Hop, ...]:
+    """Every hop with the first sighting of the probe on its interface in its direction: captured here, or
+    by the netcon of a host read over SSH (a hop whose host could not capture keeps no capture)."""
+    outer = {(h.capture.netns, h.capture.ifname): h.capture.outer for h in hops if h.capture and h.over is None}
+    first = sightings(packets, outer, identity)
+
+    def seen(h: Hop) -> Hop:
+        if h.capture is None:
+            return dataclasses.replace(h, probed=True)
+        key = (h.capture.netns, h.capture.ifname, h.direction)
+        if h.over is None:
+            return dataclasses.replace(h, probed=True, seen=first.get(key))
+        there = remote.get(h.host)
+        if there is None:
+            return dataclasses.replace(h, probed=True, capture=None, not_captured="read over SSH")
+        return dataclasses.replace(h, probed=True, seen=there.get(key))
+
+    return tuple(seen(h) for h in hops)
 
 
 def _traced(

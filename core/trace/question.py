@@ -15,7 +15,7 @@ from netcon.core.errors import NotFound, UsageError
 from netcon.core.model import Container
 from netcon.core.ping.resolve import resolve
 from netcon.core.ping.sources import Source, check_container, host_source, netns_source, snapshot_source
-from netcon.core.trace.hosts import LOCAL, Hosts, Netns
+from netcon.core.trace.hosts import LOCAL, Hosts, HostView, Netns
 from netcon.core.validate import values
 
 PROTOCOLS = ("icmp", "tcp", "udp")
@@ -101,6 +101,12 @@ def origin(hosts: Hosts, ctx: HostContext, spec: str) -> Origin:
         where = f" (hosts: {', '.join(h.name for h in hosts.views)})" if hosts.lab else ""
         raise NotFound(f"No container and no host named {values.shown(given)} to trace from{where}.", target="src")
     host, c = found
+    if not isinstance(host, HostView):
+        raise UsageError(
+            f"Container {c.name} is on {host.name}, read over SSH: trace from a host read here "
+            f"(or run netcon trace on {host.name}).",
+            target="src",
+        )
     mode = "host" if c.network_mode == "host" else "none" if c.network_mode == "none" else "bridge"
     check_container(c.name, c.state, mode, c.pid)
     return Origin(host.of_container(c), c)

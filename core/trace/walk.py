@@ -17,7 +17,8 @@ from netcon.core.netns import run_in_netns
 from netcon.core.trace import firewall, links
 from netcon.core.trace.firewall import Crossing, NatRecord, Packet
 from netcon.core.trace.hosts import Hosts, Netns
-from netcon.core.trace.links import Outcome
+from netcon.core.trace.legs import Arrival
+from netcon.core.trace.links import Next, Outcome
 from netcon.core.trace.model import DROP, PASS, UNKNOWN, Capture, Hop
 
 MAX_NAMESPACES = 12  # a path through more is a routing loop
@@ -38,6 +39,7 @@ class Walker:
         self.source_container: str | None = None  # for the fix of Docker's isolation: connect it to ...
         self.dest_networks: tuple[str, ...] = ()  # ... the destination container's network
         self.source_ip: str | None = None  # the source address the kernel chose for the request
+        self.handoff: Arrival | None = None  # where this host's part ended, on a host read over SSH
 
     def hop(
         self,
@@ -58,9 +60,35 @@ class Walker:
     def fail(self, pkt: Packet) -> Outcome:
         return Outcome("failed", None, pkt)
 
-    def run(self, start: Netns, pkt: Packet) -> Outcome:
+    def name_of(self, ip: str) -> str | None:
+        """The name of the host that has ``ip``: read here or over SSH; "" when this walk is one host's part
+        (the trace that asked for it knows the others); None when no host the trace reads has it."""
+        view = self.hosts.host_with_address(ip)
+        if view is not None:
+            return view.name
+        remote = self.hosts.remote_with_address(ip)
+        if remote is not None:
+            return remote.name
+        return "" if self.hosts.part else None
+
+    def cross(self, arrival: Arrival) -> Outcome | Next | None:
+        """The packet sent to another host: received by it here, walked by the netcon of a host read over SSH,
+        or — in one host's part of a walk — handed back to the trace that asked; None when no host has it."""
+        view = self.hosts.host_with_address(arrival.address)
+        if view is not None:
+            return links.arrive(self, view.root, arrival)
+        remote = self.hosts.remote_with_address(arrival.address)
+        if remote is not None:
+            from netcon.core.trace.remote import walk_there
+
+            return walk_there(self, remote, arrival)
+        if self.hosts.part:
+            self.handoff = arrival
+            return Outcome("handoff", None, arrival.packet)
+        return None
+
+    def run(self, start: Netns, pkt: Packet, in_iface: str | None = None) -> Outcome:
         ns: Netns = start
-        in_iface: str | None = None
         for _ in range(MAX_NAMESPACES):
             step = self._step(ns, in_iface, pkt)
             if isinstance(step, Outcome):

@@ -38,5 +38,12 @@ def test_host_where_it_cannot_work_names_where_to_run(capsys):
     err = capsys.readouterr().err
     assert err == (
         "netcon: netcon lab works on the machine it runs on: run it there (ssh HOST netcon lab ...); --host works "
-        "with show, doctor, network, container and cluster.\n"
+        "with show, doctor, network, container, cluster and ping.\n"
     )
+
+
+def test_ping_matrix_over_host_is_refused(capsys):
+    """ping takes --host (the probe runs there), but the matrix runs where netcon does: one sentence."""
+    assert main(["--host", "ssh://root@h9", "ping", "matrix", "--network", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err == "netcon: netcon ping matrix works on the machine it runs on: run it there, or leave out --host.\n"

@@ -307,6 +307,7 @@ COMMANDS: dict[str, Command] = {
             "--port": Arg("int", ("--port",)),
             "-W": Arg("float", ("-w",)),
             "--lab": Arg("lab-prefix", ("prefix", "lab")),
+            "--via": Arg("ssh-target", ("--via",)),
         },
     ),
 }

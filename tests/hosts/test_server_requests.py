@@ -1,0 +1,36 @@
+"""``netcon serve --stdio`` run for real (on this machine, no SSH needed): a request it cannot serve is answered
+at once under the request's own id, so a newer client asking an older netcon (e.g. for a trace's part) gets
+one sentence instead of waiting for its timeout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def ask(*requests: dict) -> list[dict]:
+    lines = "".join(json.dumps(r) + "\n" for r in requests)
+    done = subprocess.run(
+        [sys.executable, "-m", "netcon.cli", "--read-only", "serve", "--stdio"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert answers[0]["netcon"] == "netcon-stdio"  # the greeting
+    return answers[1:]
+
+
+def test_an_unknown_operation_is_answered_under_its_id():
+    (answer,) = ask({"id": 7, "op": "trace_hops_v9", "args": {}})
+    assert answer["id"] == 7 and answer["error"]["kind"] == "ProtocolError"
+    assert "'trace_hops_v9' is not served by netcon" in answer["error"]["message"]
+
+
+def test_bad_arguments_and_a_bad_trace_request_are_answered_under_their_ids():
+    answers = ask({"id": 3, "op": "snapshot", "args": [1]}, {"id": 4, "op": "trace_walk", "args": {"leg": {"x": 1}}})
+    by_id = {a["id"]: a for a in answers}
+    assert by_id[3]["error"]["message"] == "Bad request: the arguments of snapshot are not an object."
+    assert by_id[4]["error"]["message"].startswith("Bad trace request: Leg lacks its field")
