@@ -16,7 +16,7 @@ from netcon.core.hosts import inventory
 from netcon.core.hosts.cluster import rows
 from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab.state import LabHost, LabState
-from tests.hosts.lab_ssh import in_process, netcon, over_ssh, settled, without_underlay_counters
+from tests.hosts.lab_ssh import in_process, netcon, over_ssh, settled, without_counters
 
 VIEWS = ("veths", "bridges", "networks", "containers")
 ROW_KEYS = {
@@ -46,8 +46,8 @@ def test_every_view_over_ssh_equals_the_local_read(ssh_lab: LabState):
         results = list(pool.map(lambda case: both(*case), cases))
     for (host, view), (remote, local) in zip(cases, results):
         assert remote.returncode == 0 and local.returncode == 0, remote.stderr + local.stderr
-        shown = without_underlay_counters(json.loads(remote.stdout), host)
-        assert shown == without_underlay_counters(json.loads(local.stdout), host), (host.name, view)
+        shown = without_counters(json.loads(remote.stdout), host)
+        assert shown == without_counters(json.loads(local.stdout), host), (host.name, view)
         assert shown[view] and shown["not_read"] == [], (host.name, view)  # a real answer, complete
     assert settled(ssh_lab) == []
 
