@@ -36,7 +36,7 @@ def in_process(host: LabHost) -> list[str]:
     return ["--docker-host", host.docker_host, "--netns", host.netns]
 
 
-def without_counters(shown: dict, host: LabHost) -> dict:
+def without_counters(shown: dict) -> dict:
     """The view with every veth's byte counters dropped: they move between the two reads by themselves (the
     SSH session on the host's underlay veth, a fresh container's IPv6 neighbour discovery on its own veth).
     Every other value must be equal."""
