@@ -14,6 +14,9 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
+# Actions that work through this machine (ping, capture, trace): hidden, like every change, while the console
+# shows a host read over SSH (``tui.host_switch``).
+IN_PROCESS = frozenset({"ping_from", "ping_matrix", "capture", "trace"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class Declared:
     ACTIONS: ClassVar[tuple[Action, ...]] = ()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.app.read_only and action in mutating_names(type(self)):
+        app = self.app
+        if app.read_only and action in mutating_names(type(self)):
+            return False
+        remote = not getattr(app, "in_process", lambda: True)()
+        if remote and (action in IN_PROCESS or action in mutating_names(type(self))):
             return False
         return super().check_action(action, parameters)  # type: ignore[misc]
