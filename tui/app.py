@@ -173,6 +173,8 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
     def exit(self, *args: Any, **kwargs: Any) -> None:
         """Every way out (``q``, the palette, a test) comes here: first tell every worker to stop."""
         self.stopping.set()
+        for pane in self.query(Pane):
+            pane.halt()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:

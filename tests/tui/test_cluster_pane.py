@@ -1,0 +1,219 @@
+"""The Cluster pane and host switching over real SSH: a two-host lab built with ``--ssh`` (a real sshd in each
+host's namespace, the real Docker engines, etcd and kernel), the console opened as ``netcon lab console h1
+--cluster`` opens it (h1 in-process, h2 through its sshd), driven with Textual's Pilot. The reference for the
+rows is ``netcon cluster status --json --lab PREFIX``; for a switched pane, h2's snapshot read locally."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from netcon.cli.console import cluster_hosts, etcd_settings
+from netcon.cli.main import build_parser
+from netcon.core.context import HostContext
+from netcon.core.hosts.local import LocalHost
+from netcon.core.lab import lab
+from netcon.core.lab import ssh as lab_ssh
+from netcon.core.lab.state import LabState
+from netcon.tui.app import NetconApp
+from netcon.tui.panes.base import TablePane
+from tests.tui.screen_text import screen_text
+from tests.tui.test_quit import FOREIGN_THREADS, drain, read_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LOST_LIMIT_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def cluster_lab() -> Iterator[LabState]:
+    prefix = f"k{uuid.uuid4().hex[:5]}"
+    ctx = HostContext()
+    try:
+        yield lab.up(ctx, prefix, hosts=2, ssh=True)
+    finally:
+        lab.down(ctx, prefix)
+
+
+def console_args(state: LabState) -> list[str]:
+    """What ``netcon lab console h1 --cluster`` runs."""
+    h1 = state.hosts[0]
+    return [
+        "--docker-host",
+        h1.docker_host,
+        "--netns",
+        h1.netns_path,
+        "console",
+        "--etcd-endpoints",
+        state.etcd_endpoint,
+        "--etcd-api",
+        str(state.etcd_api),
+        "--etcd-prefix",
+        state.flannel_prefix,
+        "--lab",
+        state.prefix,
+    ]
+
+
+def open_console(state: LabState) -> NetconApp:
+    """The app ``netcon lab console h1 --cluster`` opens, built through the CLI's own option handling."""
+    args = build_parser(["console"]).parse_args(console_args(state))
+    ctx = HostContext(docker_host=args.docker_host, netns=args.netns)
+    settings = etcd_settings(args, env={})
+    name, hosts, leases_etcd = cluster_hosts(args, ctx, settings)
+    return NetconApp(ctx, etcd=settings, name=name, hosts=hosts, cluster_etcd=leases_etcd)
+
+
+async def until(pilot, check: Callable[[], object], timeout: float, what: str) -> float:
+    """Seconds until ``check()`` is true (fails the test after ``timeout``)."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < timeout, f"{what} within {timeout:g} s:\n{screen_text(pilot.app)}"
+        await pilot.pause(0.1)
+    return time.monotonic() - started
+
+
+def table_keys(app: NetconApp, pane_id: str) -> set[str]:
+    pane = app.pane(pane_id)
+    assert isinstance(pane, TablePane)
+    return {str(key.value) for key in pane.table.rows}
+
+
+def full_rows(app: NetconApp) -> bool:
+    return all(f.row.reachable and f.row.errors is not None for f in app.cluster.feeds.values())
+
+
+async def test_rows_equal_cluster_status(cluster_lab):
+    status = subprocess.run(
+        [sys.executable, "-m", "netcon.cli", "cluster", "status", "--json", "--lab", cluster_lab.prefix],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    expected = {r["name"]: r for r in json.loads(status.stdout)}
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: full_rows(app), 30, "every host's row filled")
+        assert app.cluster.names == ["h1", "h2"]
+        text = screen_text(app)
+        for name, feed in app.cluster.feeds.items():
+            row = feed.row
+            want = expected[name]
+            got = (row.subnet, row.vtep_mac, row.docker_version, row.containers)
+            assert got == (want["subnet"], want["vtep_mac"], want["docker_version"], want["containers"]), name
+            assert row.subnet in text and row.vtep_mac in text
+        assert table_keys(app, "cluster") == {"h1", "h2"}
+
+
+async def test_enter_and_h_switch_every_pane(cluster_lab):
+    h2 = cluster_lab.hosts[1]
+    local = LocalHost(lab.host_context(h2))
+    try:
+        reference = local.snapshot()
+    finally:
+        local.close()
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
+        await pilot.press("down", "enter")  # the cursor starts on h1, the first row
+        await until(pilot, lambda: app.host.name == "h2", 5, "Enter switched to h2")
+        await pilot.press("4")
+        veths = {f"{v.ifindex}:{v.ifname}" for v in reference.veths}
+        await until(pilot, lambda: table_keys(app, "veths") == veths, 15, "h2's veths shown")
+        assert "h2 (" in screen_text(app).splitlines()[0]  # the header names the host
+        await pilot.press("2")
+        containers = {c.id for c in reference.containers}
+        await until(pilot, lambda: table_keys(app, "containers") == containers, 15, "h2's containers shown")
+        await pilot.press("6")  # a pane that cannot show a host read over SSH says so
+        await until(pilot, lambda: "not started over SSH" in screen_text(app), 5, "the Ping pane's note")
+        await pilot.press("h")  # the next host: back to h1, read in-process
+        await until(pilot, lambda: app.host.name == "h1", 5, "h cycled to h1")
+        await pilot.press("4")
+        await until(pilot, lambda: "app1" in screen_text(app), 15, "h1's veths shown")
+
+
+async def test_lost_host_shows_at_once_and_comes_back(cluster_lab):
+    h1, h2 = cluster_lab.hosts
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: full_rows(app), 30, "every host's row filled")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+        await pilot.press("minus")
+        lab_ssh.stop_sshd(h2)
+        try:
+            lost_s = await until(pilot, lambda: not app.cluster.feeds["h2"].row.reachable, LOST_LIMIT_S, "h2 lost")
+            await until(pilot, lambda: "NO for" in screen_text(app), 2, "h2's row says since when")
+            await until(pilot, lambda: "h2 unreachable" in screen_text(app), 2, "the header says h2 is down")
+            # h1 keeps updating meanwhile: a container started there shows in its row
+            before = app.cluster.feeds["h1"].row.containers
+            assert before is not None
+            name = f"ck{uuid.uuid4().hex[:6]}"
+            from netcon.core.container_ops import remove_container, run_container
+
+            run_container(lab.host_context(h1), name, command=("sleep", "300"))
+            try:
+                await until(pilot, lambda: app.cluster.feeds["h1"].row.containers == before + 1, 10, "h1 updated")
+            finally:
+                remove_container(lab.host_context(h1), name, force=True)
+        finally:
+            lab_ssh.start_sshd(h2)
+        await until(pilot, lambda: app.cluster.feeds["h2"].row.reachable, 20, "h2 back by itself")
+        await until(pilot, lambda: "h2 unreachable" not in screen_text(app), 5, "the header cleared")
+    assert lost_s < LOST_LIMIT_S
+
+
+def test_quit_leaves_no_thread(cluster_lab, tmp_path):
+    """The console as a user runs it, in a terminal, with both hosts followed: q leaves no thread behind."""
+    report = tmp_path / "quit.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+    env.update(TERM="xterm-256color", COLUMNS="160", LINES="50", NETCON_QUIT_REPORT=str(report))
+    import pty
+
+    controller, terminal = pty.openpty()
+    args = console_args(cluster_lab)
+    child = [*args[args.index("console") + 1 :], *args[: args.index("console")]]  # quit_child adds "console"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.tui.quit_child", *child],
+        cwd=ROOT,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
+    )
+    os.close(terminal)
+    try:
+        screen = read_until(controller, b"live", 30)
+        assert b"live" in screen, f"the console did not come up:\n{screen[-2000:]!r}"
+        os.write(controller, b"-")
+        screen = read_until(controller, b"yes", 20)  # a host's row is in
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            drain(controller, 0.05)
+        os.write(controller, b"q")
+        started = time.monotonic()
+        while proc.poll() is None:
+            drain(controller, 0.01)
+            assert time.monotonic() - started < 10, "q did not quit within 10 s"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(controller)
+    assert proc.returncode == 0
+    # The Flannel pane's watch on the lab's etcd v2 API is a long poll (core/etcd/v2.py) that ends only when the
+    # poll does, up to 25 s after quitting: so on every console on a v2 etcd, cluster or not (a known issue).
+    foreign = (*FOREIGN_THREADS, "etcd-v2-watch")
+    left = [n for n in json.loads(report.read_text())["alive"] if not any(f in n for f in foreign)]
+    assert left == [], f"threads still alive after the console returned: {left}"
