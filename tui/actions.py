@@ -14,8 +14,8 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
-# Actions that work through this machine (ping, capture, trace): hidden, like every change, while the console
-# shows a host read over SSH (``tui.host_switch``).
+# Actions that work through this machine (ping, capture, trace): hidden while the console shows a host read over
+# SSH (``tui.host_switch``).
 IN_PROCESS = frozenset({"ping_from", "ping_matrix", "capture", "trace"})
 
 
@@ -78,7 +78,6 @@ class Declared:
         app = self.app
         if app.read_only and action in mutating_names(type(self)):
             return False
-        remote = not getattr(app, "in_process", lambda: True)()
-        if remote and (action in IN_PROCESS or action in mutating_names(type(self))):
+        if action in IN_PROCESS and not getattr(app, "in_process", lambda: True)():
             return False
         return super().check_action(action, parameters)  # type: ignore[misc]

@@ -77,7 +77,7 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
     CSS = "ContentSwitcher { height: 1fr; }"
     ACTIONS = (
         Action("quit", "q", "Quit", "leave the console"),
-        Action("refresh", "r", "Refresh", "read the host again now"),
+        Action("refresh", "r", "Refresh", "read the host (and every host's row) again now"),
         Action("help", "question_mark", "Help", "list every key of this pane", key_display="?"),
         Action("toggle_audit", "l", "Log", "show or hide the last changes recorded in the audit log"),
         Action("next_host", "h", "Next host", "show the cluster's next host in every pane"),
@@ -292,6 +292,7 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
 
     def action_refresh(self) -> None:
         self.refresh_snapshot()
+        self.cluster.touch()  # every host's row too
 
     def action_toggle_audit(self) -> None:
         self.query_one(AuditPanel).toggle()

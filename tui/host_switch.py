@@ -26,6 +26,7 @@ from netcon.tui.cluster_feed import HostRowRead, is_remote
 from netcon.tui.messages import HostChanged
 from netcon.tui.panes import SLOTS
 from netcon.tui.panes.base import Placeholder
+from netcon.tui.panes.cluster import ClusterPane
 from netcon.tui.state import LiveState
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class HostSwitching:
         if self.watching:
             self.cluster.watch(self.host.name)
         self.paint_header()
-        self.pane(CLUSTER).refresh_rows()
+        self.repaint_cluster()
         self.pane(showing).focus_content()
         self.pane(showing).visibility_changed(True)
         self.refresh_snapshot()
@@ -197,8 +198,14 @@ class HostSwitching:
         worker = get_current_worker()
         self.cluster.follow(name, lambda: worker.is_cancelled or self.stopping.is_set())
 
+    def repaint_cluster(self: NetconApp) -> None:
+        """The Cluster pane shows every host's last row (not while the console is going away)."""
+        for pane in self.query(f"#{CLUSTER}"):
+            if isinstance(pane, ClusterPane):
+                pane.refresh_rows()
+
     def on_host_row_read(self: NetconApp, message: HostRowRead) -> None:
-        self.pane(CLUSTER).refresh_rows()
+        self.repaint_cluster()
         if message.row.name == self.host.name:
             self.paint_header()
 

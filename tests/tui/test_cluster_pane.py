@@ -5,6 +5,7 @@ rows is ``netcon cluster status --json --lab PREFIX``; for a switched pane, h2's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -18,13 +19,18 @@ import pytest
 from netcon.cli.console import cluster_hosts, etcd_settings
 from netcon.cli.main import build_parser
 from netcon.core.context import HostContext
+from netcon.core.errors import NetconError
 from netcon.core.hosts.local import LocalHost
 from netcon.core.lab import lab
 from netcon.core.lab import ssh as lab_ssh
-from netcon.core.lab.state import LabState
+from netcon.core.lab.state import LabHost, LabState
+from netcon.core.model import Snapshot
+from netcon.core.network_ops import remove_network
 from netcon.tui.app import NetconApp
+from netcon.tui.docker_forms import CreateNetworkForm, RemoveNetwork
 from netcon.tui.panes.base import TablePane
 from tests.tui.screen_text import screen_text
+from tests.tui.test_console_e2e import column
 from tests.tui.test_quit import FOREIGN_THREADS, drain, read_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -113,13 +119,17 @@ async def test_rows_equal_cluster_status(cluster_lab):
         assert table_keys(app, "cluster") == {"h1", "h2"}
 
 
-async def test_enter_and_h_switch_every_pane(cluster_lab):
-    h2 = cluster_lab.hosts[1]
-    local = LocalHost(lab.host_context(h2))
+def snapshot_of(host: LabHost) -> Snapshot:
+    """The lab host's snapshot read locally (its netns and Docker socket), the reference for what SSH shows."""
+    local = LocalHost(lab.host_context(host))
     try:
-        reference = local.snapshot()
+        return local.snapshot()
     finally:
         local.close()
+
+
+async def test_enter_and_h_switch_every_pane(cluster_lab):
+    reference = snapshot_of(cluster_lab.hosts[1])
     app = open_console(cluster_lab)
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("minus")
@@ -139,6 +149,41 @@ async def test_enter_and_h_switch_every_pane(cluster_lab):
         await until(pilot, lambda: app.host.name == "h1", 5, "h cycled to h1")
         await pilot.press("4")
         await until(pilot, lambda: "app1" in screen_text(app), 15, "h1's veths shown")
+        await pilot.press("ctrl+p", *"switch to host h2")  # the palette lists every host
+        await until(pilot, lambda: "Switch to host h2" in screen_text(app), 5, "the palette's entry")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.host.name == "h2", 5, "the palette switched to h2")
+
+
+async def test_changes_on_a_remote_host_are_made_there(cluster_lab, tmp_path, monkeypatch):
+    """The Networks pane's create and remove forms on h2 go through h2's netcon (host.change over SSH)."""
+    monkeypatch.setenv("NETCON_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    h2 = cluster_lab.hosts[1]
+    name = f"cn{uuid.uuid4().hex[:6]}"
+    app = open_console(cluster_lab)
+    try:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("minus")
+            await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
+            await pilot.press("down", "enter", "1")
+            await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, CreateNetworkForm) and app.screen.facts, 15, "form")
+            await pilot.press(*name, "enter")
+            await until(pilot, lambda: not isinstance(app.screen, CreateNetworkForm), 15, "network created")
+            made = await until(pilot, lambda: name in column(app, "networks", "name"), 10, "h2's event showed it")
+            assert made >= 0 and name in {n.name for n in snapshot_of(h2).networks}  # on h2, not here
+            table = app.pane("networks").table
+            key = next(k.value for k in table.rows if name in str(table.get_row(k)[0]))
+            table.move_cursor(row=table.get_row_index(key))
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, RemoveNetwork), 10, "the confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: name not in column(app, "networks", "name"), 15, "network removed")
+        assert name not in {n.name for n in snapshot_of(h2).networks}
+    finally:
+        with contextlib.suppress(NetconError):
+            remove_network(lab.host_context(h2), name, force=True)
 
 
 async def test_lost_host_shows_at_once_and_comes_back(cluster_lab):
