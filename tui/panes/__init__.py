@@ -24,6 +24,11 @@ class Slot:
         return {"-": "minus"}.get(self.digit, self.digit)
 
     @property
+    def picture(self) -> str:
+        """The file name of the pane's screenshot (``4-veths.svg``; ``cluster.svg``, no name starts with -)."""
+        return f"{self.digit}-{self.id}.svg" if self.digit.isdigit() else f"{self.id}.svg"
+
+    @property
     def module(self) -> str:
         return f"{__name__}.{self.id}"
 

@@ -51,8 +51,8 @@ class ClusterPane(TablePane):
         Column("docker", "DOCKER", narrow=False),
         Column("containers", "CONTAINERS"),
         Column("subnet", "SUBNET"),
-        Column("ttl", "LEASE TTL", narrow=False),
-        Column("vtep", "VTEP MAC", narrow=False),
+        Column("ttl", "LEASE TTL", narrow=False),  # narrow: these move to the strip below the table
+        Column("vtep", "VTEP MAC"),
         Column("doctor", "ERR/WARN"),
         Column("rtt", "RTT", narrow=False),
         Column("error", "PROBLEM", narrow=False),
@@ -108,8 +108,12 @@ class ClusterPane(TablePane):
         feed = self.app.cluster.feeds.get(key)
         if feed is None:
             return ""
-        r = feed.row
-        return f"{r.name} {r.target} {r.address or ''}\n{r.error or ''}"
+        shown = cells(feed.row, False, time.time())
+        text = (
+            f"{feed.row.name}: {feed.row.target} at {shown['address']}  Docker {shown['docker']}  "
+            f"lease TTL {shown['ttl']}  RTT {shown['rtt']}"
+        )
+        return text + (f"\nproblem: {feed.row.error}" if feed.row.error else "")
 
     def open_details(self, key: str) -> None:
         self.app.switch_host(key)
