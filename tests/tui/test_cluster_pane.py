@@ -128,6 +128,21 @@ def snapshot_of(host: LabHost) -> Snapshot:
         local.close()
 
 
+async def test_without_cluster_options_the_pane_is_this_host_alone(cluster_lab):
+    """``netcon lab console h1`` (no --cluster): one row, h1's own, read in-process; h is not offered."""
+    args = build_parser(["console"]).parse_args(console_args(cluster_lab)[:-2])  # without --lab
+    ctx = HostContext(docker_host=args.docker_host, netns=args.netns)
+    app = NetconApp(ctx, etcd=etcd_settings(args, env={}))
+    reference = snapshot_of(cluster_lab.hosts[0])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: full_rows(app), 30, "this host's row filled")
+        assert table_keys(app, "cluster") == {"local"}
+        row = app.cluster.feeds["local"].row
+        assert row.containers == len(reference.containers) and row.subnet and row.subnet in screen_text(app)
+        assert "Next host" not in screen_text(app)
+
+
 async def test_enter_and_h_switch_every_pane(cluster_lab):
     reference = snapshot_of(cluster_lab.hosts[1])
     app = open_console(cluster_lab)
