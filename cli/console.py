@@ -77,38 +77,6 @@ def etcd_settings(args, env=None):
     return EtcdSettings(etcd_options(args, env), args.etcd_prefix, given)
 
 
-def cluster_hosts(args, ctx, settings):
-    """(this host's name, the other hosts, where the leases are) for ``--cluster`` and ``--lab``: the lab's hosts
-    (the one this console runs in read in-process), hosts.toml's, and, with ``--cluster``, the leases' hosts."""
-    from netcon.cli.hosts import ssh_config
-    from netcon.core.hosts import inventory
-    from netcon.core.hosts.base import EtcdAccess
-
-    config = ssh_config(args)
-    etcd = EtcdAccess(settings.options, settings.prefix) if settings.given else None
-    name, entries, known = "local", [], []
-    if args.lab is not None:
-        lab_hosts, lab_etcd = inventory.lab_entries(args.lab, over_ssh=True)
-        etcd = etcd or lab_etcd
-        in_process, _ = inventory.lab_entries(args.lab, over_ssh=False)
-        own = next((e for e in in_process if ctx.netns and e.netns == ctx.netns), None)
-        if own is not None:
-            name, known = own.name, [own]
-        entries += [e for e in lab_hosts if own is None or e.name != own.name]
-    entries += inventory.load_hosts_file(etcd=etcd)
-    if args.cluster and etcd is not None and etcd.options is not None:
-        from netcon.core.flannel.registry import FlannelStore
-
-        store = FlannelStore.open(etcd.options, etcd.prefix)
-        try:
-            leases = store.listing().leases
-        finally:
-            store.close()
-        entries += inventory.lease_entries((lease.attrs.public_ip for lease in leases), known + entries, etcd)
-    entries = [e for e in inventory.unique([*known, *entries]) if e not in known]
-    return name, [inventory.open_host(e, ctx.read_only, config) for e in entries], etcd
-
-
 def run_console(args, ctx) -> int:
     probes = values.integer(args.ping_max_probes, "ping_max_probes", "--ping-max-probes", 1, MAX_PROBES)
     rate = values.number(args.ping_max_rate, "ping_max_rate", "--ping-max-rate", 0.1, MAX_RATE)
@@ -116,6 +84,8 @@ def run_console(args, ctx) -> int:
     capture = capture_settings(args)
     name, hosts, leases_etcd = "local", [], None
     if args.cluster or args.lab is not None:
+        from netcon.cli.console_hosts import cluster_hosts
+
         name, hosts, leases_etcd = cluster_hosts(args, ctx, settings)
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 

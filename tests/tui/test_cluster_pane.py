@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from netcon.cli.console import cluster_hosts, etcd_settings
+from netcon.cli.console import etcd_settings
+from netcon.cli.console_hosts import cluster_hosts
 from netcon.cli.main import build_parser
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
@@ -277,3 +278,20 @@ def test_quit_leaves_no_thread(cluster_lab, tmp_path):
     foreign = (*FOREIGN_THREADS, "etcd-v2-watch")
     left = [n for n in json.loads(report.read_text())["alive"] if not any(f in n for f in foreign)]
     assert left == [], f"threads still alive after the console returned: {left}"
+
+
+def test_cluster_option_adds_the_leases_hosts_but_not_this_ones(cluster_lab, capsys):
+    """``--cluster`` from h1: h2's lease is a host to reach over SSH, h1's own lease is h1 itself; an etcd that
+    does not answer lists no lease host and says so, and the console still opens on this host."""
+    h2 = cluster_lab.hosts[1]
+    args = build_parser(["console"]).parse_args([*console_args(cluster_lab)[:-2], "--cluster"])
+    ctx = HostContext(docker_host=args.docker_host, netns=args.netns)
+    name, hosts, _etcd = cluster_hosts(args, ctx, etcd_settings(args, env={}))
+    try:
+        assert name == "local" and [(h.name, h.target) for h in hosts] == [(h2.address, f"ssh://{h2.address}")]
+    finally:
+        for host in hosts:
+            host.close()
+    down = build_parser(["console"]).parse_args(["console", "--cluster", "--etcd-endpoints", "http://127.0.0.1:9"])
+    assert cluster_hosts(down, HostContext(), etcd_settings(down, env={}))[:2] == ("local", [])
+    assert "flannel's leases not read" in capsys.readouterr().err
