@@ -19,7 +19,7 @@ from textual.message import Message
 
 from netcon.core.errors import NetconError
 from netcon.core.flannel.lease import Lease
-from netcon.core.hosts.base import BACK, LOST, EtcdAccess, Host, Reasons, Subscription
+from netcon.core.hosts.base import EtcdAccess, Host, Reasons, Subscription
 from netcon.core.hosts.cluster import HostRow, row
 from netcon.tui.messages import HostChanged
 
@@ -172,11 +172,3 @@ class ClusterFeed:
         for feed in self.feeds.values():
             feed.dirty.set()
             feed.host.close()  # ends its watch too (a local host's watchers, a remote host's connection)
-
-
-def was_lost(reasons: Reasons) -> bool:
-    return LOST in reasons
-
-
-def came_back(reasons: Reasons) -> bool:
-    return BACK in reasons

@@ -112,6 +112,7 @@ class HostSwitching:
         start = host is self.start_host
         own_ctx = getattr(host, "ctx", None)
         self.ctx = own_ctx if own_ctx is not None else self.start_ctx
+        self.collector = getattr(host, "collector", self.collector)  # the ping matrix reads its snapshot
         self.ports = self.start_readers["ports"] if start else HostPorts(host)
         self.doctor = self.start_readers["doctor"] if start else HostDoctor(host)
         self.open_counters = self.start_readers["counters"] if start else partial(HostCounters, host)
