@@ -14,9 +14,9 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
-# Actions that work through this machine (ping, capture, trace): hidden while the console shows a host read over
-# SSH (``tui.host_switch``).
-IN_PROCESS = frozenset({"ping_from", "ping_matrix", "capture", "trace"})
+# Actions that work through this machine (the ping matrix, capture, trace): hidden while the console shows a
+# host read over SSH (``tui.host_switch``).
+IN_PROCESS = frozenset({"ping_matrix", "capture", "trace"})
 
 
 @dataclass(frozen=True)

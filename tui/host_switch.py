@@ -3,13 +3,15 @@ command palette ("Switch to host h2"). Every pane except the Cluster pane is mou
 so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
 
 The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
-doctor work on every host. What still needs this machine's kernel or a ``HostContext`` (ping, capture, trace,
-flannel's checks and lease editing, the Docker change forms) works on hosts read in-process (this machine, a
-lab namespace) and says so in one line on a host read over SSH.
+doctor, the Docker change forms and the Ping pane's probes (started by the host's netcon) work on every host.
+What still needs this machine's kernel or a ``HostContext`` (capture, trace, the ping matrix, flannel's checks
+and lease editing) works on hosts read in-process (this machine, a lab namespace) and says so in one line on a
+host read over SSH.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import ContentSwitcher
 
 from netcon.core.doctor.findings import Report
+from netcon.core.errors import NetconError
 from netcon.core.hosts.base import LOST, Host
 from netcon.core.model import Counters, Snapshot
 from netcon.core.ports.model import PortsView
@@ -37,8 +40,6 @@ CLUSTER = "cluster"
 REMOTE_MISSING = {
     "flannel": "Flannel: not shown for {host}, read over SSH: its checks read the kernel in-process. "
     "Run netcon on {host} (ssh {where} netcon) to see and edit its leases; the Cluster pane shows its lease.",
-    "ping": "Ping: probes from {host}'s containers are not started over SSH yet. Run netcon on {host} "
-    "(ssh {where} netcon) to ping from there.",
     "capture": "Capture: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
     "trace": "Trace: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
 }
@@ -132,6 +133,7 @@ class HostSwitching:
             return
         for probe in self.ping.probes():  # probes belong to the host they were started on
             self.ping.stop(probe.probe)
+        self.stop_remote_probes()
         self.use_host(self.cluster.host(name))
         self.state = LiveState()
         self.behind = {s.id for s in SLOTS}
@@ -151,6 +153,17 @@ class HostSwitching:
         finally:
             self.remounting = False
         self._switched(self.current)
+
+    def stop_remote_probes(self: NetconApp) -> None:
+        """The probes the Ping pane started on a host read over SSH end when another host is shown."""
+        if self.in_process():
+            return
+        host = self.host
+        running = [t.summary.probe for t in getattr(self.pane("ping"), "tracked", {}).values() if t.summary.running]
+        if running:
+            self.run_worker(
+                partial(_stop_probes, host, running), name="stopping the probes", thread=True, exit_on_error=False
+            )
 
     def _switched(self: NetconApp, showing: str) -> None:
         switcher = self.query_one(ContentSwitcher)
@@ -232,6 +245,12 @@ class HostSwitching:
         if is_remote(self.host) and not self.host_live() and error:
             return f"{self.host.name} unreachable: {error}"
         return None
+
+
+def _stop_probes(host: Host, probes: list[int]) -> None:
+    for probe in probes:
+        with contextlib.suppress(NetconError):  # gone already, or the host is unreachable (its netcon ended them)
+            host.stop_probe(probe)
 
 
 class HostCommands(Provider):

@@ -159,8 +159,8 @@ async def test_enter_and_h_switch_every_pane(cluster_lab):
         await pilot.press("2")
         containers = {c.id for c in reference.containers}
         await until(pilot, lambda: table_keys(app, "containers") == containers, 15, "h2's containers shown")
-        await pilot.press("6")  # a pane that cannot show a host read over SSH says so
-        await until(pilot, lambda: "not started over SSH" in screen_text(app), 5, "the Ping pane's note")
+        await pilot.press("9")  # a pane that cannot show a host read over SSH says so
+        await until(pilot, lambda: "Capture: not available for h2" in screen_text(app), 5, "the Capture pane's note")
         await pilot.press("h")  # the next host: back to h1, read in-process
         await until(pilot, lambda: app.host.name == "h1", 5, "h cycled to h1")
         await pilot.press("4")
@@ -169,6 +169,30 @@ async def test_enter_and_h_switch_every_pane(cluster_lab):
         await until(pilot, lambda: "Switch to host h2" in screen_text(app), 5, "the palette's entry")
         await pilot.press("enter")
         await until(pilot, lambda: app.host.name == "h2", 5, "the palette switched to h2")
+
+
+async def test_ping_from_a_remote_hosts_container_across_the_overlay(cluster_lab):
+    """The Ping pane on h2 (read over SSH): h2's netcon probes from h2's container to busybox on h1, through the
+    overlay (two routers on the way: TTL 62); s stops it there."""
+    h1_busybox = snapshot_of(cluster_lab.hosts[0]).container("busybox")
+    assert h1_busybox is not None and h1_busybox.ipv4
+    target = h1_busybox.ipv4[0]
+    source = next(c.name for c in snapshot_of(cluster_lab.hosts[1]).containers)
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+        await pilot.press("6")
+        pane = app.pane("ping")
+        pane.start_probe(source, target)  # what the Containers pane's p starts with the target picked
+        await until(pilot, lambda: any(t.summary.received >= 2 for t in pane.tracked.values()), 15, "replies")
+        probe = next(iter(pane.tracked.values()))
+        assert (probe.source, probe.resolution.ip, probe.summary.ttl) == (source, target, 62)
+        assert f"{source}" in screen_text(app) and target in screen_text(app)
+        await pilot.press("s")
+        await until(pilot, lambda: not next(iter(pane.tracked.values())).summary.running, 10, "stopped there")
 
 
 async def test_changes_on_a_remote_host_are_made_there(cluster_lab, tmp_path, monkeypatch):
