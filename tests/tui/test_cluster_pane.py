@@ -32,7 +32,7 @@ from netcon.tui.docker_forms import CreateNetworkForm, RemoveNetwork
 from netcon.tui.panes.base import TablePane
 from tests.tui.screen_text import screen_text
 from tests.tui.test_console_e2e import column
-from tests.tui.test_quit import FOREIGN_THREADS, drain, read_until
+from tests.tui.test_quit import FOREIGN_THREADS, QUIT_LIMIT_S, drain, read_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOST_LIMIT_S = 5.0
@@ -259,7 +259,8 @@ async def test_lost_host_shows_at_once_and_comes_back(cluster_lab):
 
 
 def test_quit_leaves_no_thread(cluster_lab, tmp_path):
-    """The console as a user runs it, in a terminal, with both hosts followed: q leaves no thread behind."""
+    """The console as a user runs it, in a terminal, with both hosts followed: q quits as fast as with one host
+    (tests/tui/test_quit.py's limit) and leaves no thread behind."""
     report = tmp_path / "quit.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     env.update(TERM="xterm-256color", COLUMNS="160", LINES="50", NETCON_QUIT_REPORT=str(report))
@@ -291,6 +292,7 @@ def test_quit_leaves_no_thread(cluster_lab, tmp_path):
         while proc.poll() is None:
             drain(controller, 0.01)
             assert time.monotonic() - started < 10, "q did not quit within 10 s"
+        quit_s = time.monotonic() - started
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -302,6 +304,7 @@ def test_quit_leaves_no_thread(cluster_lab, tmp_path):
     foreign = (*FOREIGN_THREADS, "etcd-v2-watch")
     left = [n for n in json.loads(report.read_text())["alive"] if not any(f in n for f in foreign)]
     assert left == [], f"threads still alive after the console returned: {left}"
+    assert quit_s < QUIT_LIMIT_S, f"q took {quit_s:.3f} s with two hosts followed"
 
 
 def test_cluster_option_adds_the_leases_hosts_but_not_this_ones(cluster_lab, capsys):
