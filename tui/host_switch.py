@@ -3,10 +3,11 @@ command palette ("Switch to host h2"). Every pane except the Cluster pane is mou
 so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
 
 The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
-doctor, the Docker change forms and the Ping pane's probes (started by the host's netcon) work on every host.
-What still needs this machine's kernel or a ``HostContext`` (capture, trace, the ping matrix, flannel's checks
-and lease editing) works on hosts read in-process (this machine, a lab namespace) and says so in one line on a
-host read over SSH.
+doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon) and the Flannel pane (the
+shared store read from here, the host's flannel device there) work on every host. What still needs this
+machine's kernel or a ``HostContext`` (capture, trace, the ping matrix, flannel's lease editing) works on hosts
+read in-process (this machine, a lab namespace): its pane says so in one line, or its keys are hidden, on a host
+read over SSH.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ from typing import TYPE_CHECKING, Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import ContentSwitcher
 
+from netcon.core.context import HostContext
 from netcon.core.doctor.findings import Report
 from netcon.core.errors import NetconError
+from netcon.core.flannel.subnet_file import SubnetEnv
+from netcon.core.flannel.vxlan import VxlanState
 from netcon.core.hosts.base import LOST, Host
 from netcon.core.model import Counters, Snapshot
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
 from netcon.tui.cluster_feed import HostRowRead, is_remote
+from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
 from netcon.tui.messages import HostChanged
 from netcon.tui.panes import SLOTS
 from netcon.tui.panes.base import Placeholder
@@ -38,8 +43,6 @@ if TYPE_CHECKING:
 CLUSTER = "cluster"
 # Panes that need this machine's kernel or a HostContext of the host: one line instead of wrong data.
 REMOTE_MISSING = {
-    "flannel": "Flannel: not shown for {host}, read over SSH: its checks read the kernel in-process. "
-    "Run netcon on {host} (ssh {where} netcon) to see and edit its leases; the Cluster pane shows its lease.",
     "capture": "Capture: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
     "trace": "Trace: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
 }
@@ -66,6 +69,21 @@ class HostDoctor:
 
     def run(self) -> Report:
         return self.host.doctor()
+
+
+class HostFlannelFeed(FlannelFeed):
+    """The Flannel pane on a host read over SSH: the shared store read from here, the host's flannel device read
+    there; its subnet.env is its own file, not read."""
+
+    def __init__(self, host: Host, settings: EtcdSettings) -> None:
+        super().__init__(HostContext(read_only=True), settings)
+        self.host = host
+
+    def kernel(self, ifname: str) -> VxlanState:
+        return self.host.vxlan(ifname)
+
+    def subnet_env(self) -> SubnetEnv | None:
+        return None
 
 
 class HostCounters:
@@ -107,8 +125,6 @@ class HostSwitching:
 
     def use_host(self: NetconApp, host: Host) -> None:
         """Point every reader of the app at ``host`` (the start host keeps what the app was given)."""
-        from netcon.tui.flannel_feed import FlannelFeed
-
         self.host = host
         start = host is self.start_host
         own_ctx = getattr(host, "ctx", None)
@@ -121,7 +137,10 @@ class HostSwitching:
             self.flannel = self.start_readers["flannel"]
         else:
             etcd = self.etcd_settings
-            self.flannel = FlannelFeed(own_ctx, etcd) if own_ctx is not None and etcd is not None else None
+            if etcd is None:
+                self.flannel = None
+            else:
+                self.flannel = FlannelFeed(own_ctx, etcd) if own_ctx is not None else HostFlannelFeed(host, etcd)
 
     def switch_host(self: NetconApp, name: str) -> None:
         """Show ``name`` in every pane; the Cluster pane stays as it is."""

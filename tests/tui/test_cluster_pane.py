@@ -92,6 +92,11 @@ def table_keys(app: NetconApp, pane_id: str) -> set[str]:
     return {str(key.value) for key in pane.table.rows}
 
 
+def own_lease_line(app: NetconApp, public_ip: str | None) -> bool:
+    """The Flannel pane marks (●) the lease announced from ``public_ip`` as the shown host's."""
+    return any(line.lstrip().startswith("●") and f"{public_ip} " in line for line in screen_text(app).splitlines())
+
+
 def full_rows(app: NetconApp) -> bool:
     return all(f.row.reachable and f.row.errors is not None for f in app.cluster.feeds.values())
 
@@ -159,6 +164,10 @@ async def test_enter_and_h_switch_every_pane(cluster_lab):
         await pilot.press("2")
         containers = {c.id for c in reference.containers}
         await until(pilot, lambda: table_keys(app, "containers") == containers, 15, "h2's containers shown")
+        await pilot.press("5")  # the shared store, h2's own lease marked by h2's flannel device read over SSH
+        h2_lease = cluster_lab.hosts[1].address
+        await until(pilot, lambda: own_lease_line(app, h2_lease), 15, "h2's lease marked as this host's")
+        assert "Acquire" not in screen_text(app)  # lease edits are made in-process only
         await pilot.press("9")  # a pane that cannot show a host read over SSH says so
         await until(pilot, lambda: "Capture: not available for h2" in screen_text(app), 5, "the Capture pane's note")
         await pilot.press("h")  # the next host: back to h1, read in-process
