@@ -51,13 +51,18 @@ class Leases:
         self._leases: tuple[Lease, ...] = ()
 
     def get(self) -> tuple[Lease, ...]:
+        """The leases, read again by the first worker that finds them old; the others meanwhile take the last
+        ones rather than wait on etcd (a slow etcd delays one row, not every row)."""
         if self.etcd is None or self.etcd.options is None:
             return ()
-        with self._lock:
-            if time.monotonic() - self._read_at > LEASES_MAX_AGE:
-                self._leases = self._read()
-                self._read_at = time.monotonic()
-            return self._leases
+        if time.monotonic() - self._read_at > LEASES_MAX_AGE and self._lock.acquire(blocking=not self._read_at):
+            try:
+                if time.monotonic() - self._read_at > LEASES_MAX_AGE:
+                    self._leases = self._read()
+                    self._read_at = time.monotonic()
+            finally:
+                self._lock.release()
+        return self._leases
 
     def _read(self) -> tuple[Lease, ...]:
         from netcon.core.flannel.registry import FlannelStore
