@@ -115,7 +115,7 @@ class HostSwitching:
     """The NetconApp side of hosts: the current one, switching, the cluster's messages."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """ "Next host" only where there is another host (a one-host console keeps its footer as it was)."""
+        """Offer "Next host" only where there is another host (a one-host console keeps its footer as it was)."""
         if action == "next_host" and len(self.cluster.names) < 2:  # type: ignore[attr-defined]
             return False
         return super().check_action(action, parameters)  # type: ignore[misc]
@@ -178,7 +178,9 @@ class HostSwitching:
         if self.in_process():
             return
         host = self.host
-        running = [t.summary.probe for t in getattr(self.pane("ping"), "tracked", {}).values() if t.summary.running]
+        panes = self.base_query("#ping")
+        tracked = getattr(panes[0], "tracked", {}) if panes else {}
+        running = [t.summary.probe for t in tracked.values() if t.summary.running]
         if running:
             self.run_worker(
                 partial(_stop_probes, host, running), name="stopping the probes", thread=True, exit_on_error=False
@@ -231,9 +233,14 @@ class HostSwitching:
         worker = get_current_worker()
         self.cluster.follow(name, lambda: worker.is_cancelled or self.stopping.is_set())
 
+    def base_query(self: NetconApp, selector: str) -> list[Any]:
+        """The panes matching ``selector`` on the console's main screen, also while a form or the help is on top
+        of it (none while the console is going away)."""
+        return list(self.screen_stack[0].query(selector)) if self.screen_stack else []
+
     def repaint_cluster(self: NetconApp) -> None:
-        """The Cluster pane shows every host's last row (not while the console is going away)."""
-        for pane in self.query(f"#{CLUSTER}"):
+        """The Cluster pane shows every host's last row."""
+        for pane in self.base_query(f"#{CLUSTER}"):
             if isinstance(pane, ClusterPane):
                 pane.refresh_rows()
 
