@@ -239,7 +239,9 @@ class HostSwitching:
         return list(self.screen_stack[0].query(selector)) if self.screen_stack else []
 
     def repaint_cluster(self: NetconApp) -> None:
-        """The Cluster pane shows every host's last row."""
+        """The Cluster pane shows every host's last row (not once the console is quitting)."""
+        if self.stopping.is_set():
+            return
         for pane in self.base_query(f"#{CLUSTER}"):
             if isinstance(pane, ClusterPane):
                 pane.refresh_rows()

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from textual.timer import Timer
+from textual.widgets import DataTable
 
 from netcon.core.hosts.cluster import HostRow
 from netcon.tui.actions import Action, bindings
@@ -92,7 +93,7 @@ class ClusterPane(TablePane):
 
     def refresh_rows(self) -> None:
         """Bring the table in line with every host's last row (only the cells that changed are redrawn)."""
-        if not self.is_mounted:
+        if not self.is_mounted or not self.query(DataTable):  # (being taken down)
             return
         self.full = dict(self.rows(None))
         self._fit(self.size.width)
