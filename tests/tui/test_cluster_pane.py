@@ -19,6 +19,7 @@ import pytest
 from netcon.cli.console import etcd_settings
 from netcon.cli.console_hosts import cluster_hosts
 from netcon.cli.main import build_parser
+from netcon.core.aioloop import stop_loop
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
 from netcon.core.hosts.local import LocalHost
@@ -45,6 +46,7 @@ def cluster_lab() -> Iterator[LabState]:
     try:
         yield lab.up(ctx, prefix, hosts=2, ssh=True)
     finally:
+        stop_loop()  # the SSH connections' loop thread, as the console's run() ends it
         lab.down(ctx, prefix)
 
 
