@@ -41,6 +41,16 @@ def register(sub, common) -> None:
     console.add_argument(
         "--capture-stop-after", metavar="N", help="a capture in the console ends after N packets (default 100000)"
     )
+    console.add_argument(
+        "--cluster",
+        action="store_true",
+        help="every host of the overlay too: ~/.config/netcon/hosts.toml and the flannel leases' hosts, over SSH",
+    )
+    console.add_argument(
+        "--lab",
+        metavar="PREFIX",
+        help="the lab's hosts too, over SSH (netcon lab up --ssh); netcon lab console --cluster gives it",
+    )
     console.set_defaults(func=run_console)
 
 
@@ -72,9 +82,16 @@ def run_console(args, ctx) -> int:
     rate = values.number(args.ping_max_rate, "ping_max_rate", "--ping-max-rate", 0.1, MAX_RATE)
     settings = etcd_settings(args)
     capture = capture_settings(args)
+    name, hosts, leases_etcd = "local", [], None
+    if args.cluster or args.lab is not None:
+        from netcon.cli.console_hosts import cluster_hosts
+
+        name, hosts, leases_etcd = cluster_hosts(args, ctx, settings)
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
-    app = NetconApp(ctx, ping_max_probes=probes, ping_max_rate=rate, etcd=settings)
+    app = NetconApp(
+        ctx, ping_max_probes=probes, ping_max_rate=rate, etcd=settings, name=name, hosts=hosts, cluster_etcd=leases_etcd
+    )
     app.capture_settings = capture  # read by the Capture pane (tui.panes.capture.settings_of)
     app.run()
     return 0

@@ -43,6 +43,9 @@ def register(sub, common) -> None:
 
     console = actions.add_parser("console", parents=[common, prefix], help="open the console on a lab host")
     console.add_argument("host", nargs="?", default="h1", help="lab host (default h1)")
+    console.add_argument(
+        "--cluster", action="store_true", help="the other lab hosts too, over SSH (the lab was built with --ssh)"
+    )
     console.set_defaults(func=run_console)
 
     execute = actions.add_parser(
@@ -130,6 +133,7 @@ def run_console(args, ctx) -> int:
             str(state.etcd_api),
             "--etcd-prefix",
             state.flannel_prefix,
+            *(["--lab", args.prefix] if args.cluster else []),
         ]
     )
 

@@ -60,6 +60,8 @@ async def _cancel_pending() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    # the loop's executor thread (asyncssh resolves names and reads keys there) ends with the loop, not later
+    await asyncio.get_running_loop().shutdown_default_executor()
 
 
 def stop_loop(timeout: float = 1.0) -> None:

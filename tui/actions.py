@@ -14,6 +14,11 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
+# Actions that work through this machine (the ping matrix, capture, trace) or its HostContext (flannel's lease
+# edits, audited here): hidden while the console shows a host read over SSH (``tui.host_switch``).
+IN_PROCESS = frozenset(
+    {"ping_matrix", "capture", "trace", "set_config", "acquire", "renew", "revoke", "reserve"}  # flannel's edits
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,9 @@ class Declared:
     ACTIONS: ClassVar[tuple[Action, ...]] = ()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.app.read_only and action in mutating_names(type(self)):
+        app = self.app
+        if app.read_only and action in mutating_names(type(self)):
+            return False
+        if action in IN_PROCESS and not getattr(app, "in_process", lambda: True)():
             return False
         return super().check_action(action, parameters)  # type: ignore[misc]

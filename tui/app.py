@@ -15,8 +15,8 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, cast
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -34,17 +34,21 @@ from netcon.core.counters import CounterReader
 from netcon.core.errors import NetconError
 from netcon.core.etcd.v3 import stop_loop as stop_etcd_loop
 from netcon.core.host_facts import HostFacts
+from netcon.core.hosts.base import EtcdAccess, Host
+from netcon.core.hosts.local import LocalHost
 from netcon.core.model import Counters, Snapshot
 from netcon.core.ping.engine import PingEngine
 from netcon.core.snapshot import SnapshotCollector
 from netcon.core.watch import Watcher
 from netcon.tui.actions import Action, Declared, bindings, is_declared
 from netcon.tui.audit_panel import AuditPanel
+from netcon.tui.cluster_feed import ClusterFeed
 from netcon.tui.doctor_feed import DoctorFeed
 from netcon.tui.driver import ConsoleDriver
 from netcon.tui.failures import ReportsFailures
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
-from netcon.tui.messages import EtcdStatus, HostChanged, ProbeRequested, SnapshotFailed, SnapshotReady
+from netcon.tui.host_switch import HostCommands, HostSwitching
+from netcon.tui.messages import EtcdStatus, ProbeRequested, SnapshotFailed, SnapshotReady
 from netcon.tui.palette import ActionCommands
 from netcon.tui.panes import SLOTS
 from netcon.tui.panes.base import Pane
@@ -63,19 +67,26 @@ class CounterSource(Protocol):
     def close(self) -> None: ...
 
 
-class NetconApp(ReportsFailures, Declared, App):
+class NetconApp(HostSwitching, ReportsFailures, Declared, App):
     """``NetconApp(ctx)`` reads the host through ``core.snapshot.SnapshotCollector``; tests may hand in any
-    object with a ``collect()`` method instead."""
+    object with a ``collect()`` method instead. ``hosts``: the cluster's other hosts (``core.hosts``), which the
+    Cluster pane lists and every pane can switch to (``tui.host_switch``)."""
 
     TITLE = "netcon"
-    COMMANDS = {ActionCommands}
+    COMMANDS = {ActionCommands, HostCommands}
     CSS = "ContentSwitcher { height: 1fr; }"
     ACTIONS = (
         Action("quit", "q", "Quit", "leave the console"),
-        Action("refresh", "r", "Refresh", "read the host again now"),
+        Action("refresh", "r", "Refresh", "read the host (and every host's row) again now"),
         Action("help", "question_mark", "Help", "list every key of this pane", key_display="?"),
         Action("toggle_audit", "l", "Log", "show or hide the last changes recorded in the audit log"),
-        *(Action(f"show_pane('{s.id}')", s.digit, f"Go to {s.title}", f"pane {s.digit}", footer=False) for s in SLOTS),
+        Action("next_host", "h", "Next host", "show the cluster's next host in every pane"),
+        *(
+            Action(
+                f"show_pane('{s.id}')", s.key, f"Go to {s.title}", f"pane {s.digit}", footer=False, key_display=s.digit
+            )
+            for s in SLOTS
+        ),
     )
     BINDINGS = bindings(ACTIONS)
 
@@ -94,14 +105,19 @@ class NetconApp(ReportsFailures, Declared, App):
         ports: object | None = None,
         doctor: object | None = None,
         counters: Callable[[], CounterSource] | None = None,
+        name: str = "local",
+        hosts: Sequence[Host] = (),
+        cluster_etcd: EtcdAccess | None = None,
     ) -> None:
         """``etcd``: where the Flannel pane reads (None: no etcd). Tests may hand in ``flannel`` (a feed) and
         ``ports`` (an object with ``collect(snapshot)`` and ``ancestry(pid)``), ``doctor`` (an object with
-        ``run() -> Report``) and ``counters`` (opens a source of link counters) instead of the host's."""
+        ``run() -> Report``) and ``counters`` (opens a source of link counters) instead of the host's. ``name``:
+        this host's name among ``hosts``; ``cluster_etcd``: where the Cluster pane reads the flannel leases."""
         super().__init__()
-        self.ctx = ctx
+        self.ctx = self.start_ctx = ctx
         self.read_only = ctx.read_only
         self.collector = collector if collector is not None else SnapshotCollector(ctx)
+        self.etcd_settings = etcd
         self.clock = clock
         self.read_facts = facts  # what the change forms validate against, read once when one opens
         self.flannel = flannel if flannel is not None else (FlannelFeed(ctx, etcd) if etcd is not None else None)
@@ -112,7 +128,18 @@ class NetconApp(ReportsFailures, Declared, App):
         self.state = LiveState()
         self.current = SLOTS[0].id
         self.behind: set[str] = set()  # panes that have not been shown the latest snapshot
-        self.watcher = Watcher(ctx, lambda reasons: self.post_message(HostChanged(reasons))) if watch else None
+        self.watching = watch
+        self.watcher: Watcher | None = None  # a benchmark's own event source instead of the host's watch
+        target = f"netns:{os.path.basename(ctx.netns)}" if ctx.netns and name != "local" else "local"
+        leases_etcd = EtcdAccess(etcd.options, etcd.prefix) if etcd is not None and etcd.given else None
+        collecting = cast(SnapshotCollector, self.collector)  # anything with collect(), see Collector
+        self.start_host: Host = LocalHost(ctx, name, target, etcd=leases_etcd, collector=collecting)
+        self.start_readers = {"ports": ports, "doctor": self.doctor, "counters": self.open_counters}
+        self.start_readers["flannel"] = self.flannel
+        self.host: Host = self.start_host
+        self.mounted_for: Host = self.start_host  # the host the panes were mounted for
+        self.remounting = False
+        self.cluster = ClusterFeed([self.start_host, *hosts], cluster_etcd or leases_etcd, self.post_message)
         self.ping = PingEngine(ping_max_probes, ping_max_rate)  # probes outlive pane switches; closed on exit
         self.stopping = threading.Event()  # set first thing on quit: every worker loop waits on it
         self.age_timer: Timer | None = None  # repaints the header once a second while it shows an age
@@ -136,18 +163,25 @@ class NetconApp(ReportsFailures, Declared, App):
         self.refresh_snapshot()
         if self.watcher is not None:
             self.watcher.start()
+        elif self.watching:
+            self.cluster.watch(self.host.name)
+        if len(self.cluster.names) > 1:
+            self.follow_hosts()
         self.pane(self.current).visibility_changed(True)
 
     # leaving
     def exit(self, *args: Any, **kwargs: Any) -> None:
         """Every way out (``q``, the palette, a test) comes here: first tell every worker to stop."""
         self.stopping.set()
+        for pane in self.query(Pane):
+            pane.halt()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
         self.stopping.set()
         if self.watcher is not None:
             self.watcher.stop()
+        self.cluster.close()
         self.ping.close()
 
     def get_driver_class(self) -> type[Driver]:
@@ -169,17 +203,13 @@ class NetconApp(ReportsFailures, Declared, App):
         """Read the host on a worker thread; the result comes back as a message."""
         worker = get_current_worker()
         try:
-            snapshot = self.collector.collect()
+            snapshot = self.host.snapshot()
         except NetconError as error:
             if not worker.is_cancelled:
                 self.post_message(SnapshotFailed(str(error)))
             return
         if not worker.is_cancelled:
             self.post_message(SnapshotReady(snapshot))
-
-    def on_host_changed(self, message: HostChanged) -> None:
-        self.refresh_snapshot()
-        self.paint_header()  # a source lost or back changes "live"
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self.state.accept(message.snapshot)
@@ -215,29 +245,27 @@ class NetconApp(ReportsFailures, Declared, App):
     @property
     def live(self) -> bool:
         """The event sources are connected and the last read worked: the data is current, whatever its age."""
-        return (
-            self.watcher is not None
-            and self.watcher.live
-            and self.state.docker_error is None
-            and self.state.netlink_error is None
-        )
+        watched = self.watcher.live if self.watcher is not None else self.watching and self.host_live()
+        return watched and self.state.docker_error is None and self.state.netlink_error is None
 
     def header_fields(self) -> list[str]:
-        snap = self.state.snapshot
+        snap, name = self.state.snapshot, self.host.name
         if snap is None:
-            return ["reading the host…"]
+            return ["reading the host…" if name == "local" else f"{name}: reading the host…"]
         version = f"Docker {snap.docker_version}" if snap.docker_version else "Docker unreachable"
         fresh = "live" if self.live else f"data {age_text(self.clock() - snap.taken_at)} old"
-        return [snap.host, version, self.etcd_status, fresh]
+        shown = snap.host if name in ("local", snap.host) else f"{name} ({snap.host})"
+        return [shown, version, self.etcd_status if self.in_process() else self.host.target, fresh]
 
     def paint_header(self, screen: Screen | None = None) -> None:
-        fields, problems = self.header_fields(), self.state.problems()
+        problem = self.host_problem()
+        fields, problems = self.header_fields(), [*([problem] if problem else []), *self.state.problems()]
         for target in [screen] if screen is not None else self.screen_stack:
             for header in target.query(StatusHeader):
                 header.show(fields, self.read_only, problems)
         if self.age_timer is None:
             return
-        if self.live or self.state.snapshot is None:
+        if self.live or (self.state.snapshot is None and problem is None):
             self.age_timer.pause()
         else:
             self.age_timer.resume()
@@ -264,6 +292,7 @@ class NetconApp(ReportsFailures, Declared, App):
 
     def action_refresh(self) -> None:
         self.refresh_snapshot()
+        self.cluster.touch()  # every host's row too
 
     def action_toggle_audit(self) -> None:
         self.query_one(AuditPanel).toggle()

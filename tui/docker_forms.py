@@ -1,5 +1,6 @@
 """The console's Docker changes (issue 4): create/remove a network, connect/disconnect a container, run/remove
-a container. Each is a form or a confirmation over ``core.network_ops`` / ``core.container_ops``; the panes'
+a container. Each is a form or a confirmation over ``core.network_ops`` / ``core.container_ops``, run through the
+current host's ``change`` (in-process, or by the netcon on a host read over SSH, which audits it there); the panes'
 mutating actions open them."""
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Select
 from textual.widgets.option_list import Option
 
-from netcon.core.container_ops import remove_container, run_container
 from netcon.core.host_facts import PREDEFINED_NETWORKS, ContainerFact, HostFacts, NetworkFact
 from netcon.core.image import BUSYBOX_IMAGE
 from netcon.core.naming import natural_key
-from netcon.core.network_ops import connect, create_network, disconnect, remove_network
 from netcon.core.validate.containers import split_command
 from netcon.core.validate.items import split_items
 from netcon.core.validate.networks import shared_stack_reason
@@ -40,15 +39,17 @@ class CreateNetworkForm(FormScreen):
         )
 
     def apply(self, values: Mapping[str, str | None]) -> str:
-        made = create_network(
-            self.app.ctx,
-            values["name"],
-            driver=values["driver"] or "bridge",
-            subnet=values["subnet"],
-            gateway=values["gateway"],
-            ip_range=values["ip_range"],
-            labels=split_items(values["labels"]),
-            options=split_items(values["options"]),
+        made = self.app.host.change(
+            "network.create",
+            {
+                "name": values["name"],
+                "driver": values["driver"] or "bridge",
+                "subnet": values["subnet"],
+                "gateway": values["gateway"],
+                "ip_range": values["ip_range"],
+                "labels": split_items(values["labels"]),
+                "options": split_items(values["options"]),
+            },
         )
         subnet = f" {made.subnet}" if made.subnet else ""
         return f"Created network {made.name}{subnet} ({made.id[:12]})." + (
@@ -126,12 +127,14 @@ class ConnectForm(ContainerPickerForm):
         return options
 
     def apply(self, values: Mapping[str, str | None]) -> str:
-        done = connect(
-            self.app.ctx,
-            values["network"],
-            values["container"],
-            ip=values["ip"],
-            aliases=split_items(values["aliases"]),
+        done = self.app.host.change(
+            "network.connect",
+            {
+                "network": values["network"],
+                "container": values["container"],
+                "ip": values["ip"],
+                "aliases": split_items(values["aliases"]),
+            },
         )
         return f"Connected {done.container} to {done.network}" + (f" as {done.ip}." if done.ip else ".")
 
@@ -163,7 +166,9 @@ class DisconnectForm(ContainerPickerForm):
         ]
 
     def apply(self, values: Mapping[str, str | None]) -> str:
-        done = disconnect(self.app.ctx, values["network"], values["container"])
+        done = self.app.host.change(
+            "network.disconnect", {"network": values["network"], "container": values["container"]}
+        )
         return f"Disconnected {done.container} from {done.network}."
 
 
@@ -222,14 +227,16 @@ class RunContainerForm(FormScreen):
         super().facts_ready(facts)
 
     def apply(self, values: Mapping[str, str | None]) -> str:
-        run = run_container(
-            self.app.ctx,
-            values["name"],
-            network=values["network"] or "bridge",
-            image=values["image"] or BUSYBOX_IMAGE,
-            publish=split_items(values["publish"]),
-            command=split_command(values["command"]),
-            labels=split_items(values["labels"]),
+        run = self.app.host.change(
+            "container.run",
+            {
+                "name": values["name"],
+                "network": values["network"] or "bridge",
+                "image": values["image"] or BUSYBOX_IMAGE,
+                "publish": split_items(values["publish"]),
+                "command": split_command(values["command"]),
+                "labels": split_items(values["labels"]),
+            },
         )
         where = f" at {', '.join(run.ipv4)}" if run.ipv4 else ""
         warned = "".join(f" Docker: {w}." for w in run.warnings)
@@ -256,7 +263,7 @@ class RemoveNetwork(ConfirmScreen):
         return f"Remove network {net.name} ({net.driver}, id {net.id[:12]})?\n{then}"
 
     def apply(self, values: Mapping[str, str | None]) -> str:
-        done = remove_network(self.app.ctx, self.network, force=True)
+        done = self.app.host.change("network.rm", {"network": self.network, "force": True})
         return f"Removed network {done.name}" + (
             f"; disconnected {', '.join(done.disconnected)} first." if done.disconnected else "."
         )
@@ -283,5 +290,5 @@ class RemoveContainer(ConfirmScreen):
         return "\n".join(lines)
 
     def apply(self, values: Mapping[str, str | None]) -> str:
-        done = remove_container(self.app.ctx, self.container, force=True)
+        done = self.app.host.change("container.rm", {"container": self.container, "force": True})
         return f"Removed container {done.name}" + (" (it was running)." if done.was_running else ".")

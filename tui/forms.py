@@ -54,7 +54,8 @@ class OperationScreen(ReportsFailures, Declared, ModalScreen):
     def load_facts(self) -> None:
         worker = get_current_worker()
         try:
-            facts = self.app.read_facts(self.app.ctx)
+            app = self.app
+            facts = app.read_facts(app.ctx) if app.in_process() else app.host.facts()
         except NetconError as error:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self.set_status, f"Cannot read the host: {error}", True)

@@ -20,11 +20,13 @@ class SnapshotFailed(Message):
 
 
 class HostChanged(Message):
-    """The watcher saw Docker events, netlink changes, or its periodic fallback fired."""
+    """The watcher saw Docker events, netlink changes, or its periodic fallback fired; ``host`` names the host
+    (None: the current one). A remote host's connection going or coming back is ``LOST``/``BACK``."""
 
-    def __init__(self, reasons: frozenset[str]) -> None:
+    def __init__(self, reasons: frozenset[str], host: str | None = None) -> None:
         super().__init__()
         self.reasons = reasons
+        self.host = host
 
 
 class ProbeRequested(Message):

@@ -25,8 +25,11 @@ from typing import Any
 from textual.notifications import SeverityLevel
 from textual.pilot import Pilot
 
+from netcon.core.aioloop import stop_loop
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, NotFound, UsageError
+from netcon.core.hosts import inventory
+from netcon.core.hosts.base import EtcdAccess, Host
 from netcon.core.lab import lab
 from netcon.core.lab import state as lab_state
 from netcon.tui.app import NetconApp
@@ -78,6 +81,16 @@ def lab_console(prefix: str, host_name: str) -> tuple[HostContext, EtcdSettings]
     return ctx, EtcdSettings(state.etcd_options(), state.flannel_prefix)
 
 
+def other_hosts(prefix: str, host_name: str) -> tuple[list[Host], EtcdAccess | None]:
+    """The lab's other hosts over SSH, as ``netcon lab console HOST --cluster`` shows them in its Cluster pane
+    (none when the lab has no sshd: the pane then shows HOST alone), and where their leases are."""
+    state = lab_state.require(prefix)
+    if not state.ssh:
+        return [], None
+    entries, etcd = inventory.lab_entries(prefix, over_ssh=True)
+    return [inventory.open_host(e, read_only=False) for e in entries if e.name != host_name], etcd
+
+
 # What each pane waits for before its picture: (what, done(app)). Every pane first waits for the latest
 # snapshot to be applied to it.
 Wait = tuple[str, Callable[[NetconApp], bool]]
@@ -101,6 +114,10 @@ WAITS: dict[str, Wait] = {
     "trace": (
         f"the trace {PROBE[0]} -> {PROBE[1]}",
         lambda app: app.pane("trace").result is not None and not app.pane("trace").running,
+    ),
+    "cluster": (
+        "every host's row with the doctor's count",
+        lambda app: all(f.row.reachable and f.row.errors is not None for f in app.cluster.feeds.values()),
     ),
     "doctor": (
         "the doctor's report",
@@ -139,7 +156,7 @@ async def wait_until_shown(pilot: Pilot, slot: Slot, timeout: float) -> None:
 
 
 async def shoot(app: ScreenshotApp, timeout: float = TIMEOUT) -> dict[str, str]:
-    """Every pane of ``app``, in order: file name (``<digit>-<pane>.svg``) -> SVG."""
+    """Every pane of ``app``, in order: file name (``<digit>-<pane>.svg``, ``cluster.svg``) -> SVG."""
     pictures = {}
     async with app.run_test(size=SIZE) as pilot:
         await wait_until_shown(pilot, SLOTS[0], timeout)
@@ -147,9 +164,9 @@ async def shoot(app: ScreenshotApp, timeout: float = TIMEOUT) -> dict[str, str]:
         app.pane("capture").start([f"container:{PROBE[0]}"])  # what `c` on app1 starts: the probe's packets
         app.pane("trace").start(*PROBE)  # what `t` on app1 with app2 picked starts
         for slot in SLOTS:
-            await pilot.press(slot.digit)
+            await pilot.press(slot.key)
             await wait_until_shown(pilot, slot, timeout)
-            pictures[f"{slot.digit}-{slot.id}.svg"] = app.export_screenshot(title=f"netcon — {slot.title}")
+            pictures[slot.picture] = app.export_screenshot(title=f"netcon — {slot.title}")
     return pictures
 
 
@@ -157,7 +174,12 @@ def screenshots(prefix: str, host: str, out: Path, timeout: float = TIMEOUT) -> 
     """The pictures of lab ``prefix``'s host ``host``, written into ``out`` once all were taken (a failed run
     leaves the old ones as they were); the paths written."""
     ctx, etcd = lab_console(prefix, host)
-    pictures = asyncio.run(shoot(ScreenshotApp(ctx, etcd=etcd), timeout))
+    hosts, leases_etcd = other_hosts(prefix, host)
+    app = ScreenshotApp(ctx, etcd=etcd, name=host, hosts=hosts, cluster_etcd=leases_etcd)
+    try:
+        pictures = asyncio.run(shoot(app, timeout))
+    finally:
+        stop_loop()  # the SSH connections' loop thread
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, svg in pictures.items():
@@ -175,7 +197,7 @@ def built_lab_screenshots(prefix: str, host: str, out: Path, timeout: float = TI
         )
     ctx = HostContext.from_options()
     try:
-        lab.up(ctx, prefix, progress=progress)
+        lab.up(ctx, prefix, progress=progress, ssh=True)  # an sshd per host: the Cluster pane reads h2 over SSH
         return screenshots(prefix, host, out, timeout)
     finally:
         lab.down(ctx, prefix, progress=progress)

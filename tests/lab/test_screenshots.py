@@ -21,7 +21,7 @@ from netcon.core.lab.scenario import SEED
 from netcon.tui.panes import SLOTS
 from netcon.tui.screenshots import main
 
-NAMES = [f"{slot.digit}-{slot.id}.svg" for slot in SLOTS]
+NAMES = [slot.picture for slot in SLOTS]
 
 
 def screenshots(*args: str | Path) -> subprocess.CompletedProcess:
@@ -108,6 +108,11 @@ def check_pictures(out: Path, state: lab_state.LabState) -> None:
     trace = shown["0-trace.svg"]  # app1 -> app2 through their bridge, the probe seen on every interface
     line_with(trace, "app1", f"→ app2 ({app2_ip}) icmp", "reached, reply seen")
     line_with(trace, "container app2", "eth0", "veth", "seen")
+
+    cluster = shown["cluster.svg"]  # h1 in-process; h2 too when the lab has its sshd, read over SSH
+    line_with(cluster, "h1", "yes", lease(h1), start="▶")
+    if state.ssh:
+        line_with(cluster, "h2", h2.address, "yes", lease(h2))
 
     doctor = shown["8-doctor.svg"]
     line_with(doctor, f"{h1.netns}: ", " checks")  # the real doctor's report on h1 ...

@@ -203,6 +203,8 @@ async def _flannel_shown(pilot) -> None:
     await pilot.press("5")
     await until(pilot, lambda: len(rows(pilot.app)) == 4 and pilot.app.query_one(FlannelPane).kernel is not None)
     await until(pilot, lambda: pilot.app.etcd_status.endswith(" up"))  # the pane's message reached the header
+    # ... and the header was laid out again (at 80 columns it grows to two lines, the mode on the second)
+    await until(pilot, lambda: "RW" in "\n".join(screen_text(pilot.app).splitlines()[:2]))
     await pilot.pause()
     await asyncio.sleep(0)
 

@@ -1,6 +1,6 @@
-"""The panes in their fixed order (digits 1 to 9, then 0). A pane is the module ``tui.panes.<id>`` exposing
-``PANE`` (a ``Pane`` subclass); while that module does not exist the slot shows its one-line ``missing``
-message instead, so a later feature replaces its placeholder just by adding the module."""
+"""The panes in their fixed order (digits 1 to 9, then 0, then - for the Cluster). A pane is the module
+``tui.panes.<id>`` exposing ``PANE`` (a ``Pane`` subclass); while that module does not exist the slot shows its
+one-line ``missing`` message instead, so a later feature replaces its placeholder just by adding the module."""
 
 from __future__ import annotations
 
@@ -17,6 +17,16 @@ class Slot:
     id: str
     title: str
     missing: str = ""
+
+    @property
+    def key(self) -> str:
+        """The key that shows the pane (Textual's name for ``-``)."""
+        return {"-": "minus"}.get(self.digit, self.digit)
+
+    @property
+    def picture(self) -> str:
+        """The file name of the pane's screenshot (``4-veths.svg``; ``cluster.svg``, no name starts with -)."""
+        return f"{self.digit}-{self.id}.svg" if self.digit.isdigit() else f"{self.id}.svg"
 
     @property
     def module(self) -> str:
@@ -39,4 +49,5 @@ SLOTS = (
     Slot("8", "doctor", "Doctor", "Doctor: the doctor capability is not installed yet."),
     Slot("9", "capture", "Capture", "Capture: the capture capability is not installed yet."),
     Slot("0", "trace", "Trace", "Trace: the trace capability is not installed yet."),
+    Slot("-", "cluster", "Cluster"),
 )

@@ -32,6 +32,9 @@ class Pane(ReportsFailures, Declared, Vertical):
     def visibility_changed(self, visible: bool) -> None:
         """The pane became the visible one (or stopped being it): start or stop what only it needs."""
 
+    def halt(self) -> None:
+        """The console is quitting (called first thing): end the pane's own waits now."""
+
     def focus_content(self) -> None:
         for widget in self.query("*"):
             if widget.focusable and widget.display:  # a hidden table cannot take focus

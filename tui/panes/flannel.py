@@ -77,7 +77,7 @@ class FlannelPane(FilteredPane):
         self.stale = True  # the table must be rebuilt when next visible
         self.kernel_timer: Any = None
         self.loop: FeedLoop | None = None
-        self.stop = threading.Event()  # ends the feed's waits: the app's exit event once mounted
+        self.stop = threading.Event()  # ends the feed's waits: set when the pane goes or the console quits
         self.ttl_asked: set[str] = set()  # leases whose TTL the feed was asked for
         self.broken: set[str] = set()  # row keys of the broken ones (counted on every repaint)
 
@@ -110,13 +110,17 @@ class FlannelPane(FilteredPane):
             )
             return
         self._say("Connecting to etcd at " + self.feed.settings.endpoint + "…")
-        self.stop = self.app.stopping  # the app sets it first thing on quit: every wait of the feed ends then
         self.loop = FeedLoop(self.feed, self.post_message, self.stop)
         self.follow()
 
     def on_unmount(self) -> None:
+        self.halt()
+
+    def halt(self) -> None:
+        """The pane goes (another host is shown) or the console quits: every wait of the feed ends now."""
+        self.stop.set()
         if self.loop is not None:
-            self.loop.halt()  # every wait of the feed ends now
+            self.loop.halt()
 
     # -- workers ------------------------------------------------------------------------------------------
 

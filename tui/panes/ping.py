@@ -10,6 +10,7 @@ key from those messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from textual.worker import get_current_worker
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
+from netcon.core.hosts.base import Host
+from netcon.core.hosts.probes import ProbeRequest
 from netcon.core.ping.engine import PingEngine
 from netcon.core.ping.probe import Event, ProbeFinished, ProbeSpec, ProbeSummary
 from netcon.core.ping.resolve import NameNotResolved, Resolution, resolve
@@ -213,7 +216,23 @@ class PingPane(TablePane):
         ``name``: ``target`` is the listed address of the container ``name``; the probe is labelled with the
         name, and what the name resolves to from the source is kept as a note (it may not resolve at all)."""
         self.notify(f"Resolving {target} from {source}…" if not name else f"Pinging {name} at {target}…", timeout=3)
-        self._start(self.app.ctx, self.app.ping, source, target, name)
+        if self.app.in_process():
+            self._start(self.app.ctx, self.app.ping, source, target, name)
+        else:
+            self._start_there(self.app.host, source, target, name)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ping-start", name="starting the probe there")
+    def _start_there(self, host: Host, source_name: str, target: str, name: str) -> None:
+        """A host read over SSH: its netcon resolves the target and sends the echoes from the source there."""
+        worker = get_current_worker()
+        try:
+            request = ProbeRequest(source_name, target, label=name or target)
+            started = host.start_probe(request, lambda summary: self.post_message(ProbeUpdated(summary)))
+        except NetconError as error:
+            self.post_message(ProbeFailed(str(error)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(ProbeStarted(Tracked(source_name, started.resolution, started.summary, "")))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ping-start", name="starting the probe")
     def _start(self, ctx: HostContext, engine: PingEngine, source_name: str, target: str, name: str) -> None:
@@ -272,16 +291,16 @@ class PingPane(TablePane):
         if t is None:
             return
         if t.summary.running:
-            self._stop(self.app.ping, t.summary.probe)
+            self._stop(self.app.ping.stop if self.app.in_process() else self.app.host.stop_probe, t.summary.probe)
         else:
             del self.tracked[key]
             self._paint()
             self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ping-stop", name="stopping the probe")
-    def _stop(self, engine: PingEngine, probe: int) -> None:
+    def _stop(self, stop: Callable[[int], ProbeSummary], probe: int) -> None:
         try:
-            self.post_message(ProbeUpdated(engine.stop(probe)))
+            self.post_message(ProbeUpdated(stop(probe)))
         except NetconError as error:
             self.post_message(ProbeFailed(str(error)))
 

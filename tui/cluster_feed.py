@@ -1,0 +1,179 @@
+"""The console's hosts: the ones the inventory named (or just this one), each watched and read by a thread of its
+own, so a host that does not answer delays no other.
+
+Each host's worker reads its row (``core.hosts.cluster.row``) when the host says it changed (its ``watch``
+events, ``LOST``/``BACK`` included) and every ``PERIOD`` seconds (lease TTL, round trip), and posts it as a
+``HostRowRead``; the doctor runs at most every ``DOCTOR_PERIOD`` seconds per host. The change events go to the
+app as ``HostChanged`` (with the host's name), so the pane of the current host refreshes too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.message import Message
+
+from netcon.core.errors import NetconError
+from netcon.core.flannel.lease import Lease
+from netcon.core.hosts.base import EtcdAccess, Host, Reasons, Subscription
+from netcon.core.hosts.cluster import HostRow, row
+from netcon.tui.messages import HostChanged
+
+PERIOD = 10.0  # seconds between two reads of a quiet host's row
+DOCTOR_PERIOD = 30.0  # the doctor on a host at most this often (it reads everything)
+LEASES_MAX_AGE = 5.0  # the flannel leases read once for every host's row within this many seconds
+
+
+class HostRowRead(Message):
+    """A host's row was read (``row.reachable`` False: it could not be, ``row.error`` says why)."""
+
+    def __init__(self, row: HostRow) -> None:
+        super().__init__()
+        self.row = row
+
+
+def is_remote(host: Host) -> bool:
+    """Read over SSH (the panes that need this machine's kernel cannot show it)."""
+    return str(host.target).startswith("ssh://")
+
+
+class Leases:
+    """The flannel leases every row is matched against, read at most every ``LEASES_MAX_AGE`` seconds."""
+
+    def __init__(self, etcd: EtcdAccess | None) -> None:
+        self.etcd = etcd
+        self._lock = threading.Lock()
+        self._read_at = 0.0
+        self._leases: tuple[Lease, ...] = ()
+
+    def get(self) -> tuple[Lease, ...]:
+        """The leases, read again by the first worker that finds them old; the others meanwhile take the last
+        ones rather than wait on etcd (a slow etcd delays one row, not every row)."""
+        if self.etcd is None or self.etcd.options is None:
+            return ()
+        if time.monotonic() - self._read_at > LEASES_MAX_AGE and self._lock.acquire(blocking=not self._read_at):
+            try:
+                if time.monotonic() - self._read_at > LEASES_MAX_AGE:
+                    self._leases = self._read()
+                    self._read_at = time.monotonic()
+            finally:
+                self._lock.release()
+        return self._leases
+
+    def _read(self) -> tuple[Lease, ...]:
+        from netcon.core.flannel.registry import FlannelStore
+
+        assert self.etcd is not None and self.etcd.options is not None
+        try:
+            store = FlannelStore.open(self.etcd.options, self.etcd.prefix)
+            try:
+                return tuple(store.listing().leases)
+            finally:
+                store.close()
+        except NetconError:
+            return ()  # no lease to match: the rows show no subnet, the Flannel pane says why
+
+
+def round_trip(host: Host) -> float | None:
+    """The time one empty request to a remote host takes; None for a host read in-process."""
+    measure = getattr(host, "round_trip_ms", None)
+    if measure is None:
+        return None
+    try:
+        return float(measure())
+    except NetconError:
+        return None
+
+
+class HostFeed:
+    """One host's watch and row worker state: ``dirty`` wakes the worker, ``row`` is the last one read."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.dirty = threading.Event()
+        self.row: HostRow = HostRow(host.name, host.target, False, error="reading…", address=_address(host))
+        self.doctor_at = 0.0
+        self.subscription: Subscription | None = None
+        self.started = False
+
+
+def _address(host: Host) -> str | None:
+    address = getattr(host, "address", None)
+    return str(address) if address else None
+
+
+class ClusterFeed:
+    """Every host of the console: their rows and their change events, posted to ``post``."""
+
+    def __init__(self, hosts: Sequence[Host], etcd: EtcdAccess | None, post: Callable[[Message], Any]) -> None:
+        self.feeds = {host.name: HostFeed(host) for host in hosts}
+        self.leases = Leases(etcd)
+        self.post = post
+        self.stopping = threading.Event()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.feeds)
+
+    def host(self, name: str) -> Host:
+        return self.feeds[name].host
+
+    def watch(self, name: str) -> None:
+        """Follow the host's change events (once per host)."""
+        feed = self.feeds[name]
+        if feed.subscription is not None or self.stopping.is_set():
+            return
+
+        def changed(reasons: Reasons) -> None:
+            feed.dirty.set()
+            if not self.stopping.is_set():
+                self.post(HostChanged(reasons, name))
+
+        feed.subscription = feed.host.watch(changed)
+
+    def follow(self, name: str, cancelled: Callable[[], bool]) -> None:
+        """A host's worker: read its row now (a remote host: once its connection says how it is) and whenever
+        it changed, until the console stops."""
+        feed = self.feeds[name]
+        if is_remote(feed.host) and feed.subscription is not None:
+            feed.dirty.wait(PERIOD)  # its first event ("watching", or LOST) comes as soon as it is known
+        while not self.stopping.is_set() and not cancelled():
+            feed.dirty.clear()
+            new = self.read(feed, cancelled)
+            if self.stopping.is_set() or cancelled():
+                return
+            feed.row = new
+            self.post(HostRowRead(new))
+            feed.dirty.wait(PERIOD)
+
+    def read(self, feed: HostFeed, cancelled: Callable[[], bool]) -> HostRow:
+        """The row without the doctor first (posted at once), then, when it is due, with the doctor's count;
+        between two runs the last count stands."""
+        quick = row(feed.host, self.leases.get(), doctor=False, rtt=round_trip)
+        due = time.monotonic() - feed.doctor_at >= DOCTOR_PERIOD or not feed.row.reachable
+        if not quick.reachable or not due:
+            if quick.reachable:
+                return dataclasses.replace(quick, errors=feed.row.errors, warnings=feed.row.warnings)
+            return quick
+        self.post(HostRowRead(quick))
+        if self.stopping.is_set() or cancelled():
+            return quick
+        feed.doctor_at = time.monotonic()
+        return row(feed.host, self.leases.get(), doctor=True, rtt=round_trip)
+
+    def touch(self, name: str | None = None) -> None:
+        """Read one host's row again now (every host's: ``name`` None)."""
+        for key, feed in self.feeds.items():
+            if name is None or key == name:
+                feed.dirty.set()
+
+    def close(self) -> None:
+        """Stop every watch and worker, and close the hosts (their connections, readers, probes)."""
+        self.stopping.set()
+        for feed in self.feeds.values():
+            feed.dirty.set()
+            feed.host.close()  # ends its watch too (a local host's watchers, a remote host's connection)

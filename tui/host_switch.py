@@ -1,0 +1,302 @@
+"""Which host the console's panes show, and switching it: Enter on a Cluster row, ``h`` (the next host) or the
+command palette ("Switch to host h2"). Every pane except the Cluster pane is mounted afresh for the new host,
+so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
+
+The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
+doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon) and the Flannel pane (the
+shared store read from here, the host's flannel device there) work on every host. What still needs this
+machine's kernel or a ``HostContext`` (capture, trace, the ping matrix, flannel's lease editing) works on hosts
+read in-process (this machine, a lab namespace): its pane says so in one line, or its keys are hidden, on a host
+read over SSH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.widgets import ContentSwitcher
+
+from netcon.core.context import HostContext
+from netcon.core.doctor.findings import Report
+from netcon.core.errors import NetconError
+from netcon.core.flannel.subnet_file import SubnetEnv
+from netcon.core.flannel.vxlan import VxlanState
+from netcon.core.hosts.base import LOST, Host
+from netcon.core.model import Counters, Snapshot
+from netcon.core.ports.model import PortsView
+from netcon.core.procfs import ProcessInfo
+from netcon.tui.cluster_feed import HostRowRead, is_remote
+from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
+from netcon.tui.messages import HostChanged
+from netcon.tui.panes import SLOTS
+from netcon.tui.panes.base import Placeholder
+from netcon.tui.panes.cluster import ClusterPane
+from netcon.tui.state import LiveState
+
+if TYPE_CHECKING:
+    from netcon.tui.app import NetconApp
+
+CLUSTER = "cluster"
+# Panes that need this machine's kernel or a HostContext of the host: one line instead of wrong data.
+REMOTE_MISSING = {
+    "capture": "Capture: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
+    "trace": "Trace: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
+}
+
+
+class HostPorts:
+    """The Ports pane's source on any host."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def collect(self, snapshot: Snapshot | None) -> PortsView:
+        return self.host.ports(snapshot)
+
+    def ancestry(self, pid: int) -> tuple[ProcessInfo, ...]:
+        return self.host.ancestry(pid)
+
+
+class HostDoctor:
+    """The Doctor pane's source on any host."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def run(self) -> Report:
+        return self.host.doctor()
+
+
+class HostFlannelFeed(FlannelFeed):
+    """The Flannel pane on a host read over SSH: the shared store read from here, the host's flannel device read
+    there; its subnet.env is its own file, not read."""
+
+    def __init__(self, host: Host, settings: EtcdSettings) -> None:
+        super().__init__(HostContext(read_only=True), settings)
+        self.host = host
+
+    def kernel(self, ifname: str) -> VxlanState:
+        return self.host.vxlan(ifname)
+
+    def subnet_env(self) -> SubnetEnv | None:
+        return None
+
+
+class HostCounters:
+    """The Veths pane's counter source on any host (the host keeps its own reader warm)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def read(self) -> Mapping[int, Counters]:
+        return self.host.counters()
+
+    def close(self) -> None:
+        pass
+
+
+def where(host: Host) -> str:
+    return host.target.removeprefix("ssh://")
+
+
+def create_pane(slot_id: str, host: Host) -> Any:
+    """The pane of ``slot_id`` for ``host``: a one-line note where it cannot show a host read over SSH."""
+    slot = next(s for s in SLOTS if s.id == slot_id)
+    if is_remote(host) and slot_id in REMOTE_MISSING:
+        return Placeholder(REMOTE_MISSING[slot_id].format(host=host.name, where=where(host)), id=slot_id)
+    return slot.create()
+
+
+class HostSwitching:
+    """The NetconApp side of hosts: the current one, switching, the cluster's messages."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer "Next host" only where there is another host (a one-host console keeps its footer as it was)."""
+        if action == "next_host" and len(self.cluster.names) < 2:  # type: ignore[attr-defined]
+            return False
+        return super().check_action(action, parameters)  # type: ignore[misc]
+
+    def in_process(self: NetconApp) -> bool:
+        return not is_remote(self.host)
+
+    def use_host(self: NetconApp, host: Host) -> None:
+        """Point every reader of the app at ``host`` (the start host keeps what the app was given)."""
+        self.host = host
+        start = host is self.start_host
+        own_ctx = getattr(host, "ctx", None)
+        self.ctx = own_ctx if own_ctx is not None else self.start_ctx
+        self.collector = getattr(host, "collector", self.collector)  # the ping matrix reads its snapshot
+        self.ports = self.start_readers["ports"] if start else HostPorts(host)
+        self.doctor = self.start_readers["doctor"] if start else HostDoctor(host)
+        self.open_counters = self.start_readers["counters"] if start else partial(HostCounters, host)
+        if start:
+            self.flannel = self.start_readers["flannel"]
+        else:
+            etcd = self.etcd_settings
+            if etcd is None:
+                self.flannel = None
+            else:
+                self.flannel = FlannelFeed(own_ctx, etcd) if own_ctx is not None else HostFlannelFeed(host, etcd)
+
+    def switch_host(self: NetconApp, name: str) -> None:
+        """Show ``name`` in every pane; the Cluster pane stays as it is."""
+        if name not in self.cluster.feeds:
+            self.notify(f"No host {name} in this console.", severity="error")
+            return
+        if name == self.host.name:
+            self.notify(f"{name} is already shown.")
+            return
+        for probe in self.ping.probes():  # probes belong to the host they were started on
+            self.ping.stop(probe.probe)
+        self.stop_remote_probes()
+        self.use_host(self.cluster.host(name))
+        self.state = LiveState()
+        self.behind = {s.id for s in SLOTS}
+        self.paint_header()
+        if not self.remounting:  # a switch under way mounts for the newest host when it is done
+            self.remounting = True
+            self.run_worker(self._remount(), name="switching host", group="switch")
+
+    async def _remount(self: NetconApp) -> None:
+        """Replace the panes (all but the Cluster pane) with the current host's, until they are its."""
+        switcher = self.query_one(ContentSwitcher)
+        try:
+            while self.mounted_for is not self.host:
+                host = self.mounted_for = self.host
+                await switcher.remove_children([w for w in switcher.children if w.id != CLUSTER])
+                await switcher.mount_all([create_pane(s.id, host) for s in SLOTS if s.id != CLUSTER])
+        finally:
+            self.remounting = False
+        self._switched(self.current)
+
+    def stop_remote_probes(self: NetconApp) -> None:
+        """The probes the Ping pane started on a host read over SSH end when another host is shown."""
+        if self.in_process():
+            return
+        host = self.host
+        panes = self.base_query("#ping")
+        tracked = getattr(panes[0], "tracked", {}) if panes else {}
+        running = [t.summary.probe for t in tracked.values() if t.summary.running]
+        if running:
+            self.run_worker(
+                partial(_stop_probes, host, running), name="stopping the probes", thread=True, exit_on_error=False
+            )
+
+    def _switched(self: NetconApp, showing: str) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        for pane in switcher.children:
+            pane.display = pane.id == showing
+        switcher.current = showing
+        if self.watching:
+            self.cluster.watch(self.host.name)
+        self.paint_header()
+        self.repaint_cluster()
+        self.pane(showing).focus_content()
+        self.pane(showing).visibility_changed(True)
+        self.refresh_snapshot()
+        self.refresh_bindings()
+
+    def action_next_host(self: NetconApp) -> None:
+        names = self.cluster.names
+        if len(names) < 2:
+            self.notify("This console shows one host: open it with --cluster or --lab to see every host.")
+            return
+        self.switch_host(names[(names.index(self.host.name) + 1) % len(names)])
+
+    def cluster_shown(self: NetconApp) -> None:
+        """The Cluster pane was shown: read every host's row (a one-host console reads its row only then)."""
+        self.follow_hosts()
+
+    def follow_hosts(self: NetconApp) -> None:
+        for name in self.cluster.names:
+            feed = self.cluster.feeds[name]
+            if feed.started:
+                continue
+            feed.started = True
+            if self.watching:
+                self.cluster.watch(name)
+            self.run_worker(
+                partial(self._follow_host, name),
+                name=f"reading host {name}",
+                group=f"host-{name}",
+                thread=True,
+                exit_on_error=False,
+            )
+
+    def _follow_host(self: NetconApp, name: str) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        self.cluster.follow(name, lambda: worker.is_cancelled or self.stopping.is_set())
+
+    def base_query(self: NetconApp, selector: str) -> list[Any]:
+        """The panes matching ``selector`` on the console's main screen, also while a form or the help is on top
+        of it (none while the console is going away)."""
+        return list(self.screen_stack[0].query(selector)) if self.screen_stack else []
+
+    def repaint_cluster(self: NetconApp) -> None:
+        """The Cluster pane shows every host's last row (not once the console is quitting)."""
+        if self.stopping.is_set():
+            return
+        for pane in self.base_query(f"#{CLUSTER}"):
+            if isinstance(pane, ClusterPane):
+                pane.refresh_rows()
+
+    def on_host_row_read(self: NetconApp, message: HostRowRead) -> None:
+        self.repaint_cluster()
+        if message.row.name == self.host.name:
+            self.paint_header()
+
+    def on_host_changed(self: NetconApp, message: HostChanged) -> None:
+        name = message.host or self.host.name
+        self.cluster.touch(name)
+        if name != self.host.name:
+            return
+        if LOST not in message.reasons:
+            self.refresh_snapshot()
+        self.paint_header()  # a source lost or back changes "live"
+
+    def host_live(self: NetconApp) -> bool:
+        """The current host's events reach the console. A remote host counts as live while it is connected: its
+        netcon's first event ("watching") is sent before its own watcher has connected, and says not live."""
+        if is_remote(self.host):
+            return bool(getattr(self.host, "connected", False))
+        return self.host.live
+
+    def host_problem(self: NetconApp) -> str | None:
+        """ "h2 unreachable: <why>" while the current host's connection is down."""
+        error = getattr(self.host, "error", None)
+        if is_remote(self.host) and not self.host_live() and error:
+            return f"{self.host.name} unreachable: {error}"
+        return None
+
+
+def _stop_probes(host: Host, probes: list[int]) -> None:
+    for probe in probes:
+        with contextlib.suppress(NetconError):  # gone already, or the host is unreachable (its netcon ended them)
+            host.stop_probe(probe)
+
+
+class HostCommands(Provider):
+    """The palette's "Switch to host NAME", one per host of the console."""
+
+    def _commands(self) -> Iterator[tuple[str, str, partial[None]]]:
+        app: Any = self.app
+        for name in app.cluster.names:
+            host = app.cluster.host(name)
+            yield (f"Switch to host {name}", host.target, partial(app.switch_host, name))
+
+    async def discover(self) -> Hits:
+        for text, help_text, command in self._commands():
+            yield DiscoveryHit(text, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, help_text, command in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
