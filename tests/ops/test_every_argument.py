@@ -131,6 +131,7 @@ COMMANDS: dict[str, Command] = {
             "--capture-max-pps": Arg("int", ("--capture-max-pps",)),
             "--capture-keep": Arg("int", ("--capture-keep",)),
             "--capture-stop-after": Arg("int", ("--capture-stop-after",)),
+            "--lab": Arg("lab-prefix", ("prefix", "--lab")),
         },
     ),
     "capture": Command(  # a value wrongly accepted would capture on lo for 0.2 s and exit 0
