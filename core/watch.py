@@ -94,7 +94,12 @@ class Watcher:
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
+        """End the sources and the dispatcher; a second call does nothing (closing the wake pipe twice could
+        close a descriptor the process has reused meanwhile)."""
+        with self._cond:
+            if self._stop.is_set():
+                return
+            self._stop.set()
         os.write(self._wake_w, b"x")
         stream = self._stream
         if stream is not None:

@@ -252,3 +252,18 @@ def test_live_is_said_once_every_source_is_connected(netns):
     finally:
         watcher.stop()
     assert sum("live" in call for call in seen.calls) == 1
+
+
+def test_stopping_twice_does_nothing_the_second_time(netns):
+    """A console that stops a host's watcher when it switches away and again when it quits: the second stop
+    must neither raise nor close descriptors it no longer owns."""
+    watcher = Watcher(HostContext.from_options(netns=netns), lambda reasons: None, docker=False).start()
+    watcher.stop()
+    spare_r, spare_w = os.pipe()  # takes the numbers the watcher's wake pipe had
+    try:
+        watcher.stop()
+        os.write(spare_w, b"x")
+        assert os.read(spare_r, 1) == b"x"
+    finally:
+        os.close(spare_r)
+        os.close(spare_w)
