@@ -67,7 +67,15 @@ def test_an_endless_ping_over_ssh_stops_on_ctrl_c_with_its_statistics(ssh_lab: L
     h2, target = ssh_lab.host("h2"), address(ssh_lab, "h1", "h1-probe")
     argv = [sys.executable, "-m", "netcon.cli", *over_ssh(ssh_lab, h2), "ping", "--from", "h2-probe", target]
     argv += ["-i", "0.2"]
-    ping = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal's ^C gives it: a suite started in the background (``cmd &``) runs with SIGINT
+    # ignored, which children inherit, and Python then leaves ^C ignored too
+    ping = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert ping.stdout is not None
         lines = [ping.stdout.readline() for _ in range(4)]  # the header and three replies
