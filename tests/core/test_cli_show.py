@@ -76,9 +76,11 @@ def test_unreachable_docker_is_one_line_and_exit_1():
 
 
 @pytest.mark.parametrize("view", ["bridges", "veths", "ports"])
-def test_a_partial_answer_says_what_it_lacks(view):
+def test_a_partial_answer_says_what_it_lacks(dobj, view):
     """Without Docker the kernel's side is still shown, and the table (on stderr) and the JSON (not_read) say
-    that Docker was not read."""
+    that Docker was not read. A container of the machine's Docker gives every view a row of the kernel's (its
+    veth, docker0), also on a machine that has none of its own."""
+    dobj.container("partial")
     sock = "unix:///nonexistent/docker.sock"
     lacks = f"Docker daemon not reachable at {sock}: no socket there."
     table = netcon("--docker-host", sock, "show", view)
