@@ -85,10 +85,11 @@ def test_reuse_previous_reservation_revoke(make_store, ctx, api):
     first = acquire_lease(ctx, store, vxlan_attrs("198.18.0.1", 1, MAC1))
     again = acquire_lease(ctx, store, vxlan_attrs("198.18.0.1", 1, MAC2))  # same PublicIP: same subnet
     assert again.subnet == first.subnet and store.lease(first.subnet).attrs.vtep_mac == MAC2
-    other = acquire_lease(ctx, store, vxlan_attrs("198.18.0.2", 1, MAC1), previous_subnet="10.5.77.0/24")
-    assert other.subnet == "10.5.77.0/24"
-    taken = acquire_lease(ctx, store, vxlan_attrs("198.18.0.3", 1, MAC1), previous_subnet="10.5.77.0/24")
-    assert taken.subnet != "10.5.77.0/24"
+    # the previous subnet lies beyond the first 100 free ones, among which the first lease is picked at random
+    other = acquire_lease(ctx, store, vxlan_attrs("198.18.0.2", 1, MAC1), previous_subnet="10.5.177.0/24")
+    assert other.subnet == "10.5.177.0/24"
+    taken = acquire_lease(ctx, store, vxlan_attrs("198.18.0.3", 1, MAC1), previous_subnet="10.5.177.0/24")
+    assert taken.subnet != "10.5.177.0/24"
     reserved = reserve_subnet(ctx, store, first.subnet)
     assert reserved.reservation and store.lease(first.subnet).reservation
     assert acquire_lease(ctx, store, vxlan_attrs("198.18.0.1", 1, MAC1)).reservation  # stays a reservation
@@ -97,7 +98,7 @@ def test_reuse_previous_reservation_revoke(make_store, ctx, api):
     assert acquire_lease(ctx, store, vxlan_attrs("198.18.0.9", 1, MAC1)).subnet == "10.5.200.0/24"
     revoke_lease(ctx, store, other.subnet)
     assert store.lease(other.subnet) is None
-    with pytest.raises(NetconError, match=r"no lease for 10\.5\.77\.0/24"):
+    with pytest.raises(NetconError, match=r"no lease for 10\.5\.177\.0/24"):
         revoke_lease(ctx, store, other.subnet)
     with pytest.raises(UsageError, match="not a /24 inside the pool"):
         reserve_subnet(ctx, store, "10.6.0.0/24", "198.18.0.9")
