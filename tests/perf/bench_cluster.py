@@ -161,7 +161,16 @@ def measure_console(state: lab_state.LabState, args: argparse.Namespace, tag: st
             await pilot.press("minus")
             pane = app.pane("cluster")
             lab_hosts = [h.name for h in state.hosts]
-            await until(lambda: all(shown_filled(pane, n) for n in lab_hosts), started + 60, "rows filled")
+            try:
+                await until(lambda: all(shown_filled(pane, n) for n in lab_hosts), started + 60, "rows filled")
+            except SystemExit:
+                for n, feed in app.cluster.feeds.items():
+                    print(
+                        f"  {n}: shown {[shown(pane, n, k) for k in ('reachable', 'docker', 'subnet', 'vtep')]}; "
+                        f"row {feed.row}",
+                        flush=True,
+                    )
+                raise
             out = {"first_full_s": time.perf_counter() - started}
             print(f"console first full: {out['first_full_s']:.2f} s ({len(app.cluster.names)} rows)", flush=True)
             await until(lambda: all(f.row.errors is not None for f in app.cluster.feeds.values()), started + 60, "")
