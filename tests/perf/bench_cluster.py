@@ -175,13 +175,17 @@ def measure_console(state: lab_state.LabState, args: argparse.Namespace, tag: st
             print(f"console first full: {out['first_full_s']:.2f} s ({len(app.cluster.names)} rows)", flush=True)
             await until(lambda: all(f.row.errors is not None for f in app.cluster.feeds.values()), started + 60, "")
             await asyncio.sleep(3)  # the doctor's runs and the remote watchers settle, as for the core
+            threads = thread_cpu()
             mine, served, sshd, n_serve, n_sshd = await asyncio.to_thread(idle_cpu, state, args.seconds)
+            split = thread_cpu()
+            split = {k: (v - threads.get(k, 0.0)) / args.seconds * 100 for k, v in split.items()}
             out["idle_cpu_pct"] = mine
             print(
                 f"console idle {args.seconds:g} s (load {os.getloadavg()[0]:.2f}): the console {mine:.2f}% of a core; "
                 f"{n_serve} remote serve --stdio {served:.2f}% together; {n_sshd} sshd sessions {sshd:.2f}%",
                 flush=True,
             )
+            print("  by thread: " + ", ".join(f"{k} {v:.2f}%" for k, v in sorted(split.items())), flush=True)
             times = await console_events(state, pane, args.changes, tag)
             out["event_ms"] = statistics.median(times)
             listed = " ".join(f"{v:.0f}" for v in times)
@@ -192,6 +196,19 @@ def measure_console(state: lab_state.LabState, args: argparse.Namespace, tag: st
         return asyncio.run(console())
     finally:
         stop_loop()
+
+
+def thread_cpu() -> dict[str, float]:
+    """This process's CPU seconds by kind of thread: the hosts' followers (row reads), Textual's loop (the main
+    thread), the SSH connections' loop, the rest."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for thread in psutil.Process().threads():
+        name = names.get(thread.id, "")
+        kind = {"MainThread": "Textual", "netcon-asyncio": "asyncssh"}.get(name, "other")
+        kind = "followers" if name.startswith("netcon-host") else kind
+        out[kind] = out.get(kind, 0.0) + thread.user_time + thread.system_time
+    return out
 
 
 async def until(check, deadline: float, what: str) -> float:
