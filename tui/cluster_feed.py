@@ -13,6 +13,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from textual.message import Message
@@ -114,6 +115,9 @@ class ClusterFeed:
         self.leases = Leases(etcd)
         self.post = post
         self.stopping = threading.Event()
+        # the followers' own threads, one per host: they never end while the console runs, so in the loop's
+        # shared executor (Textual's thread workers, min(32, CPUs + 4) threads) hosts past its size went unread
+        self.threads = ThreadPoolExecutor(max_workers=max(1, len(self.feeds)), thread_name_prefix="netcon-host")
 
     @property
     def names(self) -> list[str]:
@@ -134,6 +138,10 @@ class ClusterFeed:
                 self.post(HostChanged(reasons, name))
 
         feed.subscription = feed.host.watch(changed)
+
+    def start(self, name: str, cancelled: Callable[[], bool]) -> Future[None]:
+        """``follow`` the host in a thread of its own."""
+        return self.threads.submit(self.follow, name, cancelled)
 
     def follow(self, name: str, cancelled: Callable[[], bool]) -> None:
         """A host's worker: read its row now (a remote host: once its connection says how it is) and whenever
@@ -177,3 +185,4 @@ class ClusterFeed:
         for feed in self.feeds.values():
             feed.dirty.set()
             feed.host.close()  # ends its watch too (a local host's watchers, a remote host's connection)
+        self.threads.shutdown(wait=True)  # the followers end at once: stopping is set, their hosts closed

@@ -12,6 +12,7 @@ read over SSH.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Mapping
 from functools import partial
@@ -220,18 +221,15 @@ class HostSwitching:
             if self.watching:
                 self.cluster.watch(name)
             self.run_worker(
-                partial(self._follow_host, name),
-                name=f"reading host {name}",
-                group=f"host-{name}",
-                thread=True,
-                exit_on_error=False,
+                self._follow_host(name), name=f"reading host {name}", group=f"host-{name}", exit_on_error=False
             )
 
-    def _follow_host(self: NetconApp, name: str) -> None:
+    async def _follow_host(self: NetconApp, name: str) -> None:
+        """Waits on the host's follower, which runs in a thread of its own (``ClusterFeed.start``)."""
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
-        self.cluster.follow(name, lambda: worker.is_cancelled or self.stopping.is_set())
+        await asyncio.wrap_future(self.cluster.start(name, lambda: worker.is_cancelled or self.stopping.is_set()))
 
     def base_query(self: NetconApp, selector: str) -> list[Any]:
         """The panes matching ``selector`` on the console's main screen, also while a form or the help is on top

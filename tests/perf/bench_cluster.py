@@ -11,8 +11,7 @@ this run added are removed). In one run:
    doctor's count): the lab's hosts from ``inventory.lab_entries(P, over_ssh=True)``, opened read-only, each
    ``watch``ed (one SSH connection and one remote ``netcon serve --stdio`` per host), the leases read once,
    and each host's row read by ``cluster.row`` as soon as its watch says it is connected — what a console
-   does. ``measure_console_first_full`` is the same through the headless console's Cluster pane, when the
-   console has one.
+   does.
 2. idle_cpu_pct: the CPU of this process over ``--seconds`` with every host watched and nothing changing;
    beside it, the 8 remote ``netcon serve --stdio`` processes and the 8 sshd sessions (found under each lab
    sshd's pid).
@@ -22,14 +21,21 @@ this run added are removed). In one run:
 4. sequential_ssh_s: the same hosts' snapshots read by the real ``ssh -F <lab ssh config> root@P-hN netcon
    show veths --json``, one after the other (what a script without netcon's cluster does).
 
-Last line: ``cluster hosts=<n> first_full_s=<x> idle_cpu_pct=<x> event_ms=<x> sequential_ssh_s=<x>``.
+5. console_*: with the core's hosts closed, the same through the console: headless (Textual's Pilot, 160x50)
+   on the hosts ``netcon console --lab P`` opens (``cli.console_hosts.cluster_hosts``), the Cluster pane shown;
+   console_first_full_s from opening the hosts to every lab host's row on screen reachable with its Docker
+   version, subnet and VTEP MAC (polled every 20 ms); console_idle_cpu_pct over ``--seconds`` as in 2;
+   console_event_ms, p50 over ``--changes`` busybox containers run on and removed from h5 through its dockerd's
+   socket, from the call's start to h5's CONTAINERS cell showing the new count.
+
+Last line: ``cluster hosts=<n> first_full_s=<x> idle_cpu_pct=<x> event_ms=<x> sequential_ssh_s=<x>
+console_first_full_s=<x> console_idle_cpu_pct=<x> console_event_ms=<x>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import statistics
@@ -39,6 +45,7 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import docker
 import psutil
@@ -47,6 +54,7 @@ from netcon.core.aioloop import stop_loop
 from netcon.core.flannel.registry import FlannelStore
 from netcon.core.hosts import cluster, inventory
 from netcon.core.hosts.base import BACK, LOST, Host
+from netcon.core.image import BUSYBOX_IMAGE
 from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab import state as lab_state
 from tests.perf.sshlab import LABEL, add_containers, remove_containers, throwaway_lab
@@ -120,15 +128,142 @@ def watch_cluster(
 _none = cluster.HostRow("", "", False)
 
 
-def measure_console_first_full(prefix: str) -> float | str:
-    """Seconds from starting the headless console on the lab's hosts to its Cluster pane showing every host's
-    row filled, or why it was not measured: the Cluster pane is being written (issue 16), and this is where its
-    measurement goes once it is on main."""
-    tui = importlib.util.find_spec("netcon.tui")  # looked up, not imported: Textual would load mid-measurement
-    locations = tui.submodule_search_locations if tui is not None else None
-    if not locations or not os.path.exists(os.path.join(locations[0], "panes", "cluster.py")):
-        return "not measured: this build's console has no Cluster pane"
-    return "not measured: the Cluster pane exists but its measurement is not written yet"
+CONSOLE_SIZE = (160, 50)
+
+
+def measure_console(state: lab_state.LabState, args: argparse.Namespace, tag: str) -> dict[str, float]:
+    """The same lab through the console, headless (Textual's Pilot, 160x50), on the hosts ``netcon console --lab
+    P`` opens (``cli.console_hosts.cluster_hosts``: this machine in-process, the lab's hosts over SSH): seconds
+    from opening its hosts to the Cluster pane showing every lab host's row filled, its idle CPU, and ms from a
+    container run or removed on h5 to h5's CONTAINERS cell changing. Textual is imported first (timed apart)."""
+    import asyncio
+
+    t0 = time.perf_counter()
+    from netcon.cli.console import capture_settings, etcd_settings
+    from netcon.cli.console_hosts import cluster_hosts
+    from netcon.cli.hosts import check_host_options
+    from netcon.cli.main import build_parser
+    from netcon.core.context import HostContext
+    from netcon.tui.app import NetconApp
+
+    print(f"console: netcon.tui imported in {time.perf_counter() - t0:.2f} s", flush=True)
+
+    async def console() -> dict[str, float]:
+        started = time.perf_counter()
+        args_ = build_parser(["console"]).parse_args(["console", "--lab", state.prefix])
+        ctx = HostContext.from_options(docker_host=None, netns=None, read_only=False)  # as main() makes it
+        check_host_options(args_, ctx, "console")
+        settings = etcd_settings(args_)
+        name, hosts, leases_etcd = cluster_hosts(args_, ctx, settings)  # what run_console does
+        app = NetconApp(ctx, etcd=settings, name=name, hosts=hosts, cluster_etcd=leases_etcd)
+        app.capture_settings = capture_settings(args_)
+        async with app.run_test(size=CONSOLE_SIZE) as pilot:
+            await pilot.press("minus")
+            pane = app.pane("cluster")
+            lab_hosts = [h.name for h in state.hosts]
+            try:
+                await until(lambda: all(shown_filled(pane, n) for n in lab_hosts), started + 60, "rows filled")
+            except SystemExit:
+                for n, feed in app.cluster.feeds.items():
+                    print(
+                        f"  {n}: shown {[shown(pane, n, k) for k in ('reachable', 'docker', 'subnet', 'vtep')]}; "
+                        f"row {feed.row}",
+                        flush=True,
+                    )
+                raise
+            out = {"first_full_s": time.perf_counter() - started}
+            print(f"console first full: {out['first_full_s']:.2f} s ({len(app.cluster.names)} rows)", flush=True)
+            await until(lambda: all(f.row.errors is not None for f in app.cluster.feeds.values()), started + 60, "")
+            await asyncio.sleep(3)  # the doctor's runs and the remote watchers settle, as for the core
+            threads = thread_cpu()
+            mine, served, sshd, n_serve, n_sshd = await asyncio.to_thread(idle_cpu, state, args.seconds)
+            split = thread_cpu()
+            split = {k: (v - threads.get(k, 0.0)) / args.seconds * 100 for k, v in split.items()}
+            out["idle_cpu_pct"] = mine
+            print(
+                f"console idle {args.seconds:g} s (load {os.getloadavg()[0]:.2f}): the console {mine:.2f}% of a core; "
+                f"{n_serve} remote serve --stdio {served:.2f}% together; {n_sshd} sshd sessions {sshd:.2f}%",
+                flush=True,
+            )
+            print("  by thread: " + ", ".join(f"{k} {v:.2f}%" for k, v in sorted(split.items())), flush=True)
+            times = await console_events(state, pane, args.changes, tag)
+            out["event_ms"] = statistics.median(times)
+            listed = " ".join(f"{v:.0f}" for v in times)
+            print(f"console events ms (a container run or removed, to its row on screen): {listed}", flush=True)
+        return out
+
+    try:
+        return asyncio.run(console())
+    finally:
+        stop_loop()
+
+
+def thread_cpu() -> dict[str, float]:
+    """This process's CPU seconds by kind of thread: the hosts' followers (row reads), Textual's loop (the main
+    thread), the SSH connections' loop, the rest."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for thread in psutil.Process().threads():
+        name = names.get(thread.id, "")
+        kind = {"MainThread": "Textual", "netcon-asyncio": "asyncssh"}.get(name, "other")
+        kind = "followers" if name.startswith("netcon-host") else kind
+        out[kind] = out.get(kind, 0.0) + thread.user_time + thread.system_time
+    return out
+
+
+async def until(check, deadline: float, what: str) -> float:
+    """When ``check()`` became true, polled every 20 ms (SystemExit past ``deadline``)."""
+    import asyncio
+
+    while not check():
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"bench_cluster: the console: {what or 'not done'} by the deadline")
+        await asyncio.sleep(0.02)
+    return time.perf_counter()
+
+
+def shown(pane, name: str, key: str) -> str | None:
+    """The Cluster pane's cell for a host, from its table (a column the narrow layout moved to the strip below
+    it: the cells the pane put there)."""
+    from textual.widgets.data_table import CellDoesNotExist, ColumnDoesNotExist, RowDoesNotExist
+
+    try:
+        return str(pane.table.get_cell(name, key))
+    except (CellDoesNotExist, ColumnDoesNotExist, RowDoesNotExist):
+        cells = pane.full.get(name)
+        return None if cells is None or name not in {k.value for k in pane.table.rows} else str(cells[key])
+
+
+def shown_filled(pane, name: str) -> bool:
+    """The host's row on screen says reachable, with its Docker version, subnet and VTEP MAC."""
+    values = [shown(pane, name, key) for key in ("reachable", "docker", "subnet", "vtep")]
+    return values[0] == "yes" and all(v not in (None, "-") for v in values[1:])
+
+
+async def console_events(state: lab_state.LabState, pane, changes: int, tag: str) -> list[float]:
+    """ms from the start of each change on h5 (a busybox container run, then removed, through its dockerd's
+    socket) to h5's CONTAINERS cell showing the new count."""
+    import asyncio
+
+    host = state.hosts[min(EVENT_HOST, len(state.hosts) - 1)]
+    client = docker.DockerClient(base_url=host.docker_host, timeout=60)
+    out = []
+    for i in range(changes):
+        await asyncio.sleep(1.5)  # past the remote watcher's debounce, as for the core's events
+        before = int(shown(pane, host.name, "containers") or 0)
+        name, t0 = f"{tag}-ev{i // 2}", time.perf_counter()
+        if i % 2 == 0:
+            run = partial(client.containers.run, BUSYBOX_IMAGE, ["sleep", "600"], name=name, detach=True)
+            done = asyncio.create_task(asyncio.to_thread(run, labels={LABEL: tag}))
+        else:
+            done = asyncio.create_task(asyncio.to_thread(lambda n=name: client.containers.get(n).remove(force=True)))
+        want = str(before + (1 if i % 2 == 0 else -1))
+        at = await until(
+            lambda w=want: shown(pane, host.name, "containers") == w, t0 + 10, f"{host.name} showing {want}"
+        )
+        await done
+        out.append((at - t0) * 1000)
+    return out
 
 
 def serving_processes(state: lab_state.LabState) -> tuple[list[psutil.Process], list[psutil.Process]]:
@@ -253,11 +388,17 @@ def run(state: lab_state.LabState, args: argparse.Namespace) -> None:
             watched, first_full = watch_cluster(state.prefix, pool)
             print(start_cost(state, cpu, alone), flush=True)
             try:
-                measure(state, args, tag, watched, first_full, load)
+                line = measure(state, args, tag, watched, first_full, load)
             finally:
                 for host in watched.hosts:
                     host.close()
                 stop_loop()
+        time.sleep(2)
+        console = measure_console(state, args, tag)
+        print(
+            f"{line} console_first_full_s={console['first_full_s']:.2f} "
+            f"console_idle_cpu_pct={console['idle_cpu_pct']:.2f} console_event_ms={console['event_ms']:.0f}"
+        )
     finally:
         remove_containers(state, tag)
 
@@ -285,7 +426,9 @@ def start_cost(state: lab_state.LabState, before: float, alone: float) -> str:
 
 def measure(
     state: lab_state.LabState, args: argparse.Namespace, tag: str, watched: Watched, first_full: float, load: float
-) -> None:
+) -> str:
+    """Everything through the core (the console's figures come after, with the core's hosts closed); the last
+    line's keys."""
     connected = sorted(watched.connected_s.values())
     rows = watched.rows.values()
     print(
@@ -293,8 +436,6 @@ def measure(
         f"{connected[-1]:.2f} s; containers per host {sorted(r.containers or 0 for r in rows)}",
         flush=True,
     )
-    console = measure_console_first_full(state.prefix)
-    print(f"console first full: {f'{console:.2f} s' if isinstance(console, float) else console}", flush=True)
     time.sleep(3)  # the rows' doctor runs and the remote watchers settle
     mine, served, sshd, n_serve, n_sshd = idle_cpu(state, args.seconds)
     print(
@@ -318,7 +459,7 @@ def measure(
         f"{sequential / again:.0f}x its snapshots)",
         flush=True,
     )
-    print(
+    return (
         f"cluster hosts={len(state.hosts)} first_full_s={first_full:.2f} idle_cpu_pct={mine:.2f} "
         f"event_ms={p50:.0f} sequential_ssh_s={sequential:.2f}"
     )

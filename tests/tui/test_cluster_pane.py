@@ -5,6 +5,7 @@ rows is ``netcon cluster status --json --lab PREFIX``; for a switched pane, h2's
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -125,6 +127,22 @@ async def test_rows_equal_cluster_status(cluster_lab):
             assert got == (want["subnet"], want["vtep_mac"], want["docker_version"], want["containers"]), name
             assert row.subnet in text and row.vtep_mac in text
         assert table_keys(app, "cluster") == {"h1", "h2"}
+
+
+async def test_every_row_is_read_however_few_threads_the_loop_lends(cluster_lab):
+    """Each host is followed by a thread of its own. Textual's thread workers share the asyncio loop's default
+    executor (min(32, CPUs + 4) threads) and a host's follower never ends, so a console with more hosts than
+    that left the later hosts "reading…" for good (8 lab hosts on this 2-CPU machine: 4 of them). The loop's
+    executor is made 1 thread here to reach that limit with this module's two hosts."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    asyncio.get_running_loop().set_default_executor(executor)
+    try:
+        app = open_console(cluster_lab)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("minus")
+            await until(pilot, lambda: full_rows(app), 30, "every host's row filled")
+    finally:
+        executor.shutdown(wait=False)
 
 
 def snapshot_of(host: LabHost) -> Snapshot:
