@@ -3,8 +3,10 @@ own, so a host that does not answer delays no other.
 
 Each host's worker reads its row (``core.hosts.cluster.row``) when the host says it changed (its ``watch``
 events, ``LOST``/``BACK`` included) and every ``PERIOD`` seconds (lease TTL, round trip), and posts it as a
-``HostRowRead``; the doctor runs at most every ``DOCTOR_PERIOD`` seconds per host. The change events go to the
-app as ``HostChanged`` (with the host's name), so the pane of the current host refreshes too.
+``HostRowRead``. The doctor reads everything on its host, so it runs again only after that host changed (at
+most every ``DOCTOR_PERIOD`` seconds) or when its count is ``DOCTOR_MAX_AGE`` old: an idle console costs the
+hosts next to nothing. The change events go to the app as ``HostChanged`` (with the host's name), so the pane of
+the current host refreshes too.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from netcon.core.hosts.base import EtcdAccess, Host, Reasons, Subscription
 from netcon.core.hosts.cluster import HostRow, row
 from netcon.tui.messages import HostChanged
 
-PERIOD = 10.0  # seconds between two reads of a quiet host's row
-DOCTOR_PERIOD = 30.0  # the doctor on a host at most this often (it reads everything)
+PERIOD = 30.0  # seconds between two reads of a quiet host's row
+DOCTOR_PERIOD = 30.0  # the doctor on a host that changed at most this often (it reads everything)
+DOCTOR_MAX_AGE = 300.0  # and on a quiet host this often
+# reasons that say nothing changed: a watcher's periodic fallback, its first word, its sources connected
+QUIET = frozenset({"periodic", "watching", "live"})
 LEASES_MAX_AGE = 5.0  # the flannel leases read once for every host's row within this many seconds
 
 
@@ -98,6 +103,7 @@ class HostFeed:
         self.dirty = threading.Event()
         self.row: HostRow = HostRow(host.name, host.target, False, error="reading…", address=_address(host))
         self.doctor_at = 0.0
+        self.changed = True  # since the doctor last ran here
         self.subscription: Subscription | None = None
         self.started = False
 
@@ -133,6 +139,7 @@ class ClusterFeed:
             return
 
         def changed(reasons: Reasons) -> None:
+            feed.changed = feed.changed or bool(reasons - QUIET)
             feed.dirty.set()
             if not self.stopping.is_set():
                 self.post(HostChanged(reasons, name))
@@ -162,7 +169,8 @@ class ClusterFeed:
         """The row without the doctor first (posted at once), then, when it is due, with the doctor's count;
         between two runs the last count stands."""
         quick = row(feed.host, self.leases.get(), doctor=False, rtt=round_trip)
-        due = time.monotonic() - feed.doctor_at >= DOCTOR_PERIOD or not feed.row.reachable
+        age = time.monotonic() - feed.doctor_at
+        due = (feed.changed and age >= DOCTOR_PERIOD) or age >= DOCTOR_MAX_AGE or not feed.row.reachable
         if not quick.reachable or not due:
             if quick.reachable:
                 return dataclasses.replace(quick, errors=feed.row.errors, warnings=feed.row.warnings)
@@ -170,13 +178,15 @@ class ClusterFeed:
         self.post(HostRowRead(quick))
         if self.stopping.is_set() or cancelled():
             return quick
-        feed.doctor_at = time.monotonic()
+        feed.doctor_at, feed.changed = time.monotonic(), False
         return row(feed.host, self.leases.get(), doctor=True, rtt=round_trip)
 
-    def touch(self, name: str | None = None) -> None:
-        """Read one host's row again now (every host's: ``name`` None)."""
+    def touch(self, name: str | None = None, reasons: Reasons | None = None) -> None:
+        """Read one host's row again now (every host's: ``name`` None); its doctor too when it is due, unless
+        ``reasons`` (a change event's) say nothing changed."""
         for key, feed in self.feeds.items():
             if name is None or key == name:
+                feed.changed = feed.changed or reasons is None or bool(reasons - QUIET)
                 feed.dirty.set()
 
     def close(self) -> None:

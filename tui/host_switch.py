@@ -251,7 +251,7 @@ class HostSwitching:
 
     def on_host_changed(self: NetconApp, message: HostChanged) -> None:
         name = message.host or self.host.name
-        self.cluster.touch(name)
+        self.cluster.touch(name, message.reasons)
         if name != self.host.name:
             return
         if LOST not in message.reasons:

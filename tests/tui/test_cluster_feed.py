@@ -1,0 +1,54 @@
+"""When the Cluster pane's feed runs a host's doctor: after a change, not on a quiet host's periodic events.
+The host is this machine read in-process (the real snapshot and doctor); its ``doctor`` is wrapped to count the
+runs, the one thing no real component reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from netcon.core.context import HostContext
+from netcon.core.doctor.findings import Report
+from netcon.core.hosts.local import LocalHost
+from netcon.tui import cluster_feed
+from netcon.tui.cluster_feed import ClusterFeed, HostRowRead
+
+
+class CountedHost(LocalHost):
+    def __init__(self) -> None:
+        super().__init__(HostContext(read_only=True))
+        self.doctor_runs = 0
+
+    def doctor(self) -> Report:
+        self.doctor_runs += 1
+        return super().doctor()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_the_doctor_runs_again_after_a_change_not_on_quiet_events(monkeypatch):
+    monkeypatch.setattr(cluster_feed, "DOCTOR_PERIOD", 0.0)  # due at once after a change
+    host = CountedHost()
+    rows: list[HostRowRead] = []
+    feed = ClusterFeed([host], None, lambda m: rows.append(m) if isinstance(m, HostRowRead) else None)
+    follower = threading.Thread(target=feed.follow, args=("local", lambda: False))
+    follower.start()
+    try:
+        wait_for(lambda: host.doctor_runs == 1 and len(rows) >= 2)  # the quick row, then the doctor's
+        for _ in range(3):  # a watcher's periodic fallback: the rows are read again, the doctor is not
+            read = len(rows)
+            feed.touch("local", frozenset({"periodic"}))
+            wait_for(lambda: len(rows) > read)  # noqa: B023 (read is used at once)
+        assert host.doctor_runs == 1
+        feed.touch("local", frozenset({"docker:network:create"}))
+        wait_for(lambda: host.doctor_runs == 2)
+    finally:
+        feed.close()
+        follower.join(10)
+    assert not follower.is_alive()
