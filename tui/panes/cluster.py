@@ -35,7 +35,7 @@ def cells(row: HostRow, current: bool, now: float) -> dict[str, Any]:
         "docker": text(row.docker_version),
         "containers": text(row.containers),
         "subnet": text(row.subnet),
-        "ttl": text(row.lease_ttl_s, "s"),
+        "ttl": "-" if row.lease_ttl_s is None else age_text(row.lease_ttl_s),  # 23h59m: a cell redrawn once a minute
         "vtep": text(row.vtep_mac),
         "doctor": "-" if row.errors is None else f"{row.errors}/{row.warnings}",
         "rtt": "-" if row.rtt_ms is None else f"{row.rtt_ms:.1f}ms",
