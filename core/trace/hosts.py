@@ -9,9 +9,11 @@ from __future__ import annotations
 import glob
 import ipaddress
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, UsageError
@@ -23,6 +25,8 @@ from netcon.core.netlink.rtnl import Link, Rtnl
 from netcon.core.netns import proc_netns, run_in_netns
 from netcon.core.refs import SHORT_ID
 from netcon.core.snapshot import SnapshotCollector
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from netcon.core.trace.remote import RemoteView
@@ -166,6 +170,21 @@ def lab_of(ctx: HostContext, prefix: str | None) -> Lab | None:
     return None
 
 
+def in_parallel(jobs: Sequence[Callable[[], T]]) -> tuple[list[T], list[NetconError]]:
+    """Each job in a thread of its own (hosts are read at once, so a slow one delays no other): the results of
+    those that worked, in order, and the errors of the others."""
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        results: list[T] = []
+        errors: list[NetconError] = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except NetconError as error:
+                errors.append(error)
+    return results, errors
+
+
 class Hosts:
     """Every host the trace reads: ``views`` in-process, ``remotes`` over SSH (their netcon walks their part).
     ``part``: one host's own part of a walk, asked for by a trace elsewhere. ``Hosts.read(ctx, lab)``; close
@@ -189,14 +208,7 @@ class Hosts:
             for h in lab.state.hosts
             if h.name not in skip
         ]
-        with ThreadPoolExecutor(max_workers=max(1, len(contexts))) as pool:
-            futures = [pool.submit(HostView, name, c, lab.prefix) for name, c in contexts]
-            views, errors = [], []
-            for future in futures:
-                try:
-                    views.append(future.result())
-                except NetconError as error:
-                    errors.append(error)
+        views, errors = in_parallel([partial(HostView, name, c, lab.prefix) for name, c in contexts])
         if errors:
             for view in views:
                 view.close()

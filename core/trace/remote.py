@@ -7,14 +7,14 @@ that host): the netcon there captures the probe on them (``remote_proof``).
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from netcon.core.context import HostContext
-from netcon.core.errors import NetconError, NotFound
+from netcon.core.errors import NotFound
 from netcon.core.model import Container, Snapshot
-from netcon.core.trace.hosts import Hosts, HostView, running_with
+from netcon.core.trace.hosts import Hosts, HostView, in_parallel, running_with
 from netcon.core.trace.legs import Arrival, Leg, LegResult
 from netcon.core.trace.links import Next, Outcome
 from netcon.core.trace.model import PASS, Hop
@@ -47,14 +47,7 @@ def open_remotes(hosts: list[tuple[str, RemoteHost]]) -> tuple[RemoteView, ...]:
         addresses = frozenset(a.split("/")[0] for i in snapshot.interfaces for a in i.addresses)
         return RemoteView(name, host, snapshot, addresses)
 
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        futures = [pool.submit(read, name, host) for name, host in hosts]
-        views, errors = [], []
-        for future in futures:
-            try:
-                views.append(future.result())
-            except NetconError as error:
-                errors.append(error)
+    views, errors = in_parallel([partial(read, name, host) for name, host in hosts])
     if errors:
         for _name, host in hosts:
             host.close()
