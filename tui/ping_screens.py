@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,9 +174,9 @@ class TargetPicker(Declared, ModalScreen[Target | None]):
         self.dismiss(None)
 
 
-def ping_from(pane: Pane, key: str) -> None:
-    """``p`` on a container: check it can be a source, ask for the target, then ask the app (a message) to start
-    the probe and show the Ping pane."""
+def _pick_target(pane: Pane, key: str, verb: str, then: Callable[[str, Target], None]) -> None:
+    """The container ``key`` as a source (refused in one notice when it cannot be one), then the picker of what
+    it should reach; ``then(source name, target)`` once one is chosen."""
     snap = pane.app.state.snapshot
     c = snap.container(key) if snap else None
     if c is None:
@@ -189,29 +190,22 @@ def ping_from(pane: Pane, key: str) -> None:
 
     def chosen(target: Target | None) -> None:
         if target is not None:
-            pane.post_message(ProbeRequested(c.name, target.value, target.name))
+            then(c.name, target)
 
-    pane.app.push_screen(TargetPicker(c.name, targets(snap, c)), chosen)
+    pane.app.push_screen(TargetPicker(c.name, targets(snap, c), verb=verb), chosen)
+
+
+def ping_from(pane: Pane, key: str) -> None:
+    """``p`` on a container: check it can be a source, ask for the target, then ask the app (a message) to start
+    the probe and show the Ping pane."""
+    _pick_target(
+        pane, key, "ping", lambda source, target: pane.post_message(ProbeRequested(source, target.value, target.name))
+    )
 
 
 def trace_from_container(pane: Pane, key: str) -> None:
     """``t`` on a container: check it can be a source, ask for the destination, then trace (pane 0)."""
-    snap = pane.app.state.snapshot
-    c = snap.container(key) if snap else None
-    if c is None:
-        return
-    mode = c.network_mode if c.network_mode in ("host", "none") else "bridge"
-    try:
-        check_container(c.name, c.state, mode, c.pid)
-    except NetconError as error:
-        pane.notify(str(error), severity="error", timeout=8)
-        return
-
-    def chosen(target: Target | None) -> None:
-        if target is not None:
-            trace_from(pane, c.name, target.name or target.value)
-
-    pane.app.push_screen(TargetPicker(c.name, targets(snap, c), verb="trace"), chosen)
+    _pick_target(pane, key, "trace", lambda source, target: trace_from(pane, source, target.name or target.value))
 
 
 def open_matrix(pane: Pane, key: str) -> None:
