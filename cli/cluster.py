@@ -63,14 +63,10 @@ def _hosts(args, ctx):
     entries += inventory.flag_entries([*args.hosts, *([given] if given else [])], etcd)
     leases: tuple = ()
     if etcd is not None and etcd.options is not None:
-        from netcon.core.flannel.registry import FlannelStore
+        from netcon.core.hosts.cluster import read_leases
 
         try:
-            store = FlannelStore.open(etcd.options, etcd.prefix)
-            try:
-                leases = store.listing().leases
-            finally:
-                store.close()
+            leases = read_leases(etcd)
         except NetconError as error:
             print(f"netcon: flannel's leases not read: {error}", file=sys.stderr)
         entries += inventory.lease_entries((lease.attrs.public_ip for lease in leases), entries, etcd)

@@ -41,14 +41,10 @@ def cluster_hosts(args, ctx: HostContext, settings):
 
 def _leases(etcd) -> tuple:
     """The flannel leases; none, and one line saying why, when etcd does not answer (the console opens anyway)."""
-    from netcon.core.flannel.registry import FlannelStore
+    from netcon.core.hosts.cluster import read_leases
 
     try:
-        store = FlannelStore.open(etcd.options, etcd.prefix)
-        try:
-            return tuple(store.listing().leases)
-        finally:
-            store.close()
+        return read_leases(etcd)
     except NetconError as error:
         print(f"netcon: flannel's leases not read, so their hosts are not listed: {error}", file=sys.stderr)
         return ()

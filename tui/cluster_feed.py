@@ -23,7 +23,7 @@ from textual.message import Message
 from netcon.core.errors import NetconError
 from netcon.core.flannel.lease import Lease
 from netcon.core.hosts.base import EtcdAccess, Host, Reasons, Subscription
-from netcon.core.hosts.cluster import HostRow, row
+from netcon.core.hosts.cluster import HostRow, read_leases, row
 from netcon.tui.messages import HostChanged
 
 PERIOD = 30.0  # seconds between two reads of a quiet host's row
@@ -71,15 +71,9 @@ class Leases:
         return self._leases
 
     def _read(self) -> tuple[Lease, ...]:
-        from netcon.core.flannel.registry import FlannelStore
-
-        assert self.etcd is not None and self.etcd.options is not None
+        assert self.etcd is not None
         try:
-            store = FlannelStore.open(self.etcd.options, self.etcd.prefix)
-            try:
-                return tuple(store.listing().leases)
-            finally:
-                store.close()
+            return read_leases(self.etcd)
         except NetconError:
             return ()  # no lease to match: the rows show no subnet, the Flannel pane says why
 

@@ -15,7 +15,7 @@ from netcon.core.errors import NetconError
 from netcon.core.flannel.host_rules import own_lease
 from netcon.core.flannel.lease import Lease
 from netcon.core.flannel.vxlan import device_name
-from netcon.core.hosts.base import Host
+from netcon.core.hosts.base import EtcdAccess, Host
 from netcon.core.model import Snapshot
 
 Rtt = Callable[[Host], float | None]
@@ -44,6 +44,20 @@ class HostRow:
         """The record of ``netcon cluster status --json``."""
         keys = ("name", "target", "reachable", "docker_version", "containers", "subnet", "lease_ttl_s", "vtep_mac")
         return {k: getattr(self, k) for k in (*keys, "errors", "warnings", "rtt_ms", "error")}
+
+
+def read_leases(etcd: EtcdAccess) -> tuple[Lease, ...]:
+    """The flannel leases every host's row is matched against, read once from the store ``etcd`` names (none when
+    it names no etcd); ``NetconError`` when the store cannot be read."""
+    if etcd.options is None:
+        return ()
+    from netcon.core.flannel.registry import FlannelStore
+
+    store = FlannelStore.open(etcd.options, etcd.prefix)
+    try:
+        return tuple(store.listing().leases)
+    finally:
+        store.close()
 
 
 def lease_of(snapshot: Snapshot, vxlan_mac: str | None, leases: Sequence[Lease]) -> Lease | None:
