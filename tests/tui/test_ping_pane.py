@@ -184,7 +184,10 @@ async def test_m_on_a_network_shows_the_matrix_and_a_dropped_pair_in_red(ctx, pa
             table = app.screen.query_one(DataTable)
             assert "red" in str(table.get_cell(a.name, b.name).style)
             assert "green" in str(table.get_cell(b.name, a.name).style)
-            assert f"unreachable: {a.name} → {b.name}" in screen_text(app)
+            # the summary line is painted after the table: wait for its frame, then the same assertion
+            gone = f"unreachable: {a.name} → {b.name}"
+            await wait_until(pilot, lambda: gone in screen_text(app), "the unreachable pair in the summary")
+            assert gone in screen_text(app)
         finally:
             await asyncio.to_thread(subprocess.run, [*netns, "-D", *rule], check=True)
         await pilot.press("escape")
