@@ -44,34 +44,22 @@ def register(sub, common) -> None:
 
 
 def _hosts(args, ctx):
-    """(hosts, leases) of the cluster the arguments name."""
+    """(hosts, leases) of the cluster the arguments name (``inventory.cluster_entries``: the one rule)."""
     from netcon.cli.hosts import etcd_access, ssh_config
-    from netcon.core.errors import NetconError
     from netcon.core.hosts import inventory
 
-    config = ssh_config(args)
-    etcd = etcd_access(args)
-    entries = []
-    if args.lab is not None:
-        lab_entries, lab_etcd = inventory.lab_entries(args.lab, over_ssh=True)
-        entries += lab_entries
-        etcd = etcd or lab_etcd
-    else:
-        entries.append(inventory.HostEntry("local", "local", "local", etcd=etcd))
-    entries += inventory.load_hosts_file(etcd=etcd)
     given = getattr(args, "remote_host", None)  # the global --host, before the word cluster
-    entries += inventory.flag_entries([*args.hosts, *([given] if given else [])], etcd)
-    leases: tuple = ()
-    if etcd is not None and etcd.options is not None:
-        from netcon.core.hosts.cluster import read_leases
-
-        try:
-            leases = read_leases(etcd)
-        except NetconError as error:
-            print(f"netcon: flannel's leases not read: {error}", file=sys.stderr)
-        entries += inventory.lease_entries((lease.attrs.public_ip for lease in leases), entries, etcd)
-    entries = inventory.unique(entries)
-    return [inventory.open_host(e, ctx.read_only, config, ctx) for e in entries], leases
+    cluster = inventory.cluster_entries(
+        ctx,
+        etcd_access(args),
+        lab=args.lab,
+        flags=[*args.hosts, *([given] if given else [])],
+        with_own=args.lab is None,
+    )
+    if cluster.leases_error:
+        print(f"netcon: flannel's leases not read: {cluster.leases_error}", file=sys.stderr)
+    config = ssh_config(args)
+    return [inventory.open_host(e, ctx.read_only, config, ctx) for e in cluster.entries], cluster.leases
 
 
 def _closing(hosts) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from netcon.core.context import HostContext
 from netcon.core.doctor.findings import ERROR, WARNING, Finding, HostReport, Report
 from netcon.core.errors import NetconError
 from netcon.core.flannel.host_rules import own_lease
@@ -65,6 +66,26 @@ def lease_of(snapshot: Snapshot, vxlan_mac: str | None, leases: Sequence[Lease])
     addresses."""
     addresses = [a for i in snapshot.interfaces for a in i.addresses]
     return own_lease(leases, vxlan_mac, addresses)
+
+
+def own_address(ctx: HostContext, leases: Sequence[Lease]) -> str | None:
+    """The PublicIP of the lease that is this machine's (``lease_of``), so a cluster does not list this machine
+    a second time as a host to reach over SSH; None when it has none or cannot be read."""
+    from netcon.core.hosts.local import LocalHost
+
+    host = LocalHost(ctx)
+    try:
+        snapshot = host.snapshot()
+        try:
+            device = host.vxlan(device_name(vni_of(leases))).device
+        except NetconError:
+            device = None
+        mine = lease_of(snapshot, device.mac if device else None, leases)
+        return mine.attrs.public_ip if mine is not None else None
+    except NetconError:
+        return None
+    finally:
+        host.close()
 
 
 def vni_of(leases: Sequence[Lease]) -> int:

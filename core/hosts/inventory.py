@@ -21,8 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from netcon.core.context import HostContext
-from netcon.core.errors import UsageError
+from netcon.core.errors import NetconError, UsageError
 from netcon.core.etcd import EtcdOptions
+from netcon.core.flannel.lease import Lease
 from netcon.core.hosts.base import EtcdAccess, Host
 from netcon.core.hosts.ssh import SshSettings
 from netcon.core.validate import values
@@ -94,7 +95,7 @@ def _entry(path: Path, index: int, raw: object, etcd: EtcdAccess | None) -> Host
     return HostEntry(name, target, "hosts.toml", etcd=own_etcd, netcon=netcon)
 
 
-def lab_entries(prefix: str, over_ssh: bool, read_only: bool = True) -> tuple[list[HostEntry], EtcdAccess]:
+def lab_entries(prefix: str, over_ssh: bool) -> tuple[list[HostEntry], EtcdAccess]:
     """The lab's hosts, in-process (their netns and dockerd) or, ``over_ssh``, through their sshd; and the lab's
     etcd."""
     from netcon.core.lab import ssh as lab_ssh
@@ -114,6 +115,63 @@ def lab_entries(prefix: str, over_ssh: bool, read_only: bool = True) -> tuple[li
             local = HostEntry(h.name, f"netns:{h.netns}", "lab", h.address, etcd)
             entries.append(replace(local, docker_host=h.docker_host, netns=h.netns_path))
     return entries, etcd
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The hosts of a cluster: ``own`` is read in-process (this machine, or the lab host this process runs in;
+    None when every host is read over SSH), ``others`` over SSH; ``leases_error`` says why the leases were not
+    read (their hosts are then not listed)."""
+
+    own: HostEntry | None
+    others: tuple[HostEntry, ...]
+    etcd: EtcdAccess | None
+    leases: tuple[Lease, ...] = ()
+    leases_error: str | None = None
+
+    @property
+    def entries(self) -> list[HostEntry]:
+        return [*([self.own] if self.own else []), *self.others]
+
+
+def cluster_entries(
+    ctx: HostContext,
+    etcd: EtcdAccess | None,
+    lab: str | None = None,
+    flags: Iterable[str] = (),
+    with_leases: bool = True,
+    with_own: bool = True,
+) -> Cluster:
+    """The one rule for which hosts a cluster has: this machine (``with_own``; within a lab host's namespace,
+    that lab host), the lab's hosts over SSH, hosts.toml, ``flags``, and (``with_leases``) every lease's host
+    that none of those stands for, this machine's own lease found by ``cluster.own_address``."""
+    own = HostEntry("local", "local", "local", etcd=etcd) if with_own else None
+    entries: list[HostEntry] = []
+    if lab is not None:
+        lab_hosts, lab_etcd = lab_entries(lab, over_ssh=True)
+        etcd = etcd or lab_etcd
+        if own is not None:
+            in_process, _ = lab_entries(lab, over_ssh=False)
+            own = next((e for e in in_process if ctx.netns and e.netns == ctx.netns), replace(own, etcd=etcd))
+        entries += [e for e in lab_hosts if own is None or e.name != own.name]
+    entries += load_hosts_file(etcd=etcd)
+    entries += flag_entries(flags, etcd)
+    leases: tuple[Lease, ...] = ()
+    error = None
+    if with_leases and etcd is not None and etcd.options is not None:
+        from netcon.core.hosts.cluster import own_address, read_leases
+
+        try:
+            leases = read_leases(etcd)
+        except NetconError as failure:
+            error = str(failure)
+        if leases and own is not None and own.address is None:
+            own = replace(own, address=own_address(ctx, leases))
+        known = [*([own] if own else []), *entries]
+        entries += lease_entries((lease.attrs.public_ip for lease in leases), known, etcd)
+    kept = unique([*([own] if own else []), *entries])
+    others = tuple(e for e in kept if own is None or e.target != own.target)
+    return Cluster(own, others, etcd, leases, error)
 
 
 def flag_entries(targets: Iterable[str], etcd: EtcdAccess | None) -> list[HostEntry]:

@@ -111,6 +111,30 @@ def test_cluster_status_equals_what_netcon_reads_on_each_host(ssh_lab: LabState)
         assert (row["errors"], row["warnings"]) == (0, 0)
 
 
+def test_cluster_status_on_a_flannel_host_lists_that_host_once(ssh_lab: LabState):
+    """Run on h1 with the overlay's etcd, h1's own lease is this machine ("local"), not a second host at h1's
+    PublicIP over SSH (cluster status listed it twice; the console already matched its own lease)."""
+    h1, h2 = ssh_lab.hosts
+    etcd = ["--etcd-endpoints", ssh_lab.etcd_endpoint, "--etcd-api", str(ssh_lab.etcd_api)]
+    shown = netcon(*in_process(h1), "cluster", "status", *etcd, "--etcd-prefix", ssh_lab.flannel_prefix, "--json")
+    table = json.loads(shown.stdout)
+    # h2's lease is reached at its PublicIP, which the lab's ssh config does not name: listed, not reachable
+    assert [(r["name"], r["target"]) for r in table] == [("local", "local"), (h2.address, f"ssh://{h2.address}")]
+    store = FlannelStore.open(*_lab_store(ssh_lab))
+    try:
+        (lease,) = [lease for lease in store.listing().leases if lease.attrs.public_ip == h1.address]
+    finally:
+        store.close()
+    assert table[0]["reachable"] is True and table[0]["subnet"] == lease.subnet
+    assert shown.returncode == 1 and table[1]["reachable"] is False
+
+
+def _lab_store(state: LabState):
+    _entries, etcd = inventory.lab_entries(state.prefix, over_ssh=False)
+    assert etcd.options is not None
+    return etcd.options, etcd.prefix
+
+
 def test_the_global_host_is_one_more_cluster_host(ssh_lab: LabState):
     """netcon --host X cluster status: X joins the lab's hosts (it was refused as if cluster took no --host)."""
     h1 = ssh_lab.hosts[0]
