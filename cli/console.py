@@ -51,7 +51,7 @@ def register(sub, common) -> None:
         metavar="PREFIX",
         help="the lab's hosts too, over SSH (netcon lab up --ssh); netcon lab console --cluster gives it",
     )
-    console.set_defaults(func=run_console)
+    console.set_defaults(func=run_console, remote=True)  # --host: the console opens showing that host
 
 
 def capture_settings(args):
@@ -82,15 +82,23 @@ def run_console(args, ctx) -> int:
     rate = values.number(args.ping_max_rate, "ping_max_rate", "--ping-max-rate", 0.1, MAX_RATE)
     settings = etcd_settings(args)
     capture = capture_settings(args)
-    name, hosts, leases_etcd = "local", [], None
-    if args.cluster or args.lab is not None:
-        from netcon.cli.console_hosts import cluster_hosts
+    name, hosts, leases_etcd, shown = "local", [], None, None
+    if args.cluster or args.lab is not None or getattr(args, "remote_host", None) is not None:
+        from netcon.cli.console_hosts import cluster_hosts, given_host
 
         name, hosts, leases_etcd = cluster_hosts(args, ctx, settings)
+        shown = given_host(args, hosts)
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
     app = NetconApp(
-        ctx, ping_max_probes=probes, ping_max_rate=rate, etcd=settings, name=name, hosts=hosts, cluster_etcd=leases_etcd
+        ctx,
+        ping_max_probes=probes,
+        ping_max_rate=rate,
+        etcd=settings,
+        name=name,
+        hosts=hosts,
+        cluster_etcd=leases_etcd,
+        show_first=shown,
     )
     app.capture_settings = capture  # read by the Capture pane (tui.panes.capture.settings_of)
     app.run()

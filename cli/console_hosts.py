@@ -1,7 +1,7 @@
-"""Which hosts ``netcon console --cluster`` / ``--lab PREFIX`` shows besides the one it runs on: the core's one
-rule (``inventory.cluster_entries``) with the lab's hosts over SSH (the one this console runs in stays
-in-process), the hosts of hosts.toml, and, with ``--cluster``, every host a flannel lease names that no other
-entry stands for."""
+"""Which hosts ``netcon console --cluster`` / ``--lab PREFIX`` / ``--host X`` shows besides the one it runs on:
+the core's one rule (``inventory.cluster_entries``) with the lab's hosts over SSH (the one this console runs in
+stays in-process), the hosts of hosts.toml, ``--host``, and, with ``--cluster``, every host a flannel lease names
+that no other entry stands for."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ def cluster_hosts(args, ctx: HostContext, settings):
     from netcon.core.hosts.base import EtcdAccess
 
     etcd = EtcdAccess(settings.options, settings.prefix) if settings.given else None
-    cluster = inventory.cluster_entries(ctx, etcd, lab=args.lab, with_leases=args.cluster)
+    given = getattr(args, "remote_host", None)
+    cluster = inventory.cluster_entries(
+        ctx, etcd, lab=args.lab, flags=[given] if given else [], with_leases=args.cluster
+    )
     if cluster.leases_error:
         print(
             f"netcon: flannel's leases not read, so their hosts are not listed: {cluster.leases_error}", file=sys.stderr
@@ -25,3 +28,14 @@ def cluster_hosts(args, ctx: HostContext, settings):
     config = ssh_config(args)
     name = cluster.own.name if cluster.own else "local"
     return name, [inventory.open_host(e, ctx.read_only, config) for e in cluster.others], cluster.etcd
+
+
+def given_host(args, hosts) -> str | None:
+    """The name of the host ``netcon --host X console`` opens on: X's, among the console's hosts."""
+    given = getattr(args, "remote_host", None)
+    if given is None:
+        return None
+    from netcon.core.hosts.target import parse_target
+
+    target = str(parse_target(given))
+    return next((h.name for h in hosts if h.target == target), None)

@@ -108,11 +108,13 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
         name: str = "local",
         hosts: Sequence[Host] = (),
         cluster_etcd: EtcdAccess | None = None,
+        show_first: str | None = None,
     ) -> None:
         """``etcd``: where the Flannel pane reads (None: no etcd). Tests may hand in ``flannel`` (a feed) and
         ``ports`` (an object with ``collect(snapshot)`` and ``ancestry(pid)``), ``doctor`` (an object with
         ``run() -> Report``) and ``counters`` (opens a source of link counters) instead of the host's. ``name``:
-        this host's name among ``hosts``; ``cluster_etcd``: where the Cluster pane reads the flannel leases."""
+        this host's name among ``hosts``; ``cluster_etcd``: where the Cluster pane reads the flannel leases;
+        ``show_first``: the host of ``hosts`` the console opens on (``netcon --host X console``)."""
         super().__init__()
         self.ctx = self.start_ctx = ctx
         self.read_only = ctx.read_only
@@ -139,6 +141,7 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
         self.host: Host = self.start_host
         self.mounted_for: Host = self.start_host  # the host the panes were mounted for
         self.remounting = False
+        self.show_first = show_first
         self.cluster = ClusterFeed([self.start_host, *hosts], cluster_etcd or leases_etcd, self.post_message)
         self.ping = PingEngine(ping_max_probes, ping_max_rate)  # probes outlive pane switches; closed on exit
         self.stopping = threading.Event()  # set first thing on quit: every worker loop waits on it
@@ -168,6 +171,8 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
         if len(self.cluster.names) > 1:
             self.follow_hosts()
         self.pane(self.current).visibility_changed(True)
+        if self.show_first is not None:
+            self.switch_host(self.show_first)
 
     # leaving
     def exit(self, *args: Any, **kwargs: Any) -> None:

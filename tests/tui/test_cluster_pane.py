@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from netcon.cli.console import etcd_settings
-from netcon.cli.console_hosts import cluster_hosts
+from netcon.cli.console_hosts import cluster_hosts, given_host
 from netcon.cli.main import build_parser
 from netcon.core.aioloop import stop_loop
 from netcon.core.context import HostContext
@@ -198,6 +198,30 @@ async def test_enter_and_h_switch_every_pane(cluster_lab):
         await until(pilot, lambda: "Switch to host h2" in screen_text(app), 5, "the palette's entry")
         await pilot.press("enter")
         await until(pilot, lambda: app.host.name == "h2", 5, "the palette switched to h2")
+
+
+async def test_host_option_opens_the_console_on_that_host(cluster_lab):
+    """``netcon --ssh-config F --host ssh://root@h2 console``: the console opens showing h2 (read over SSH, read
+    only as the console is), this machine one key away; it was refused as a command that takes no --host."""
+    h2 = cluster_lab.hosts[1]
+    argv = ["--ssh-config", lab_ssh.config_path(cluster_lab), "--host", lab_ssh.target(h2), "--read-only", "console"]
+    args = build_parser(argv).parse_args(argv)
+    ctx = HostContext(read_only=args.read_only)
+    settings = etcd_settings(args, env={})
+    name, hosts, leases_etcd = cluster_hosts(args, ctx, settings)
+    shown = given_host(args, hosts)
+    assert (name, shown, [h.target for h in hosts]) == ("local", h2.netns, [lab_ssh.target(h2)])
+    app = NetconApp(ctx, etcd=settings, name=name, hosts=hosts, cluster_etcd=leases_etcd, show_first=shown)
+    reference = snapshot_of(h2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: app.host.name == h2.netns, 5, "the console opened on h2")
+        await pilot.press("2")
+        containers = {c.id for c in reference.containers}
+        await until(pilot, lambda: table_keys(app, "containers") == containers, 15, "h2's containers shown")
+        assert f"{h2.netns} (" in screen_text(app).splitlines()[0]  # the header names the host
+        assert app.host.read_only and "Create" not in screen_text(app)  # read-only travelled: no change keys
+        await pilot.press("h")
+        await until(pilot, lambda: app.host.name == "local", 5, "h went to this machine")
 
 
 async def test_ping_from_a_remote_hosts_container_across_the_overlay(cluster_lab):
