@@ -3,11 +3,11 @@ command palette ("Switch to host h2"). Every pane except the Cluster pane is mou
 so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
 
 The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
-doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon) and the Flannel pane (the
-shared store read from here, the host's flannel device there) work on every host. What still needs this
-machine's kernel or a ``HostContext`` (capture, trace, the ping matrix, flannel's lease editing) works on hosts
-read in-process (this machine, a lab namespace): its pane says so in one line, or its keys are hidden, on a host
-read over SSH.
+doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon), the Trace pane (run by
+the host's netcon) and the Flannel pane (the shared store read from here, the host's flannel device there) work
+on every host. What still needs this machine's kernel or a ``HostContext`` (capture, the ping matrix, flannel's
+lease editing) works on hosts read in-process (this machine, a lab namespace): its pane says so in one line, or
+its keys are hidden, on a host read over SSH.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from netcon.core.hosts.base import LOST, Host
 from netcon.core.model import Counters, Snapshot
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
+from netcon.core.trace.model import TraceAsk
 from netcon.tui.cluster_feed import HostRowRead, is_remote
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
 from netcon.tui.messages import HostChanged
@@ -45,7 +46,6 @@ CLUSTER = "cluster"
 # Panes that need this machine's kernel or a HostContext of the host: one line instead of wrong data.
 REMOTE_MISSING = {
     "capture": "Capture: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
-    "trace": "Trace: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
 }
 
 
@@ -257,6 +257,20 @@ class HostSwitching:
         if LOST not in message.reasons:
             self.refresh_snapshot()
         self.paint_header()  # a source lost or back changes "live"
+
+    def trace_ask(self: NetconApp, source: str, target: str) -> TraceAsk:
+        """A trace from the shown host. From a host read in-process the walk goes on, over SSH, to the console's
+        connected hosts read over SSH (those reached with the first one's ssh config); a host read over SSH
+        traces its own part (its netcon cannot reach the others)."""
+        if is_remote(self.host):
+            return TraceAsk(source, target)
+        remotes = [h for h in map(self.cluster.host, self.cluster.names) if is_remote(h)]
+        up = [h for h in remotes if getattr(h, "connected", False)]
+        if not up:
+            return TraceAsk(source, target)
+        config = getattr(getattr(up[0], "settings", None), "config", None)
+        via = tuple(h.target for h in up if getattr(getattr(h, "settings", None), "config", None) == config)
+        return TraceAsk(source, target, via=via, ssh_config=config)
 
     def host_live(self: NetconApp) -> bool:
         """The current host's events reach the console. A remote host counts as live while it is connected: its

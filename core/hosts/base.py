@@ -7,6 +7,7 @@ Streams (change events, probes) call back on a thread of the host's own and end 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # only named in annotations: importing them here would slow e
     from netcon.core.ping.probe import ProbeSummary, Reply
     from netcon.core.ports.model import PortsView
     from netcon.core.procfs import ProcessInfo
+    from netcon.core.trace.model import Trace, TraceAsk
 
 Reasons = frozenset[str]
 LOST = "host-lost"  # a change reason: the connection to the host went away (``HostUnreachable`` says why)
@@ -85,6 +87,8 @@ class Host(Protocol):
     ) -> ProbeStarted: ...
 
     def stop_probe(self, probe: int) -> ProbeSummary: ...
+
+    def trace(self, ask: TraceAsk, stop: threading.Event | None = None) -> Trace: ...
 
     @property
     def live(self) -> bool: ...

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from netcon.core.ports.collector import PortsCollector
     from netcon.core.ports.model import PortsView
     from netcon.core.procfs import ProcessInfo
+    from netcon.core.trace.model import Trace, TraceAsk
     from netcon.core.watch import Watcher
 
 # What a remote console may ask a host to change: the Docker operations of the Networks and Containers panes.
@@ -188,6 +189,18 @@ class LocalHost:
 
     def stop_probe(self, probe: int) -> ProbeSummary:
         return self.engine.stop(probe)
+
+    def trace(self, ask: TraceAsk, stop: threading.Event | None = None) -> Trace:
+        """``netcon trace`` on this host (a lab host's netns: every lab host read), flannel's leases read from
+        this host's etcd; ``stop`` ends the probe's wait at once."""
+        from netcon.core.trace.run import Options, trace
+
+        etcd = self.etcd.options if self.etcd.given else None
+        options = Options(
+            ask.proto, ask.port, ask.probe, ask.wait, etcd=etcd, etcd_prefix=self.etcd.prefix if etcd else None,
+            stop=stop, via=ask.via, ssh_config=ask.ssh_config,
+        )  # fmt: skip
+        return trace(self.ctx, ask.src, ask.dst, options)
 
     def close(self) -> None:
         for watcher in self._watchers:

@@ -25,6 +25,7 @@ from netcon.core.ping.probe import ProbeSummary
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
 from netcon.core.trace.legs import LegResult
+from netcon.core.trace.model import Trace
 
 PROTOCOL = 1
 HELLO = "netcon-stdio"  # the greeting's "netcon" field: what tells this server from a login script's chatter
@@ -47,6 +48,7 @@ RESULTS: dict[str, Any] = {
     "cancel": Any,
     "trace_walk": LegResult,
     "trace_capture": Any,
+    "trace": Trace,
 }
 EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any, "trace_capture": Any}
 STREAMS = frozenset(EVENTS)

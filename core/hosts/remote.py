@@ -37,6 +37,7 @@ from netcon.core.model import Counters, Snapshot
 from netcon.core.ping.probe import ProbeSummary, Reply
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
+from netcon.core.trace.model import Trace, TraceAsk
 
 REQUEST_TIMEOUT = 60.0  # a doctor run on a big host; a lost connection fails requests at once anyway
 MAX_BACKOFF = 8.0
@@ -255,6 +256,22 @@ class RemoteHost:
         started = time.perf_counter()
         self.request("ping", timeout=10.0)
         return (time.perf_counter() - started) * 1000
+
+    def trace(self, ask: TraceAsk, stop: threading.Event | None = None) -> Trace:
+        """The trace run by the netcon there, from its own kernel state; its hops are labelled with this host's
+        name and ``over`` its target. It reaches no further host (``via`` is this side's), and ``stop`` is not
+        sent: the trace there waits at most ``MAX_WAIT_S`` for its probe."""
+        import dataclasses
+
+        ask = dataclasses.replace(ask, via=(), ssh_config=None)
+        result: Trace = self.request("trace", {"ask": to_wire(ask)})
+
+        def here(name: str) -> str:
+            return self.name if name == "local" else name
+
+        hops = tuple(dataclasses.replace(h, host=here(h.host), over=self.target) for h in result.hops)
+        failed = result.failed_hop and dataclasses.replace(result.failed_hop, host=here(result.failed_hop.host))
+        return dataclasses.replace(result, hops=hops, failed_hop=failed)
 
     def start_probe(
         self,

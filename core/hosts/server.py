@@ -47,6 +47,7 @@ class StdioServer:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="netcon-serve")
         self._closed = False
+        self._stopping = threading.Event()  # set when the session ends: a trace in flight stops waiting
 
     def send(self, message: dict[str, Any]) -> None:
         data = protocol.line(message)
@@ -131,6 +132,8 @@ class StdioServer:
             return self._trace_walk(args)
         if op == "trace_capture":
             return self._trace_capture(ident, args)
+        if op == "trace":
+            return self._trace(args)
         raise NetconError(f"Operation {op} is not served.")
 
     def _watch(self, ident: int) -> None:
@@ -169,6 +172,16 @@ class StdioServer:
             raise NetconError(f"Bad trace request: {error}") from None
         return serve_leg(self.host.ctx, leg)
 
+    def _trace(self, args: dict[str, Any]) -> Any:
+        """A whole trace run here (the console's Trace pane on this host); ended early when the session ends."""
+        from netcon.core.trace.model import TraceAsk
+
+        try:
+            ask = decode(TraceAsk, args.get("ask"))
+        except WireError as error:
+            raise NetconError(f"Bad trace request: {error}") from None
+        return self.host.trace(ask, self._stopping)
+
     def _trace_capture(self, ident: int, args: dict[str, Any]) -> None:
         """A trace's probe captured on this host's hops until cancelled (``trace.remote_proof``)."""
         from netcon.core.trace.remote_proof import CaptureAsk, CaptureStream
@@ -198,6 +211,7 @@ class StdioServer:
     def _close(self) -> None:
         """End of input: stop the streams, let the requests in flight answer (a client that half-closed still
         reads them), then release the host."""
+        self._stopping.set()
         with self._lock:
             streams = list(self._streams.values())
             self._streams.clear()

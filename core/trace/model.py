@@ -126,6 +126,21 @@ class FailedHop:
 
 
 @dataclass(frozen=True)
+class TraceAsk:
+    """A trace asked of a host (``Host.trace``): what ``netcon trace`` takes. ``via``/``ssh_config``: hosts the
+    walk may go on to over SSH, from a host read in-process only (a host read over SSH traces its own part)."""
+
+    src: str
+    dst: str
+    proto: str | None = None
+    port: int | None = None
+    probe: bool = True
+    wait: float = 1.0
+    via: tuple[str, ...] = ()
+    ssh_config: str | None = None
+
+
+@dataclass(frozen=True)
 class Trace:
     src: str  # as the user named it
     dst: str

@@ -34,3 +34,16 @@ def test_bad_arguments_and_a_bad_trace_request_are_answered_under_their_ids():
     by_id = {a["id"]: a for a in answers}
     assert by_id[3]["error"]["message"] == "Bad request: the arguments of snapshot are not an object."
     assert by_id[4]["error"]["message"].startswith("Bad trace request: Leg lacks its field")
+
+
+def test_a_bad_whole_trace_request_is_one_sentence_and_a_bad_name_is_the_traces_own():
+    """The console's Trace pane on a host read over SSH asks for a whole trace: a malformed ask, and an ask for
+    a container that does not exist (refused by the trace itself, before anything is sent)."""
+    answers = ask(
+        {"id": 5, "op": "trace", "args": {"ask": {"src": "a"}}},
+        {"id": 6, "op": "trace", "args": {"ask": {"src": "no-such-container-x9", "dst": "198.18.0.1"}}},
+    )
+    by_id = {a["id"]: a for a in answers}
+    assert by_id[5]["error"]["message"].startswith("Bad trace request: TraceAsk lacks its field")
+    assert by_id[6]["error"]["kind"] in ("NotFound", "UsageError"), by_id[6]
+    assert "no-such-container-x9" in by_id[6]["error"]["message"]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from textual.widgets import Input
 
 from netcon.cli.console import etcd_settings
 from netcon.cli.console_hosts import cluster_hosts, given_host
@@ -30,9 +31,12 @@ from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab.state import LabHost, LabState
 from netcon.core.model import Snapshot
 from netcon.core.network_ops import remove_network
+from netcon.core.trace.model import Trace, TraceAsk
 from netcon.tui.app import NetconApp
 from netcon.tui.docker_forms import CreateNetworkForm, RemoveNetwork
 from netcon.tui.panes.base import TablePane
+from netcon.tui.panes.trace import TracePane
+from netcon.tui.ping_screens import TargetPicker
 from tests.tui.screen_text import screen_text
 from tests.tui.test_console_e2e import column
 from tests.tui.test_quit import FOREIGN_THREADS, QUIT_LIMIT_S, drain, read_until
@@ -246,6 +250,56 @@ async def test_ping_from_a_remote_hosts_container_across_the_overlay(cluster_lab
         assert f"{source}" in screen_text(app) and target in screen_text(app)
         await pilot.press("s")
         await until(pilot, lambda: not next(iter(pane.tracked.values())).summary.running, 10, "stopped there")
+
+
+def traced(app: NetconApp) -> Trace | None:
+    pane = app.query_one("#trace", TracePane)
+    return pane.result if not pane.running else None
+
+
+async def test_trace_on_a_remote_host_is_run_by_its_netcon(cluster_lab):
+    """The Trace pane on h2 (read over SSH): t on h2's probe container, the trace run by h2's netcon (its probe
+    captured on h2's hops), to h1's probe container across the overlay; its hops on h2 are the ones the
+    in-process lab trace walks there. From h1 (in-process) the walk goes on over SSH on h2 (``over``)."""
+    h1, h2 = cluster_lab.hosts
+    h1_probe = snapshot_of(h1).container("h1-probe")
+    h2_probe = snapshot_of(h2).container("h2-probe")
+    assert h1_probe and h1_probe.ipv4 and h2_probe and h2_probe.ipv4
+    reference = LocalHost(lab.host_context(h2)).trace(TraceAsk("h2-probe", h1_probe.ipv4[0], probe=False))
+    # the in-process lab trace names h2's root namespace "h2", h2's own netcon "host"
+    on_h2 = [("host" if h.netns == "h2" else h.netns, h.device, h.stage) for h in reference.hops if h.host == "h2"]
+    on_h2 = on_h2[: [stage for _netns, _device, stage in on_h2].index("underlay") + 1]
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+        await pilot.press("2")
+        await until(pilot, lambda: h2_probe.id in table_keys(app, "containers"), 15, "h2's containers")
+        table = app.pane("containers").table
+        table.move_cursor(row=table.get_row_index(h2_probe.id))
+        await pilot.press("t")  # the key is offered on a host read over SSH
+        await until(pilot, lambda: isinstance(app.screen, TargetPicker), 5, "the target picker")
+        app.screen.query_one(Input).value = h1_probe.ipv4[0]
+        await pilot.press("enter")
+        await until(pilot, lambda: traced(app) is not None, 30, "the trace from h2")
+        result = traced(app)
+        assert result is not None and result.reply_seen, result
+        mine = [h for h in result.hops if h.host == "h2"]
+        assert [(h.netns, h.device, h.stage) for h in mine][: len(on_h2)] == on_h2
+        assert all(h.over == lab_ssh.target(h2) for h in result.hops)
+        assert any(h.seen for h in mine if h.device == "flannel.1")  # h2's netcon captured its probe there
+        assert "reached, reply seen" in screen_text(app)
+
+        await pilot.press("h")  # back to h1, read in-process: the walk crosses to h2 over SSH
+        await until(pilot, lambda: app.host.name == "h1" and app.state.snapshot is not None, 15, "h1 shown")
+        app.query_one("#trace", TracePane).start("h1-probe", h2_probe.ipv4[0])
+        await until(pilot, lambda: traced(app) is not None, 30, "the trace from h1")
+        result = traced(app)
+        assert result is not None and result.reply_seen, result
+        assert {h.over for h in result.hops if h.host == "h2"} == {lab_ssh.target(h2)}
+        assert {h.over for h in result.hops if h.host == "h1"} == {None}
 
 
 async def test_changes_on_a_remote_host_are_made_there(cluster_lab, tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Pane 0: a trace — the path from a source to a destination and back, drawn as a vertical chain of hops (what
-the kernel holds, predicted, seen), the failing hop highlighted and its detail below: the rule or missing
-entry, what nftrace saw, and the fix (the doctor's own fix commands).
+the kernel holds, predicted, seen), the failing hop highlighted and its detail below: the rule or missing entry,
+what nftrace saw, and the fix (the doctor's own fix commands). The shown host runs it (``Host.trace``).
 
 A trace is opened with ``t`` (the one ``TRACE`` action) on a container (then a target is picked), on a probe
 of the Ping pane, or on a failed cell of a ping matrix. It runs in one named thread worker, which posts its
@@ -21,10 +21,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, get_current_worker
 
-from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
-from netcon.core.trace.model import Hop, Trace
-from netcon.core.trace.run import Options, trace
+from netcon.core.hosts.base import Host
+from netcon.core.trace.model import Hop, Trace, TraceAsk
 from netcon.tui.actions import Action, bindings
 from netcon.tui.panes.base import Pane
 from netcon.tui.widgets import cursor_key, sync_rows
@@ -116,14 +115,15 @@ class TracePane(Pane):
         self.running = True
         self.started = time.monotonic()
         self._caption(Text(f"Tracing {source} → {target}: predicting, then probing…", style="bold"))
-        self._run(self.generation, self.app.ctx, source, target)
+        self._run(self.generation, self.app.host, self.app.trace_ask(source, target))
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trace", name="the trace")
-    def _run(self, generation: int, ctx: HostContext, source: str, target: str) -> None:
+    def _run(self, generation: int, host: Host, ask: TraceAsk) -> None:
+        """The trace run by the shown host: in-process, or by the netcon there (``Host.trace``)."""
         worker = get_current_worker()
         try:
-            result = trace(ctx, source, target, Options(stop=self.app.stopping))
+            result = host.trace(ask, self.app.stopping)
         except NetconError as error:
             if not worker.is_cancelled:
                 self.post_message(TraceFailed(generation, str(error)))
