@@ -14,12 +14,10 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
-# Actions that work through this machine (the ping matrix, capture) or its HostContext (flannel's lease edits,
-# audited here): hidden while the console shows a host read over SSH (``tui.host_switch``). A trace is run by the
-# shown host itself (``Host.trace``).
-IN_PROCESS = frozenset(
-    {"ping_matrix", "capture", "set_config", "acquire", "renew", "revoke", "reserve"}  # flannel's edits
-)
+# Actions that work through this machine's kernel (the ping matrix, capture): hidden while the console shows a
+# host read over SSH (``tui.host_switch``). A trace is run by the shown host itself (``Host.trace``); flannel's
+# lease edits change the store every host shares, from here (audited here) whichever host is shown.
+IN_PROCESS = frozenset({"ping_matrix", "capture"})
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from netcon.cli.main import build_parser
 from netcon.core.aioloop import stop_loop
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
+from netcon.core.flannel.registry import FlannelStore
+from netcon.core.hosts import inventory
 from netcon.core.hosts.local import LocalHost
 from netcon.core.lab import lab
 from netcon.core.lab import ssh as lab_ssh
@@ -191,7 +193,7 @@ async def test_enter_and_h_switch_every_pane(cluster_lab):
         await pilot.press("5")  # the shared store, h2's own lease marked by h2's flannel device read over SSH
         h2_lease = cluster_lab.hosts[1].address
         await until(pilot, lambda: own_lease_line(app, h2_lease), 15, "h2's lease marked as this host's")
-        assert "Acquire" not in screen_text(app)  # lease edits are made in-process only
+        assert "Acquire" in screen_text(app)  # lease edits change the shared store, from here
         await pilot.press("9")  # a pane that cannot show a host read over SSH says so
         await until(pilot, lambda: "Capture: not available for h2" in screen_text(app), 5, "the Capture pane's note")
         await pilot.press("h")  # the next host: back to h1, read in-process
@@ -331,6 +333,45 @@ async def test_changes_on_a_remote_host_are_made_there(cluster_lab, tmp_path, mo
     finally:
         with contextlib.suppress(NetconError):
             remove_network(lab.host_context(h2), name, force=True)
+
+
+async def test_lease_edits_on_a_remote_hosts_flannel_pane_change_the_shared_store_from_here(
+    cluster_lab, tmp_path, monkeypatch
+):
+    """n (renew) on h2's own lease in h2's Flannel pane: the lease in etcd is renewed, by this console's netcon
+    and audited in its log (the store is every host's; the edit does not travel to h2)."""
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("NETCON_AUDIT_LOG", str(log))
+    h2 = cluster_lab.hosts[1]
+    _entries, etcd = inventory.lab_entries(cluster_lab.prefix, over_ssh=False)
+
+    def lease_of_h2():
+        assert etcd.options is not None
+        store = FlannelStore.open(etcd.options, etcd.prefix)
+        try:
+            return next(lease for lease in store.listing().leases if lease.attrs.public_ip == h2.address)
+        finally:
+            store.close()
+
+    before = lease_of_h2()
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+        await pilot.press("5")
+        table = app.pane("flannel").table
+        await until(pilot, lambda: before.subnet in table.shown, 15, "h2's lease listed")
+        table.move_cursor(row=table.get_row_index(before.subnet))
+        await pilot.press("n")
+        await until(pilot, lambda: log.exists() and '"outcome":"ok"' in log.read_text(), 15, "the audit line")
+    after = lease_of_h2()
+    assert after.expires_at is not None and before.expires_at is not None and after.expires_at > before.expires_at
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["operation"], r["outcome"], r["arguments"]["subnet"]) for r in records if r["outcome"] == "ok"] == [
+        ("flannel.lease.renew", "ok", before.subnet)
+    ]
 
 
 async def test_lost_host_shows_at_once_and_comes_back(cluster_lab):
