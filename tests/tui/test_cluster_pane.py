@@ -96,6 +96,14 @@ async def until(pilot, check: Callable[[], object], timeout: float, what: str) -
     return time.monotonic() - started
 
 
+async def show_h2(pilot, app: NetconApp) -> None:
+    """Enter on h2's row of the Cluster pane: every pane shows h2 (read over SSH)."""
+    await pilot.press("minus")
+    await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
+    await pilot.press("down", "enter")
+    await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+
+
 def table_keys(app: NetconApp, pane_id: str) -> set[str]:
     pane = app.pane(pane_id)
     assert isinstance(pane, TablePane)
@@ -239,10 +247,7 @@ async def test_ping_from_a_remote_hosts_container_across_the_overlay(cluster_lab
     source = next(c.name for c in snapshot_of(cluster_lab.hosts[1]).containers)
     app = open_console(cluster_lab)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("minus")
-        await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
-        await pilot.press("down", "enter")
-        await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+        await show_h2(pilot, app)
         await pilot.press("6")
         pane = app.pane("ping")
         pane.start_probe(source, target)  # what the Containers pane's p starts with the target picked
@@ -273,10 +278,7 @@ async def test_trace_on_a_remote_host_is_run_by_its_netcon(cluster_lab):
     on_h2 = on_h2[: [stage for _netns, _device, stage in on_h2].index("underlay") + 1]
     app = open_console(cluster_lab)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("minus")
-        await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
-        await pilot.press("down", "enter")
-        await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+        await show_h2(pilot, app)
         await pilot.press("2")
         await until(pilot, lambda: h2_probe.id in table_keys(app, "containers"), 15, "h2's containers")
         table = app.pane("containers").table
@@ -312,10 +314,8 @@ async def test_changes_on_a_remote_host_are_made_there(cluster_lab, tmp_path, mo
     app = open_console(cluster_lab)
     try:
         async with app.run_test(size=(160, 40)) as pilot:
-            await pilot.press("minus")
-            await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
-            await pilot.press("down", "enter", "1")
-            await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+            await show_h2(pilot, app)
+            await pilot.press("1")
             await pilot.press("n")
             await until(pilot, lambda: isinstance(app.screen, CreateNetworkForm) and app.screen.facts, 15, "form")
             await pilot.press(*name, "enter")
@@ -356,10 +356,7 @@ async def test_lease_edits_on_a_remote_hosts_flannel_pane_change_the_shared_stor
     before = lease_of_h2()
     app = open_console(cluster_lab)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("minus")
-        await until(pilot, lambda: table_keys(app, "cluster") == {"h1", "h2"}, 30, "both hosts listed")
-        await pilot.press("down", "enter")
-        await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
+        await show_h2(pilot, app)
         await pilot.press("5")
         table = app.pane("flannel").table
         await until(pilot, lambda: before.subnet in table.shown, 15, "h2's lease listed")
