@@ -14,10 +14,10 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
-# Actions that work through this machine (the ping matrix, capture, trace) or its HostContext (flannel's lease
-# edits, audited here): hidden while the console shows a host read over SSH (``tui.host_switch``).
+# Actions that work through this machine (the ping matrix, trace) or its HostContext (flannel's lease edits,
+# audited here): hidden while the console shows a host read over SSH (``tui.host_switch``).
 IN_PROCESS = frozenset(
-    {"ping_matrix", "capture", "trace", "set_config", "acquire", "renew", "revoke", "reserve"}  # flannel's edits
+    {"ping_matrix", "trace", "set_config", "acquire", "renew", "revoke", "reserve"}  # flannel's edits
 )
 
 

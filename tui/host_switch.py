@@ -3,11 +3,11 @@ command palette ("Switch to host h2"). Every pane except the Cluster pane is mou
 so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
 
 The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
-doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon) and the Flannel pane (the
-shared store read from here, the host's flannel device there) work on every host. What still needs this
-machine's kernel or a ``HostContext`` (capture, trace, the ping matrix, flannel's lease editing) works on hosts
-read in-process (this machine, a lab namespace): its pane says so in one line, or its keys are hidden, on a host
-read over SSH.
+doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon), the Capture pane (its
+netcon captures, the frames are decoded here) and the Flannel pane (the shared store read from here, the host's
+flannel device there) work on every host. What still needs this machine's kernel or a ``HostContext`` (trace,
+the ping matrix, flannel's lease editing) works on hosts read in-process (this machine, a lab namespace): its
+pane says so in one line, or its keys are hidden, on a host read over SSH.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 CLUSTER = "cluster"
 # Panes that need this machine's kernel or a HostContext of the host: one line instead of wrong data.
 REMOTE_MISSING = {
-    "capture": "Capture: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
     "trace": "Trace: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
 }
 
