@@ -73,8 +73,8 @@ def bounded(request: CaptureRequest) -> CaptureRequest:
     """``request`` within what one SSH channel carries (a lower cap the client asked for is kept)."""
     return dataclasses.replace(
         request,
-        max_pps=min(request.max_pps or REMOTE_MAX_PPS, REMOTE_MAX_PPS),
-        max_bytes=min(request.max_bytes or REMOTE_MAX_BYTES, REMOTE_MAX_BYTES),
+        max_pps=REMOTE_MAX_PPS if request.max_pps is None else min(request.max_pps, REMOTE_MAX_PPS),
+        max_bytes=REMOTE_MAX_BYTES if request.max_bytes is None else min(request.max_bytes, REMOTE_MAX_BYTES),
     )
 
 
