@@ -114,10 +114,14 @@ def _capture_there(args, ctx, request: CaptureRequest, output: _Settings) -> int
     from netcon.cli.hosts import open_host
 
     with open_host(args, ctx) as host, HostCapture(host, request) as capture:
-        return _captured(capture, output, f" of {host.target}")
+        assert capture.started is not None
+        bound = f"the cap of {capture.started.max_pps} packets and {capture.started.max_bytes} bytes a second over SSH"
+        return _captured(capture, output, f" of {host.target}", bound)
 
 
-def _captured(capture: Capture | HostCapture, output: _Settings, where: str = "") -> int:
+def _captured(
+    capture: Capture | HostCapture, output: _Settings, where: str = "", cap: str = "the --max-pps cap"
+) -> int:
     """Read ``capture`` (open) until its end; lines or the file, then the counts."""
     writer = None if output.write is None else pcapng.PcapngWriter(output.write, capture.endpoints)
     names = ", ".join(e.label for e in capture.endpoints)
@@ -131,7 +135,7 @@ def _captured(capture: Capture | HostCapture, output: _Settings, where: str = ""
         stats = capture.statistics()
         if writer is not None:
             writer.close(stats)
-    _report(stats, writer)
+    _report(stats, writer, cap)
     return 0
 
 
@@ -211,8 +215,8 @@ def packet_json(packet: Packet) -> str:
     )
 
 
-def _report(stats: CaptureStats, writer) -> None:
-    capped = f", {stats.capped} over the --max-pps cap (not shown)" if stats.capped else ""
+def _report(stats: CaptureStats, writer, cap: str) -> None:
+    capped = f", {stats.capped} over {cap} (not shown)" if stats.capped else ""
     saved = f"; saved to {writer.path}" if writer is not None else ""
     print(
         f"netcon: {stats.delivered} packets captured on {len(stats.interfaces)} interface"

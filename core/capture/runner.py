@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from netcon.core.model import Snapshot
 
 BATCH_S = 0.1
+BATCH_BYTES = 256 << 10  # frames per batch at most (one GSO frame may exceed it alone): one line over SSH stays
+# far below asyncssh's 2 MiB receive window, which a longer line would break
 IDLE_S = 1.0
 STOP_S = 5.0
 MAX_TARGETS = 64
@@ -80,7 +82,7 @@ class CaptureRunner:
                 pending += self._cap(capture.next_raw(BATCH_S))
                 now = time.monotonic()
                 if (pending and now - posted >= BATCH_S) or now - posted >= IDLE_S:
-                    self.on_batch(FrameBatch(tuple(pending), self.statistics()))
+                    self._hand_over(pending, self.statistics())
                     pending, posted = [], now
             pending += self._cap(capture.drain())
         except (NetconError, OSError) as failure:
@@ -88,7 +90,23 @@ class CaptureRunner:
         finally:
             stats = self.statistics()
             capture.close()
-            self.on_batch(FrameBatch(tuple(pending), stats, final=True, error=error))
+            self._hand_over(pending, stats, final=True, error=error)
+
+    def _hand_over(
+        self, records: list[RawRecord], stats: CaptureStats, final: bool = False, error: str | None = None
+    ) -> None:
+        """``records`` in batches of at most ``BATCH_BYTES`` bytes of frames (the last one ``final`` if asked)."""
+        chunks: list[list[RawRecord]] = [[]]
+        size = 0
+        for record in records:
+            if chunks[-1] and size + len(record[4]) > BATCH_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(record)
+            size += len(record[4])
+        for chunk in chunks[:-1]:
+            self.on_batch(FrameBatch(tuple(chunk), stats))
+        self.on_batch(FrameBatch(tuple(chunks[-1]), stats, final=final, error=error))
 
     def _cap(self, records: list[RawRecord]) -> list[RawRecord]:
         """At most ``max_bytes`` bytes of frames a second; the rest counted as capped."""

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from netcon.core.capture.runner import BATCH_BYTES
 from netcon.core.context import HostContext
 from netcon.core.errors import NotFound, UsageError
 from netcon.core.hosts.captures import REMOTE_MAX_BYTES, CaptureRequest, FrameBatch, HostCapture, bounded
@@ -63,6 +64,8 @@ def test_the_bound_holds_and_counts_what_it_held_back(pair, host):
     assert stats.delivered == len(records) and stats.delivered + stats.capped == BURST  # none hidden
     assert stats.capped > 0 and sent <= 2 * REMOTE_MAX_BYTES  # the burst straddles at most two seconds
     assert all(r[3] == SIZE + 42 for r in records)  # whole frames: Ethernet, IP and UDP headers
+    # batches small enough for one line over SSH (a second's megabyte in one line overran asyncssh's window)
+    assert max(sum(len(r[4]) for r in b.records) for b in batches) <= BATCH_BYTES
 
 
 def test_host_capture_reads_like_a_local_capture(pair, host):

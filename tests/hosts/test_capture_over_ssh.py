@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import docker
@@ -249,6 +250,39 @@ def test_stop_closes_the_sockets_there_while_the_session_lives(ssh_lab: LabState
     finally:
         host.close()
         stop_loop()
+    assert settled(ssh_lab) == []
+
+
+BLAST = """
+import socket, sys, time
+sock, end = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    sock.sendto(b"x" * 1400, (sys.argv[1], 9))
+"""
+
+
+def test_a_burst_stays_within_the_bound_and_keeps_the_session(ssh_lab: LabState, pair, tmp_path):
+    """Full-size datagrams as fast as h1 sends them, captured over SSH: what comes back keeps to the bound (the
+    rest counted), and the SSH session carries it (a batch of a whole second's megabyte in one line overran
+    asyncssh's receive window and ended the session)."""
+    h1 = ssh_lab.host("h1")
+    _app1_ip, app2_ip, veth = pair
+    saved = str(tmp_path / "burst.pcapng")
+    blast = subprocess.Popen(["nsenter", f"--net={h1.netns_path}", sys.executable, "-c", BLAST, app2_ip, "4"])
+    try:  # already at full rate when the capture opens
+        time.sleep(1)
+        proc = started([*over_ssh(ssh_lab, h1), "capture", f"veth:{veth}", "-f", "udp port 9", "--duration", "2",
+                        "-w", saved])  # fmt: skip
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        blast.kill()
+        blast.wait()
+    assert proc.returncode == 0, err
+    bound = "over the cap of 2000 packets and 1048576 bytes a second over SSH (not shown)"
+    assert bound in err and "Traceback" not in err
+    frames = subprocess.run(["capinfos", "-c", "-M", saved], capture_output=True, text=True, timeout=60).stdout
+    kept = int(frames.split("Number of packets:")[1].split()[0])
+    assert 0 < kept <= 4 * (1 << 20) // 1442  # at most a megabyte for each second it may straddle
     assert settled(ssh_lab) == []
 
 
