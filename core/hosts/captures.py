@@ -151,7 +151,10 @@ class HostCapture:
             if not final and not getattr(self.host, "connected", True):
                 from netcon.core.hosts.base import HostUnreachable
 
-                raise HostUnreachable(f"{self.host.target}: the connection ended during the capture.")
+                why = getattr(self.host, "reason", None)
+                raise HostUnreachable(
+                    f"{self.host.target}: the connection ended during the capture" + (f" ({why})." if why else ".")
+                )
         return records if keep else []
 
     def next(self, timeout: float) -> list[Packet]:

@@ -109,6 +109,14 @@ class RemoteHost:
         return self._error
 
     @property
+    def reason(self) -> str | None:
+        """Why the host is not connected: how the last session ended, or why the last attempt failed."""
+        session = self._session
+        if session is not None and session.closed.is_set():
+            return session.reason
+        return self._error
+
+    @property
     def connected(self) -> bool:
         session = self._session
         return session is not None and not session.closed.is_set()
