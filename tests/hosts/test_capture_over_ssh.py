@@ -268,8 +268,8 @@ def test_a_burst_stays_within_the_bound_and_keeps_the_session(ssh_lab: LabState,
     h1 = ssh_lab.host("h1")
     _app1_ip, app2_ip, veth = pair
     saved = str(tmp_path / "burst.pcapng")
-    blast = subprocess.Popen(["nsenter", f"--net={h1.netns_path}", sys.executable, "-c", BLAST, app2_ip, "4"])
-    try:  # already at full rate when the capture opens
+    blast = subprocess.Popen(["nsenter", f"--net={h1.netns_path}", sys.executable, "-c", BLAST, app2_ip, "60"])
+    try:  # already at full rate when the capture opens, until the capture has ended
         time.sleep(1)
         proc = started([*over_ssh(ssh_lab, h1), "capture", f"veth:{veth}", "-f", "udp port 9", "--duration", "2",
                         "-w", saved])  # fmt: skip
