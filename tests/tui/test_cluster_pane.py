@@ -34,6 +34,7 @@ from netcon.tui.app import NetconApp
 from netcon.tui.docker_forms import CreateNetworkForm, RemoveNetwork
 from netcon.tui.panes.base import TablePane
 from netcon.tui.panes.capture import CapturePane
+from tests.hosts.lab_ssh import settled
 from tests.hosts.test_capture_over_ssh import sockets_there
 from tests.tui.screen_text import screen_text
 from tests.tui.test_console_e2e import column
@@ -255,6 +256,10 @@ async def test_capture_on_a_remote_host_shows_its_packets(cluster_lab):
         await pilot.press("s")
         await until(pilot, lambda: pane.capture is None and not pane.running, 10, "the capture stopped")
         assert sockets_there(h2, probe.pid) == 0 and pane.stats is not None and pane.stats.received >= 4
+        await pilot.press("space")  # capturing there again, when the console quits
+        await until(pilot, lambda: pane.state_text == "capturing", 15, "the capture open again")
+        assert sockets_there(h2, probe.pid) == 1
+    assert settled(cluster_lab) == []  # no session, netcon or capture left on h2
 
 
 def ping_from(host: LabHost, container: str, target: str) -> int:
