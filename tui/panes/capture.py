@@ -11,7 +11,6 @@ netcon there captures (``Host.start_capture``) and the frames are decoded here, 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -23,7 +22,6 @@ from textual.worker import get_current_worker
 
 from netcon.core.capture.bpf import Program, compile_filter
 from netcon.core.capture.flows import FlowTable, Recent
-from netcon.core.capture.pcapng import write_packets
 from netcon.core.capture.session import Capture, CaptureStats, Limits
 from netcon.core.capture.summary import summary
 from netcon.core.capture.targets import resolve_all
@@ -44,8 +42,8 @@ from netcon.tui.capture_feed import (
     Seen,
 )
 from netcon.tui.capture_rows import FLOW_COLUMNS, PACKET_COLUMNS, flow_row, packet_cells, packet_detail
+from netcon.tui.capture_save import SaveCapture
 from netcon.tui.cluster_feed import is_remote
-from netcon.tui.forms import Field, FormScreen
 from netcon.tui.panes.base import Pane
 from netcon.tui.widgets import cursor_key, sync_rows
 
@@ -385,27 +383,6 @@ class CapturePane(Pane):
 
     def action_save_capture(self) -> None:
         self.app.push_screen(SaveCapture(list(self.recent.packets), self.stats))
-
-
-class SaveCapture(FormScreen):
-    """The kept packets to a pcapng file (path checked as typed)."""
-
-    TITLE = "Save the capture as pcapng"
-    FORM = "capture.save"
-    VERB = "save"
-
-    def __init__(self, packets: list[Any], stats: CaptureStats | None) -> None:
-        super().__init__(path=time.strftime("netcon-%Y%m%d-%H%M%S.pcapng"))
-        self.packets = packets
-        self.stats = stats
-
-    def fields(self) -> tuple[Field, ...]:
-        return (Field("path", "File", "where to write, e.g. /tmp/capture.pcapng"),)
-
-    def apply(self, given: Mapping[str, str | None]) -> str:
-        path = values.output_file(given.get("path") or "", "path", "File")
-        written = write_packets(path, self.packets, self.stats)
-        return f"Saved {written} packets to {path}."
 
 
 PANE = CapturePane
