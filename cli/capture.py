@@ -1,6 +1,7 @@
 """``netcon capture TARGET [TARGET...] [-f FILTER] [-c COUNT] [-w FILE.pcapng] [--json] [--duration S]``: packets
 on interfaces of any namespace, one tcpdump-like line each (or one JSON object each); ``-r FILE`` decodes a
-saved capture instead.
+saved capture instead. With ``--host ssh://...`` the netcon on that host captures (the targets and the filter are
+its); the frames come back raw, within the bounds of ``core.hosts.captures``, and print and save here alike.
 
 Exit 0 on a clean end (count, duration, Ctrl-C or SIGTERM), 1 when a target cannot be opened, 2 for bad
 usage (a filter libpcap refuses, an unwritable -w path). Everything is closed whichever way it ends.
@@ -15,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from netcon.core.capture import pcapng
 from netcon.core.capture.bpf import compile_filter
@@ -24,6 +26,7 @@ from netcon.core.capture.session import Capture, CaptureStats, Limits, Packet
 from netcon.core.capture.summary import summary
 from netcon.core.capture.targets import resolve_all
 from netcon.core.errors import UsageError
+from netcon.core.hosts.captures import CaptureRequest, HostCapture
 from netcon.core.snapshot import collect
 from netcon.core.validate import values
 
@@ -56,7 +59,7 @@ def register(sub, common) -> None:
     p.add_argument("--duration", metavar="S", help="stop after S seconds")
     p.add_argument("--max-pps", metavar="N", help="hand over at most N packets per second (the rest are counted)")
     p.add_argument("--ring-mb", metavar="MB", help=f"kernel ring per interface (default {DEFAULT_RING_MB})")
-    p.set_defaults(func=run_capture)
+    p.set_defaults(func=run_capture, remote=True)  # --host: the netcon there captures, the frames come back
 
 
 def run_capture(args, ctx) -> int:
@@ -68,10 +71,12 @@ def run_capture(args, ctx) -> int:
             raise UsageError(f"Capture file (-r) {path} {why}.", target="read")
         if args.targets or args.filter is not None or args.write is not None or args.duration is not None:
             raise UsageError("-r reads a file: give no TARGET, -f, -w or --duration with it.", target="read")
+        if getattr(args, "remote_host", None) is not None:
+            raise UsageError("-r reads a file on this machine: give no --host with it.", target="read")
         return read_file(path, count, args.json)
     if not args.targets:
         raise UsageError("Give at least one TARGET to capture on (or -r FILE to read a saved capture).")
-    program = None if args.filter is None else compile_filter(values.text(args.filter, "filter", "Filter (-f)"))
+    expression = None if args.filter is None else values.text(args.filter, "filter", "Filter (-f)")
     duration = None
     if args.duration is not None:
         duration = values.number(args.duration, "duration", "--duration", 0.001, MAX_DURATION_S)
@@ -83,25 +88,58 @@ def run_capture(args, ctx) -> int:
         else values.integer(args.ring_mb, "ring_mb", "--ring-mb", 1, 1024),
     )
     targets = [values.text(t, "target", "Capture target") for t in args.targets]
+    output = _Settings(expression, write, count, duration, args.json)
+    if getattr(args, "remote_host", None) is not None:
+        return _capture_there(
+            args, ctx, CaptureRequest(tuple(targets), expression, limits.max_pps, None, limits.ring_mb), output
+        )
+    program = None if expression is None else compile_filter(expression)
     endpoints = resolve_all(ctx, collect(ctx), targets)
     with Capture(endpoints, program, limits) as capture:
-        writer = None if write is None else pcapng.PcapngWriter(write, capture.endpoints)
-        names = ", ".join(e.label for e in capture.endpoints)
-        shown = f", filter {program.expression!r}" if program else ""
-        print(f"netcon: capturing on {names}{shown}; Ctrl-C stops.", file=sys.stderr, flush=True)
-        stats = None
-        try:
-            with _stop_on_sigterm(capture):
-                _loop(capture, writer, count, duration, args.json)
-        finally:
-            stats = capture.statistics()
-            if writer is not None:
-                writer.close(stats)
-        _report(stats, writer)
+        return _captured(capture, output)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    expression: str | None
+    write: str | None
+    count: int | None
+    duration: float | None
+    as_json: bool
+
+
+def _capture_there(args, ctx, request: CaptureRequest, output: _Settings) -> int:
+    """``--host``: the netcon on that host resolves the targets, compiles the filter and captures; the frames
+    come back raw and are printed and saved here as a local capture's."""
+    from netcon.cli.hosts import open_host
+
+    with open_host(args, ctx) as host, HostCapture(host, request) as capture:
+        assert capture.started is not None
+        bound = f"the cap of {capture.started.max_pps} packets and {capture.started.max_bytes} bytes a second over SSH"
+        return _captured(capture, output, f" of {host.target}", bound)
+
+
+def _captured(
+    capture: Capture | HostCapture, output: _Settings, where: str = "", cap: str = "the --max-pps cap"
+) -> int:
+    """Read ``capture`` (open) until its end; lines or the file, then the counts."""
+    writer = None if output.write is None else pcapng.PcapngWriter(output.write, capture.endpoints)
+    names = ", ".join(e.label for e in capture.endpoints)
+    shown = f", filter {output.expression!r}" if output.expression else ""
+    print(f"netcon: capturing on {names}{where}{shown}; Ctrl-C stops.", file=sys.stderr, flush=True)
+    stats = None
+    try:
+        with _stop_on_sigterm(capture):
+            _loop(capture, writer, output.count, output.duration, output.as_json)
+    finally:
+        stats = capture.statistics()
+        if writer is not None:
+            writer.close(stats)
+    _report(stats, writer, cap)
     return 0
 
 
-def _loop(capture: Capture, writer, count: int | None, duration: float | None, as_json: bool) -> None:
+def _loop(capture: Capture | HostCapture, writer, count: int | None, duration: float | None, as_json: bool) -> None:
     """Read until the count, the duration, Ctrl-C or a stop; lines to stdout unless only writing a file."""
     show = _Output(capture, writer, count, as_json)
     deadline = None if duration is None else time.monotonic() + duration
@@ -120,7 +158,7 @@ def _loop(capture: Capture, writer, count: int | None, duration: float | None, a
 class _Output:
     """Where the packets go: the pcapng file, and lines (tcpdump-like or JSON) unless only writing a file."""
 
-    def __init__(self, capture: Capture, writer, count: int | None, as_json: bool) -> None:
+    def __init__(self, capture: Capture | HostCapture, writer, count: int | None, as_json: bool) -> None:
         self.endpoints = capture.endpoints
         self.writer = writer
         self.count = count
@@ -145,7 +183,7 @@ class _Output:
 
 
 @contextlib.contextmanager
-def _stop_on_sigterm(capture: Capture) -> Iterator[None]:
+def _stop_on_sigterm(capture: Capture | HostCapture) -> Iterator[None]:
     """SIGTERM ends the capture as Ctrl-C does (the file gets its statistics, the counts are printed)."""
     previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: capture.stop())
     try:
@@ -177,8 +215,8 @@ def packet_json(packet: Packet) -> str:
     )
 
 
-def _report(stats: CaptureStats, writer) -> None:
-    capped = f", {stats.capped} over the --max-pps cap (not shown)" if stats.capped else ""
+def _report(stats: CaptureStats, writer, cap: str) -> None:
+    capped = f", {stats.capped} over {cap} (not shown)" if stats.capped else ""
     saved = f"; saved to {writer.path}" if writer is not None else ""
     print(
         f"netcon: {stats.delivered} packets captured on {len(stats.interfaces)} interface"

@@ -14,10 +14,10 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
-# Actions that work through this machine's kernel (the ping matrix, capture): hidden while the console shows a
-# host read over SSH (``tui.host_switch``). A trace is run by the shown host itself (``Host.trace``); flannel's
-# lease edits change the store every host shares, from here (audited here) whichever host is shown.
-IN_PROCESS = frozenset({"ping_matrix", "capture"})
+# Actions that work through this machine's kernel (the ping matrix): hidden while the console shows a host read
+# over SSH (``tui.host_switch``). A trace and a capture are run by the shown host itself (``Host.trace``,
+# ``Host.start_capture``); flannel's lease edits change the store every host shares, from here (audited here).
+IN_PROCESS = frozenset({"ping_matrix"})
 
 
 @dataclass(frozen=True)

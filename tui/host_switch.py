@@ -3,11 +3,10 @@ command palette ("Switch to host h2"). Every pane except the Cluster pane is mou
 so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
 
 The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
-doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon), the Trace pane (run by
-the host's netcon) and the Flannel pane (the shared store read from here, the host's flannel device there) work
-on every host. What still needs this machine's kernel or a ``HostContext`` (capture, the ping matrix, flannel's
-lease editing) works on hosts read in-process (this machine, a lab namespace): its pane says so in one line, or
-its keys are hidden, on a host read over SSH.
+doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon), the Capture pane (its
+netcon captures, the frames are decoded here), the Trace pane (run by the host's netcon) and the Flannel pane
+(the shared store read from here, the host's flannel device there; lease edits change that store from here)
+work on every host. The ping matrix needs this machine's kernel: its key is hidden on a host read over SSH.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from netcon.tui.cluster_feed import HostRowRead, is_remote
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
 from netcon.tui.messages import HostChanged
 from netcon.tui.panes import SLOTS
-from netcon.tui.panes.base import Placeholder
 from netcon.tui.panes.cluster import ClusterPane
 from netcon.tui.state import LiveState
 
@@ -43,10 +41,6 @@ if TYPE_CHECKING:
     from netcon.tui.app import NetconApp
 
 CLUSTER = "cluster"
-# Panes that need this machine's kernel or a HostContext of the host: one line instead of wrong data.
-REMOTE_MISSING = {
-    "capture": "Capture: not available for {host}, read over SSH. Run netcon on {host} (ssh {where} netcon).",
-}
 
 
 class HostPorts:
@@ -100,16 +94,9 @@ class HostCounters:
         pass
 
 
-def where(host: Host) -> str:
-    return host.target.removeprefix("ssh://")
-
-
-def create_pane(slot_id: str, host: Host) -> Any:
-    """The pane of ``slot_id`` for ``host``: a one-line note where it cannot show a host read over SSH."""
-    slot = next(s for s in SLOTS if s.id == slot_id)
-    if is_remote(host) and slot_id in REMOTE_MISSING:
-        return Placeholder(REMOTE_MISSING[slot_id].format(host=host.name, where=where(host)), id=slot_id)
-    return slot.create()
+def create_pane(slot_id: str) -> Any:
+    """A fresh pane of ``slot_id``: every pane reads the shown host through the app."""
+    return next(s for s in SLOTS if s.id == slot_id).create()
 
 
 class HostSwitching:
@@ -167,9 +154,9 @@ class HostSwitching:
         switcher = self.query_one(ContentSwitcher)
         try:
             while self.mounted_for is not self.host:
-                host = self.mounted_for = self.host
+                self.mounted_for = self.host
                 await switcher.remove_children([w for w in switcher.children if w.id != CLUSTER])
-                await switcher.mount_all([create_pane(s.id, host) for s in SLOTS if s.id != CLUSTER])
+                await switcher.mount_all([create_pane(s.id) for s in SLOTS if s.id != CLUSTER])
         finally:
             self.remounting = False
         self._switched(self.current)

@@ -2,7 +2,7 @@
 machine, a lab namespace or another machine over SSH. Results are the core's own frozen dataclasses, so a
 remote host's answer is exactly what the local reader returns there.
 
-Streams (change events, probes) call back on a thread of the host's own and end with ``stop()``.
+Streams (change events, probes, captures) call back on a thread of the host's own and end with ``stop()``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # only named in annotations: importing them here would slow e
     from netcon.core.flannel.registry import LeaseListing
     from netcon.core.flannel.vxlan import VxlanState
     from netcon.core.host_facts import HostFacts
+    from netcon.core.hosts.captures import CaptureRequest, CaptureStarted, OnBatch
     from netcon.core.hosts.probes import ProbeRequest, ProbeStarted
     from netcon.core.model import Counters, Snapshot
     from netcon.core.ping.probe import ProbeSummary, Reply
@@ -89,6 +90,10 @@ class Host(Protocol):
     def stop_probe(self, probe: int) -> ProbeSummary: ...
 
     def trace(self, ask: TraceAsk, stop: threading.Event | None = None) -> Trace: ...
+    def start_capture(self, request: CaptureRequest, on_batch: OnBatch) -> CaptureStarted: ...
+
+    def stop_capture(self, capture: int) -> None:
+        """End it there; its last batch (``final``) has been handed to ``on_batch`` when this returns."""
 
     @property
     def live(self) -> bool: ...

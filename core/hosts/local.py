@@ -6,22 +6,25 @@ even imported (``netcon show veths`` starts as fast as before)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from netcon.core.context import HostContext
-from netcon.core.errors import UsageError
+from netcon.core.errors import NotFound, UsageError
 from netcon.core.hosts.base import EtcdAccess, Reasons, Subscription
 from netcon.core.model import Counters, Snapshot
 from netcon.core.snapshot import SnapshotCollector
 
 if TYPE_CHECKING:
+    from netcon.core.capture.runner import CaptureRunner
     from netcon.core.counters import CounterReader
     from netcon.core.doctor.findings import Report
     from netcon.core.flannel.registry import LeaseListing
     from netcon.core.flannel.vxlan import VxlanState
     from netcon.core.host_facts import HostFacts
+    from netcon.core.hosts.captures import CaptureRequest, CaptureStarted, OnBatch
     from netcon.core.hosts.probes import ProbeRequest, ProbeStarted
     from netcon.core.ping.engine import PingEngine
     from netcon.core.ping.probe import Event, ProbeSummary, Reply
@@ -68,6 +71,8 @@ class LocalHost:
         self._own_engine = engine is None
         self._lock = threading.Lock()
         self._watchers: list[Watcher] = []
+        self._captures: dict[int, CaptureRunner] = {}
+        self._capture_ids = itertools.count(1)
 
     def snapshot(self) -> Snapshot:
         return self.collector.collect()
@@ -202,7 +207,32 @@ class LocalHost:
         )  # fmt: skip
         return trace(self.ctx, ask.src, ask.dst, options)
 
+    def start_capture(self, request: CaptureRequest, on_batch: OnBatch) -> CaptureStarted:
+        """Resolve the targets against this host's snapshot, compile the filter and open the sockets here (one
+        sentence when any of it fails, nothing left open), then hand the frames to ``on_batch`` from a thread of
+        the capture's own until ``stop_capture``."""
+        from netcon.core.capture.runner import CaptureRunner, open_capture
+        from netcon.core.hosts.captures import CaptureStarted
+
+        runner = CaptureRunner(open_capture(self.ctx, self.snapshot(), request), on_batch, request.max_bytes)
+        with self._lock:
+            ident = next(self._capture_ids)
+            self._captures[ident] = runner
+        runner.start()
+        return CaptureStarted(ident, runner.endpoints, request.filter, request.max_pps, request.max_bytes)
+
+    def stop_capture(self, capture: int) -> None:
+        with self._lock:
+            runner = self._captures.pop(capture, None)
+        if runner is None:
+            raise NotFound(f"No capture {capture} runs on {self.name}.", target="capture")
+        runner.stop()
+
     def close(self) -> None:
+        with self._lock:
+            captures, self._captures = list(self._captures.values()), {}
+        for runner in captures:
+            runner.stop()
         for watcher in self._watchers:
             watcher.stop()
         self._watchers.clear()

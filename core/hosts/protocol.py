@@ -6,8 +6,9 @@ requests ``{"id": N, "op": OP, "args": {...}}``; each gets one answer ``{"id": N
 ``{"id": N, "error": {"kind": ..., "message": ..., "exit_code": ...}}``. A stream (``watch``, ``probe``) answers
 first like any request, then sends ``{"id": N, "event": ...}`` lines until the client sends ``cancel`` with
 ``{"stream": N}`` (or the server ends it with ``{"id": N, "end": true}``); a probe's events are its summaries,
-and before each the echo's outcome that changed it as ``{"reply": ...}``. Results are the core's dataclasses
-as ``codec.to_wire`` writes them; ``RESULTS`` says what each answer decodes to.
+and before each the echo's outcome that changed it as ``{"reply": ...}``; a ``capture``'s events are batches of
+raw frames (``captures.FrameBatch``, bounded there by ``captures.bounded``), the last one ``final``. Results
+are the core's dataclasses as ``codec.to_wire`` writes them; ``RESULTS`` says what each answer decodes to.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from netcon.core.doctor.findings import Report
 from netcon.core.flannel.registry import LeaseListing
 from netcon.core.flannel.vxlan import VxlanState
 from netcon.core.host_facts import HostFacts
+from netcon.core.hosts.captures import CaptureStarted, FrameBatch
 from netcon.core.hosts.probes import ProbeStarted
 from netcon.core.model import Counters, Snapshot
 from netcon.core.ping.probe import ProbeSummary
@@ -49,8 +51,9 @@ RESULTS: dict[str, Any] = {
     "trace_walk": LegResult,
     "trace_capture": Any,
     "trace": Trace,
+    "capture": CaptureStarted,
 }
-EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any, "trace_capture": Any}
+EVENTS: dict[str, Any] = {"probe": ProbeSummary, "watch": Any, "trace_capture": Any, "capture": FrameBatch}
 STREAMS = frozenset(EVENTS)
 
 

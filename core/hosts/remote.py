@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import inspect
 import itertools
 import threading
@@ -28,6 +29,7 @@ from netcon.core.flannel.vxlan import VxlanState
 from netcon.core.host_facts import HostFacts
 from netcon.core.hosts import protocol
 from netcon.core.hosts.base import BACK, LOST, EtcdAccess, HostUnreachable, Reasons
+from netcon.core.hosts.captures import CaptureRequest, CaptureStarted, OnBatch
 from netcon.core.hosts.codec import WireError, decode, from_wire, to_wire
 from netcon.core.hosts.probes import ProbeRequest, ProbeStarted
 from netcon.core.hosts.session import Session, open_session
@@ -105,6 +107,14 @@ class RemoteHost:
 
     @property
     def error(self) -> str | None:
+        return self._error
+
+    @property
+    def reason(self) -> str | None:
+        """Why the host is not connected: how the last session ended, or why the last attempt failed."""
+        session = self._session
+        if session is not None and session.closed.is_set():
+            return session.reason
         return self._error
 
     @property
@@ -309,6 +319,29 @@ class RemoteHost:
     def stop_probe(self, probe: int) -> ProbeSummary:
         result: ProbeSummary = self.request("stop_probe", {"probe": probe})
         return result
+
+    def start_capture(self, request: CaptureRequest, on_batch: OnBatch) -> CaptureStarted:
+        """The netcon there captures (resolving the targets and compiling the filter there) and streams the raw
+        frames back; the capture's id here is its stream's."""
+        from netcon.core.hosts.captures import FrameBatch
+
+        def event(data: Any) -> None:
+            with contextlib.suppress(WireError):  # an unreadable batch; its packets are in the counts
+                on_batch(decode(FrameBatch, data))
+
+        session = self._live_session()
+        ident, future = self._send(session, "capture", {"request": to_wire(request)}, event)
+        try:
+            started: CaptureStarted = self._result("capture", future.result(REQUEST_TIMEOUT))
+        except concurrent.futures.TimeoutError:
+            raise HostUnreachable(f"{self.target}: no answer to capture within {REQUEST_TIMEOUT:g} s.") from None
+        return dataclasses.replace(started, capture=ident)
+
+    def stop_capture(self, capture: int) -> None:
+        """End the capture there; its last batch has arrived when this returns."""
+        from netcon.core.hosts.captures import STOP_S
+
+        self.request("cancel", {"stream": capture}, timeout=STOP_S)
 
     # -- change events and the connection's upkeep --------------------------------------------------------
 

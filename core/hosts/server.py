@@ -134,6 +134,8 @@ class StdioServer:
             return self._trace_capture(ident, args)
         if op == "trace":
             return self._trace(args)
+        if op == "capture":
+            return self._capture(ident, args)
         raise NetconError(f"Operation {op} is not served.")
 
     def _watch(self, ident: int) -> None:
@@ -194,6 +196,22 @@ class StdioServer:
         with self._lock:
             self._streams[ident] = stream
         stream.start()
+
+    def _capture(self, ident: int, args: dict[str, Any]) -> Any:
+        """Packets captured on this host, sent back as raw frames in batches (within ``captures.bounded``)
+        until cancelled; the last batch is sent before the stream's end."""
+        from netcon.core.hosts.captures import CaptureRequest, CaptureSubscription, bounded
+
+        try:
+            request = decode(CaptureRequest, args.get("request"))
+        except WireError as error:
+            raise NetconError(f"Bad capture request: {error}") from None
+        started = self.host.start_capture(
+            bounded(request), lambda batch: self.send({"id": ident, "event": to_wire(batch)})
+        )
+        with self._lock:
+            self._streams[ident] = CaptureSubscription(self.host, started.capture)
+        return started
 
     def _cancel(self, stream: object) -> None:
         if not isinstance(stream, int):

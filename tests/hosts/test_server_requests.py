@@ -47,3 +47,21 @@ def test_a_bad_whole_trace_request_is_one_sentence_and_a_bad_name_is_the_traces_
     assert by_id[5]["error"]["message"].startswith("Bad trace request: TraceAsk lacks its field")
     assert by_id[6]["error"]["kind"] in ("NotFound", "UsageError"), by_id[6]
     assert "no-such-container-x9" in by_id[6]["error"]["message"]
+
+
+def test_capture_requests_are_checked_there_and_allowed_read_only():
+    """A capture is a read: a read-only netcon serves it (on lo here; the stream ends with the input). A bad
+    request, a bad filter or a bad cap is one sentence under the request's id, and nothing is opened."""
+    answers = ask(
+        {"id": 1, "op": "capture", "args": {"request": {"targets": "lo"}}},
+        {"id": 2, "op": "capture", "args": {"request": {"targets": ["lo"], "filter": "icmp andd"}}},
+        {"id": 3, "op": "capture", "args": {"request": {"targets": ["lo"], "max_pps": 0}}},
+        {"id": 4, "op": "capture", "args": {"request": {"targets": ["lo"], "filter": "icmp", "max_pps": 50}}},
+    )
+    by_id = {a["id"]: a for a in answers if "event" not in a}
+    assert by_id[1]["error"]["message"].startswith("Bad capture request: expected a list")
+    assert by_id[2]["error"]["kind"] == "UsageError" and "can't parse filter expression" in by_id[2]["error"]["message"]
+    assert by_id[3]["error"]["kind"] == "UsageError" and "--max-pps 0" in by_id[3]["error"]["message"]
+    started = by_id[4]["result"]
+    assert [e["ifname"] for e in started["endpoints"]] == ["lo"]
+    assert (started["expression"], started["max_pps"], started["max_bytes"]) == ("icmp", 50, 1 << 20)

@@ -37,8 +37,11 @@ from netcon.core.trace.model import Trace, TraceAsk
 from netcon.tui.app import NetconApp
 from netcon.tui.docker_forms import CreateNetworkForm, RemoveNetwork
 from netcon.tui.panes.base import TablePane
+from netcon.tui.panes.capture import CapturePane
 from netcon.tui.panes.trace import TracePane
 from netcon.tui.ping_screens import TargetPicker
+from tests.hosts.lab_ssh import settled
+from tests.hosts.test_capture_over_ssh import sockets_there
 from tests.tui.screen_text import screen_text
 from tests.tui.test_console_e2e import column
 from tests.tui.test_quit import FOREIGN_THREADS, QUIT_LIMIT_S, drain, read_until
@@ -202,8 +205,6 @@ async def test_enter_and_h_switch_every_pane(cluster_lab):
         h2_lease = cluster_lab.hosts[1].address
         await until(pilot, lambda: own_lease_line(app, h2_lease), 15, "h2's lease marked as this host's")
         assert "Acquire" in screen_text(app)  # lease edits change the shared store, from here
-        await pilot.press("9")  # a pane that cannot show a host read over SSH says so
-        await until(pilot, lambda: "Capture: not available for h2" in screen_text(app), 5, "the Capture pane's note")
         await pilot.press("h")  # the next host: back to h1, read in-process
         await until(pilot, lambda: app.host.name == "h1", 5, "h cycled to h1")
         await pilot.press("4")
@@ -304,6 +305,55 @@ async def test_trace_on_a_remote_host_is_run_by_its_netcon(cluster_lab):
         assert result is not None and result.reply_seen, result
         assert {h.over for h in result.hops if h.host == "h2"} == {lab_ssh.target(h2)}
         assert {h.over for h in result.hops if h.host == "h1"} == {None}
+
+
+async def test_capture_on_a_remote_host_shows_its_packets(cluster_lab):
+    """c on h2's container (h2 read over SSH): h2's netcon captures in that container's namespace and the pane
+    shows the echoes h2-probe sends to its gateway there (docker exec on h2's own dockerd), decoded here, with
+    the ICMP id of that ping; s stops the capture on h2 (its netcon holds no packet socket any more)."""
+    h2 = cluster_lab.hosts[1]
+    probe = snapshot_of(h2).container("h2-probe")
+    assert probe is not None and probe.ipv4 and probe.pid
+    gateway = f"{probe.ipv4[0].rsplit('.', 1)[0]}.1"
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await show_h2(pilot, app)
+        await pilot.press("2")
+        await until(pilot, lambda: probe.id in table_keys(app, "containers"), 15, "h2's containers")
+        table = app.pane("containers").table
+        table.move_cursor(row=table.get_row_index(probe.id))
+        await pilot.press("c")
+        pane = app.pane("capture")
+        assert isinstance(pane, CapturePane) and app.current == "capture"
+        await until(pilot, lambda: pane.state_text == "capturing", 15, "the capture open on h2")
+        assert sockets_there(h2, probe.pid) == 1  # h2's netcon captures, in the container's namespace
+        ident = await asyncio.to_thread(ping_from, h2, "h2-probe", gateway)
+        echoes = [f"IP {probe.ipv4[0]} > {gateway}: ICMP echo request, id {ident}, seq {n}" for n in range(2)]
+        await until(pilot, lambda: all(any(e in s for s in summaries(pane)) for e in echoes), 15, "the echoes")
+        assert {str(v) for v in pane.packets.get_column("netns")} == {"container h2-probe"}
+        assert "capturing on eth0 [container h2-probe]" in screen_text(app)
+        await pilot.press("s")
+        await until(pilot, lambda: pane.capture is None and not pane.running, 10, "the capture stopped")
+        assert sockets_there(h2, probe.pid) == 0 and pane.stats is not None and pane.stats.received >= 4
+        await pilot.press("space")  # capturing there again, when the console quits
+        await until(pilot, lambda: pane.state_text == "capturing", 15, "the capture open again")
+        assert sockets_there(h2, probe.pid) == 1
+    assert settled(cluster_lab) == []  # no session, netcon or capture left on h2
+
+
+def ping_from(host: LabHost, container: str, target: str) -> int:
+    """Two echoes from ``container`` on ``host`` (busybox's ping); the ICMP id they carried (its pid there)."""
+    import docker
+
+    api = docker.APIClient(base_url=host.docker_host)
+    run = api.exec_create(container, ["sh", "-c", f"echo $$; exec ping -c 2 -i 0.2 {target}"])
+    out = api.exec_start(run["Id"]).decode()
+    assert "0% packet loss" in out, out
+    return int(out.split()[0])
+
+
+def summaries(pane: CapturePane) -> list[str]:
+    return [str(v) for v in pane.packets.get_column("summary")]
 
 
 async def test_changes_on_a_remote_host_are_made_there(cluster_lab, tmp_path, monkeypatch):

@@ -4,13 +4,13 @@ The packet list (newest at the bottom; it follows the newest unless the user mov
 packet's every decoded layer, the per-flow tally, a filter field in tcpdump's syntax checked by libpcap as it
 is typed, pause/resume and save to pcapng. The capture runs in one named thread worker that belongs to this
 pane, so it goes on while other panes are shown; it ends when stopped, after ``stop_after`` packets, or when
-the console quits (the pane stops it on unmount, which wakes the worker at once).
+the console quits (the pane stops it on unmount, which wakes the worker at once). On a host read over SSH the
+netcon there captures (``Host.start_capture``) and the frames are decoded here, with the same keys.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -22,12 +22,12 @@ from textual.worker import get_current_worker
 
 from netcon.core.capture.bpf import Program, compile_filter
 from netcon.core.capture.flows import FlowTable, Recent
-from netcon.core.capture.pcapng import write_packets
 from netcon.core.capture.session import Capture, CaptureStats, Limits
 from netcon.core.capture.summary import summary
 from netcon.core.capture.targets import resolve_all
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
+from netcon.core.hosts.captures import CaptureRequest, HostCapture
 from netcon.core.model import Snapshot
 from netcon.core.validate import values
 from netcon.tui.actions import Action, bindings
@@ -42,7 +42,8 @@ from netcon.tui.capture_feed import (
     Seen,
 )
 from netcon.tui.capture_rows import FLOW_COLUMNS, PACKET_COLUMNS, flow_row, packet_cells, packet_detail
-from netcon.tui.forms import Field, FormScreen
+from netcon.tui.capture_save import SaveCapture
+from netcon.tui.cluster_feed import is_remote
 from netcon.tui.panes.base import Pane
 from netcon.tui.widgets import cursor_key, sync_rows
 
@@ -90,7 +91,7 @@ class CapturePane(Pane):
         super().__init__(**kwargs)
         self.targets: list[str] = []
         self.program: Program | None = None
-        self.capture: Capture | None = None  # the worker's, while it runs (stopped from here)
+        self.capture: Capture | HostCapture | None = None  # the worker's, while it runs (stopped from here)
         self.running = False
         self.state_text = ""
         self.started: CaptureStarted | None = None
@@ -169,9 +170,7 @@ class CapturePane(Pane):
         worker = get_current_worker()
         settings = settings_of(self.app)
         try:
-            if snapshot is None:
-                raise NetconError("The host has not been read yet; try again in a moment.")
-            capture = Capture(resolve_all(ctx, snapshot, targets), program, Limits(max_pps=settings.max_pps)).open()
+            capture = self._open(ctx, snapshot, targets, program, settings)
         except NetconError as error:
             self.post_message(CaptureFailed(generation, str(error)))
             return
@@ -182,12 +181,32 @@ class CapturePane(Pane):
             self.capture = capture  # from here the pane can wake it
             self.post_message(CaptureStarted(generation, capture.endpoints, program.expression if program else None))
             reason = self._read(generation, worker, capture, settings)
+        except NetconError as error:  # the host read over SSH went away, or its capture ended by itself
+            reason = f"ended: {error}"
         finally:
             stats = capture.statistics()
             capture.close()
             self.post_message(CaptureEnded(generation, stats, reason))
 
-    def _read(self, generation: int, worker: Any, capture: Capture, settings: CaptureSettings) -> str:
+    def _open(
+        self,
+        ctx: HostContext,
+        snapshot: Snapshot | None,
+        targets: list[str],
+        program: Program | None,
+        settings: CaptureSettings,
+    ) -> Capture | HostCapture:
+        """The capture, open: here, or by the netcon of the host read over SSH (which resolves the targets and
+        compiles the filter itself, and sends the frames back to be decoded here)."""
+        host = self.app.host
+        if is_remote(host):
+            expression = program.expression if program else None
+            return HostCapture(host, CaptureRequest(tuple(targets), expression, settings.max_pps)).open()
+        if snapshot is None:
+            raise NetconError("The host has not been read yet; try again in a moment.")
+        return Capture(resolve_all(ctx, snapshot, targets), program, Limits(max_pps=settings.max_pps)).open()
+
+    def _read(self, generation: int, worker: Any, capture: Capture | HostCapture, settings: CaptureSettings) -> str:
         """Decode and tally until stopped, cancelled or the cap; the reason it ended."""
         flows, pending, posted, total = FlowTable(), [], time.monotonic(), 0
         while not worker.is_cancelled and not capture.stopped:
@@ -364,27 +383,6 @@ class CapturePane(Pane):
 
     def action_save_capture(self) -> None:
         self.app.push_screen(SaveCapture(list(self.recent.packets), self.stats))
-
-
-class SaveCapture(FormScreen):
-    """The kept packets to a pcapng file (path checked as typed)."""
-
-    TITLE = "Save the capture as pcapng"
-    FORM = "capture.save"
-    VERB = "save"
-
-    def __init__(self, packets: list[Any], stats: CaptureStats | None) -> None:
-        super().__init__(path=time.strftime("netcon-%Y%m%d-%H%M%S.pcapng"))
-        self.packets = packets
-        self.stats = stats
-
-    def fields(self) -> tuple[Field, ...]:
-        return (Field("path", "File", "where to write, e.g. /tmp/capture.pcapng"),)
-
-    def apply(self, given: Mapping[str, str | None]) -> str:
-        path = values.output_file(given.get("path") or "", "path", "File")
-        written = write_packets(path, self.packets, self.stats)
-        return f"Saved {written} packets to {path}."
 
 
 PANE = CapturePane
