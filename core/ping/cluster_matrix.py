@@ -153,8 +153,11 @@ def _member(view: HostView, snapshot: Snapshot, container: str) -> ClusterMember
     try:
         (member,) = members_of(snapshot, [container])
     except NetconError as error:
-        text = str(error).replace("on this host", f"on host {view.host}")
-        raise type(error)(text if view.host in text else f"{view.host}: {text}", target=container) from None
+        text = str(error)
+        named = text.replace("on this host", f"on host {view.host}").replace(
+            f"Container {container} ", f"Container {view.host}{SEPARATOR}{container} ", 1
+        )
+        raise type(error)(named if named != text else f"{view.host}: {text}", target=container) from None
     found = snapshot.container(container)
     assert found is not None  # members_of refused a missing one
     return ClusterMember(view.host, found.name, member, overlay_address(snapshot, found, view.lease))
