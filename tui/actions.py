@@ -14,11 +14,10 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
-# Actions that work through this machine (the ping matrix, capture, trace) or its HostContext (flannel's lease
-# edits, audited here): hidden while the console shows a host read over SSH (``tui.host_switch``).
-IN_PROCESS = frozenset(
-    {"ping_matrix", "capture", "trace", "set_config", "acquire", "renew", "revoke", "reserve"}  # flannel's edits
-)
+# Actions that work through this machine (capture, trace) or its HostContext (flannel's lease edits, audited
+# here): hidden while the console shows a host read over SSH (``tui.host_switch``). The ping matrix is not one:
+# in a cluster console it probes from each host through its netcon (``core.ping.cluster_matrix``).
+IN_PROCESS = frozenset({"capture", "trace", "set_config", "acquire", "renew", "revoke", "reserve"})
 
 
 @dataclass(frozen=True)

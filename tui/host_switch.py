@@ -3,11 +3,11 @@ command palette ("Switch to host h2"). Every pane except the Cluster pane is mou
 so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
 
 The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
-doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon) and the Flannel pane (the
-shared store read from here, the host's flannel device there) work on every host. What still needs this
-machine's kernel or a ``HostContext`` (capture, trace, the ping matrix, flannel's lease editing) works on hosts
-read in-process (this machine, a lab namespace): its pane says so in one line, or its keys are hidden, on a host
-read over SSH.
+doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon), the ping matrix (across
+every host, each pair from its source's host) and the Flannel pane (the shared store read from here, the host's
+flannel device there) work on every host. What still needs this machine's kernel or a ``HostContext`` (capture,
+trace, flannel's lease editing) works on hosts read in-process (this machine, a lab namespace): its pane says so
+in one line, or its keys are hidden, on a host read over SSH.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from netcon.core.model import Counters, Snapshot
 from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
 from netcon.tui.cluster_feed import HostRowRead, is_remote
+from netcon.tui.cluster_ping import OtherHostsRead
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
 from netcon.tui.messages import HostChanged
 from netcon.tui.panes import SLOTS
 from netcon.tui.panes.base import Placeholder
 from netcon.tui.panes.cluster import ClusterPane
+from netcon.tui.ping_screens import TargetPicker
 from netcon.tui.state import LiveState
 
 if TYPE_CHECKING:
@@ -243,6 +245,13 @@ class HostSwitching:
         for pane in self.base_query(f"#{CLUSTER}"):
             if isinstance(pane, ClusterPane):
                 pane.refresh_rows()
+
+    def on_other_hosts_read(self: NetconApp, message: OtherHostsRead) -> None:
+        """The picker of a ping from ``message.source``: this host's targets, then the other hosts' containers."""
+        for problem in message.problems:
+            self.notify(f"{problem} Its containers are not listed.", severity="warning", timeout=8)
+        picker = TargetPicker(message.source, [*message.here, *message.there], verb="ping")
+        self.push_screen(picker, message.then)
 
     def on_host_row_read(self: NetconApp, message: HostRowRead) -> None:
         self.repaint_cluster()

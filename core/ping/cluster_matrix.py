@@ -24,6 +24,7 @@ from netcon.core.hosts.base import Host, HostUnreachable
 from netcon.core.hosts.cluster import lease_of, vni_of
 from netcon.core.hosts.probes import ProbeRequest
 from netcon.core.model import Snapshot
+from netcon.core.naming import natural_key
 from netcon.core.ping.matrix import STOP_POLL_S, Matrix, Member, PairResult, members_of, same_host_address
 from netcon.core.ping.probe import MIN_INTERVAL_S, ProbeSummary
 from netcon.core.validate import values
@@ -323,3 +324,32 @@ def cluster_matrix(
     views = read_views(hosts, leases)
     plan = plan_network(views, network) if network is not None else plan_containers(views, containers or ())
     return run_cluster_matrix(hosts, plan, count=count, timeout=timeout, stop=stop)
+
+
+@dataclass(frozen=True)
+class OverlayTarget:
+    """A running container of another host, and where it is reached over the overlay."""
+
+    host: str
+    container: str
+    address: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}{SEPARATOR}{self.container}"
+
+
+def overlay_targets(hosts: Sequence[Host], leases: Sequence[Lease] = ()) -> tuple[list[OverlayTarget], list[str]]:
+    """Every running container of ``hosts`` with an overlay address (one per namespace: a container sharing
+    another's is reached at its owner's), and one sentence per host that could not be read."""
+    found: list[OverlayTarget] = []
+    problems: list[str] = []
+    for view in read_views(hosts, leases).values():
+        if view.snapshot is None:
+            problems.append(view.error or f"Host {view.host} could not be read.")
+            continue
+        for c in view.snapshot.containers:
+            address = overlay_address(view.snapshot, c, view.lease) if c.state == "running" else None
+            if address and not c.ipv4_shared:
+                found.append(OverlayTarget(view.host, c.name, address))
+    return sorted(found, key=lambda t: (natural_key(t.host), natural_key(t.container))), problems
