@@ -29,12 +29,11 @@ USAGE = """netcon ping --from SRC TARGET [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [
 
 
 def register(sub, common) -> None:
-    from netcon.cli.flannel import etcd_parent
     from netcon.cli.main import common_options
 
     p = sub.add_parser(
         "ping",
-        parents=[common_options(host=False), etcd_parent()],  # --host is repeatable here (a matrix across hosts)
+        parents=[common_options(host=False)],  # --host is repeatable here (a matrix across hosts)
         usage=USAGE,
         help="ICMP echo from a container, the host or a lab netns (no docker exec); 'ping matrix' for all pairs",
         description="SRC: a container name or id, 'host', or netns:NAME|PATH (a lab host). "
