@@ -9,12 +9,19 @@ import contextlib
 import json
 import re
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 
 import docker
 import pytest
 
+from netcon.core.aioloop import stop_loop
+from netcon.core.errors import NetconError
+from netcon.core.hosts import inventory
+from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab.state import LabState
+from netcon.core.ping.cluster_matrix import cluster_matrix
 from tests.hosts.lab_ssh import netcon, settled, sshd_stopped
 
 pytestmark = pytest.mark.lab
@@ -131,3 +138,24 @@ def test_a_network_no_host_has_is_one_sentence(ssh_lab: LabState):
         "",
         "netcon: No host of the cluster has a network named 'nonet'.\n",
     )
+
+
+def test_a_stop_event_ends_the_run_early_and_its_probes(ssh_lab: LabState):
+    """The console's quit sets ``stop``: a long run (50 echoes a pair) ends within a second of it, its probes
+    stopped on each host, and nothing of the SSH sessions is left once the hosts are closed."""
+    entries, _etcd = inventory.lab_entries(ssh_lab.prefix, over_ssh=True)
+    config = lab_ssh.config_path(ssh_lab)
+    hosts = [inventory.open_host(e, read_only=True, ssh_config=config) for e in entries]
+    stop = threading.Event()
+    try:
+        timer = threading.Timer(2.0, stop.set)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(NetconError, match="stopped before every pair answered"):
+            cluster_matrix(hosts, network="bridge", count=50, stop=stop)
+        assert time.monotonic() - started < 4.0
+    finally:
+        for host in hosts:
+            host.close()
+        stop_loop()  # the SSH connections' loop thread, as the CLI ends it
+    assert settled(ssh_lab) == []
