@@ -1,5 +1,6 @@
 """``netcon ping --from SRC TARGET`` (prints like ping, exit 0 with replies, 1 without) and
-``netcon ping matrix (--network NAME | --containers a,b,c)`` (exit 0 when every pair answers, 1 otherwise).
+``netcon ping matrix (--network NAME | --containers a,b,c)`` (exit 0 when every pair answers, 1 otherwise), on this
+machine or, given hosts (``--lab``, ``--host`` repeatable), across them (``cli.ping_cluster``).
 
 Both forms share one parser: ``matrix`` in the TARGET place without ``--from`` selects the matrix, so a
 container that happens to be named ``matrix`` can still be pinged with ``--from``.

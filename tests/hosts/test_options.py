@@ -48,3 +48,19 @@ def test_ping_matrix_over_an_unreachable_host_is_one_sentence(capsys):
     assert main(["--host", "ssh://root@h9.invalid", "ping", "matrix", "--network", "x"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("netcon: Host h9.invalid (ssh://root@h9.invalid) is unreachable: ") and err.count("\n") == 1
+
+
+def test_ping_takes_its_host_after_the_word_ping_too(capsys):
+    """--host after ``ping`` (ping's own, repeatable for the matrix) is the host a ping from one container runs
+    on, as before it: the host is tried, and its failure is one sentence naming it."""
+    assert main(["ping", "--host", "ssh://root@h9.invalid", "--from", "a", "198.51.100.1", "-c", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("netcon: ssh://root@h9.invalid: ") and err.count("\n") == 1
+
+
+def test_a_ping_from_one_container_on_two_hosts_is_refused(capsys):
+    argv = ["ping", "--host", "ssh://root@h9.invalid", "--host", "ssh://root@h8.invalid", "--from", "a", "198.51.100.1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "netcon: A ping runs on one host: give --host once (several hosts are for 'netcon ping matrix').\n"
+    )
