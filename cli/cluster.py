@@ -43,7 +43,7 @@ def register(sub, common) -> None:
         p.set_defaults(func=func, remote=True)  # netcon --host X cluster ...: X is one more host
 
 
-def _hosts(args, ctx):
+def open_hosts(args, ctx):
     """(hosts, leases) of the cluster the arguments name (``inventory.cluster_entries``: the one rule)."""
     from netcon.cli.hosts import etcd_access, ssh_config
     from netcon.core.hosts import inventory
@@ -62,7 +62,7 @@ def _hosts(args, ctx):
     return [inventory.open_host(e, ctx.read_only, config, ctx) for e in cluster.entries], cluster.leases
 
 
-def _closing(hosts) -> None:
+def close_hosts(hosts) -> None:
     from netcon.core.aioloop import stop_loop
 
     for host in hosts:
@@ -73,11 +73,11 @@ def _closing(hosts) -> None:
 def run_status(args, ctx) -> int:
     from netcon.core.hosts.cluster import icmp_rtt, rows
 
-    hosts, leases = _hosts(args, ctx)
+    hosts, leases = open_hosts(args, ctx)
     try:
         table = rows(hosts, leases, doctor=True, rtt=icmp_rtt())
     finally:
-        _closing(hosts)
+        close_hosts(hosts)
     if args.json:
         print(json.dumps([r.json() for r in table], indent=2))
     else:
@@ -117,11 +117,11 @@ def run_doctor(args, ctx) -> int:
     from netcon.core.hosts.cluster import doctor
     from netcon.core.model import to_json
 
-    hosts, _leases = _hosts(args, ctx)
+    hosts, _leases = open_hosts(args, ctx)
     try:
         report = doctor(hosts)
     finally:
-        _closing(hosts)
+        close_hosts(hosts)
     if args.json:
         print(json.dumps(to_json(report) | {"healthy": report.healthy}, indent=2))
     else:

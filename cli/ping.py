@@ -1,5 +1,6 @@
 """``netcon ping --from SRC TARGET`` (prints like ping, exit 0 with replies, 1 without) and
-``netcon ping matrix (--network NAME | --containers a,b,c)`` (exit 0 when every pair answers, 1 otherwise).
+``netcon ping matrix (--network NAME | --containers a,b,c)`` (exit 0 when every pair answers, 1 otherwise), on this
+machine or, given hosts (``--lab``, ``--host`` repeatable), across them (``cli.ping_cluster``).
 
 Both forms share one parser: ``matrix`` in the TARGET place without ``--from`` selects the matrix, so a
 container that happens to be named ``matrix`` can still be pinged with ``--from``.
@@ -11,6 +12,7 @@ import argparse
 import dataclasses
 import json
 
+from netcon.cli.ping_cluster import across_hosts, cluster_matrix
 from netcon.cli.table import render
 from netcon.core.errors import UsageError
 from netcon.core.model import to_json
@@ -21,14 +23,18 @@ from netcon.core.ping.resolve import Resolution, resolve
 from netcon.core.ping.sources import Source, find_source
 from netcon.core.validate import values
 
+LAB_PREFIX = "nclab"  # core.lab.lab.DEFAULT_PREFIX, not imported: the lab code would slow every ping's start
 USAGE = """netcon ping --from SRC TARGET [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-t TTL] [--flood-ok] [--json]
-       netcon ping matrix (--network NAME | --containers a,b,c) [-c COUNT] [-W TIMEOUT] [--json]"""
+       netcon ping matrix (--network NAME | --containers a,b,c) [-c COUNT] [-W TIMEOUT] [--json]
+       netcon ping matrix (--lab [PREFIX] | --host ssh://...)... (--network NAME | --containers h1/a,h2/b) [...]"""
 
 
 def register(sub, common) -> None:
+    from netcon.cli.main import common_options
+
     p = sub.add_parser(
         "ping",
-        parents=[common],
+        parents=[common_options(host=False)],  # --host is repeatable here (a matrix across hosts)
         usage=USAGE,
         help="ICMP echo from a container, the host or a lab netns (no docker exec); 'ping matrix' for all pairs",
         description="SRC: a container name or id, 'host', or netns:NAME|PATH (a lab host). "
@@ -48,18 +54,33 @@ def register(sub, common) -> None:
     p.add_argument("--flood-ok", action="store_true", help="allow intervals under 0.2 s (root only)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
     p.add_argument("--network", metavar="NAME", help="matrix: every container on this network")
-    p.add_argument("--containers", metavar="a,b,c", help="matrix: these containers")
+    p.add_argument("--containers", metavar="a,b,c", help="matrix: these containers (HOST/NAME across hosts)")
+    p.add_argument(
+        "--host",
+        dest="hosts",
+        action="append",
+        default=[],
+        metavar="ssh://[user@]host[:port]",
+        help="ping: the host the probe runs on; matrix: a host to include (repeatable), as netcon cluster status",
+    )
+    p.add_argument(
+        "--lab",
+        nargs="?",
+        const=LAB_PREFIX,
+        default=None,
+        metavar="PREFIX",
+        help=f"matrix: across the lab's hosts over SSH (lab up --ssh; default prefix {LAB_PREFIX})",
+    )
     p.set_defaults(func=run_ping, remote=True)  # --host: the probe runs on that host, by the netcon there
 
 
 def run_ping(args, ctx) -> int:
-    remote = getattr(args, "remote_host", None) is not None
     if args.target == "matrix" and args.source is None:
-        if remote:
-            raise UsageError("netcon ping matrix works on the machine it runs on: run it there, or leave out --host.")
         return run_matrix(args, ctx)
-    if args.network or args.containers:
-        raise UsageError("--network and --containers belong to 'netcon ping matrix'.")
+    if args.network or args.containers or args.lab is not None:
+        raise UsageError("--network, --containers and --lab belong to 'netcon ping matrix'.")
+    _one_host(args, ctx)
+    remote = getattr(args, "remote_host", None) is not None
     if args.source is None or args.target is None:
         raise UsageError("Give a source and a target: netcon ping --from SRC TARGET.")
     if remote:
@@ -88,6 +109,18 @@ def run_ping(args, ctx) -> int:
         except KeyboardInterrupt:
             summary = engine.stop(probe)
     return finish(args, source.label, resolution, replies, summary)
+
+
+def _one_host(args, ctx) -> None:
+    """A ping from one container runs on one host: ``--host`` given after ``ping`` is that host."""
+    given = [*([args.remote_host] if getattr(args, "remote_host", None) else []), *args.hosts]
+    if len(given) > 1:
+        raise UsageError("A ping runs on one host: give --host once (several hosts are for 'netcon ping matrix').")
+    if args.hosts:
+        from netcon.cli.hosts import check_host_options
+
+        args.remote_host = args.hosts[0]
+        check_host_options(args, ctx, "ping")
 
 
 def header(target: str, resolution: Resolution, source: str, size: int) -> str:
@@ -171,7 +204,9 @@ def run_matrix(args, ctx) -> int:
         "count": 3 if args.count is None else args.count,
         "timeout": 1.0 if args.timeout is None else args.timeout,
     }
-    if args.network is not None:
+    if across_hosts(args):
+        matrix = cluster_matrix(args, ctx, options)
+    elif args.network is not None:
         matrix = network_matrix(ctx, values.text(args.network, "network", "--network"), **options)
     else:
         matrix = containers_matrix(ctx, values.name_list(args.containers, "containers", "--containers", 2), **options)
@@ -187,6 +222,7 @@ def run_matrix(args, ctx) -> int:
                         "received": p.received,
                         "rtt_ms_median": p.rtt_ms_median,
                         "ttl": p.ttl,
+                        **({"error": p.error} if p.error else {}),
                     }
                     for p in matrix.pairs
                 ],
@@ -207,7 +243,7 @@ def matrix_table(m: Matrix) -> str:
         p = m.pair(src, dst)
         if p.reachable:
             return f"{_ms(p.rtt_ms_median)}ms ttl={p.ttl}" + (f" {p.received}/{p.sent}" if p.received < p.sent else "")
-        return f"UNREACHABLE 0/{p.sent}"
+        return "ERROR" if p.error else f"UNREACHABLE 0/{p.sent}"
 
     reachable = sum(p.reachable for p in m.pairs)
     lines = [
@@ -215,5 +251,9 @@ def matrix_table(m: Matrix) -> str:
         f"({m.count} echoes each, {m.elapsed_s:.1f} s)",
         render(("FROM \\ TO", *m.members), [(src, *(cell(src, dst) for dst in m.members)) for src in m.members]),
     ]
-    lines += [f"unreachable: {p.src} -> {p.dst} ({p.dst_ip})" for p in m.pairs if not p.reachable]
+    lines += [
+        f"error: {p.src} -> {p.dst}: {p.error}" if p.error else f"unreachable: {p.src} -> {p.dst} ({p.dst_ip})"
+        for p in m.pairs
+        if not p.reachable
+    ]
     return "\n".join(lines)

@@ -14,10 +14,6 @@ from typing import ClassVar
 from textual.binding import Binding
 
 BINDING_PREFIX = "netcon."
-# Actions that work through this machine's kernel (the ping matrix): hidden while the console shows a host read
-# over SSH (``tui.host_switch``). A trace and a capture are run by the shown host itself (``Host.trace``,
-# ``Host.start_capture``); flannel's lease edits change the store every host shares, from here (audited here).
-IN_PROCESS = frozenset({"ping_matrix"})
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,5 @@ class Declared:
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         app = self.app
         if app.read_only and action in mutating_names(type(self)):
-            return False
-        if action in IN_PROCESS and not getattr(app, "in_process", lambda: True)():
             return False
         return super().check_action(action, parameters)  # type: ignore[misc]

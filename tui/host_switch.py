@@ -3,10 +3,10 @@ command palette ("Switch to host h2"). Every pane except the Cluster pane is mou
 so nothing of the previous host's (a ports view, rates, a capture) shows under the new one's name.
 
 The panes read through the host interface (``core.hosts.base.Host``): the snapshot, ports, counters and the
-doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon), the Capture pane (its
-netcon captures, the frames are decoded here), the Trace pane (run by the host's netcon) and the Flannel pane
-(the shared store read from here, the host's flannel device there; lease edits change that store from here)
-work on every host. The ping matrix needs this machine's kernel: its key is hidden on a host read over SSH.
+doctor, the Docker change forms, the Ping pane's probes (started by the host's netcon), the ping matrix (across
+every host, each pair from its source's host), the Capture pane (its netcon captures, the frames are decoded
+here), the Trace pane (run by the host's netcon) and the Flannel pane (the shared store read from here, the
+host's flannel device there; lease edits change that store from here) work on every host.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from netcon.core.ports.model import PortsView
 from netcon.core.procfs import ProcessInfo
 from netcon.core.trace.model import TraceAsk
 from netcon.tui.cluster_feed import HostRowRead, is_remote
+from netcon.tui.cluster_ping import OtherHostsRead
 from netcon.tui.flannel_feed import EtcdSettings, FlannelFeed
 from netcon.tui.messages import HostChanged
 from netcon.tui.panes import SLOTS
 from netcon.tui.panes.cluster import ClusterPane
+from netcon.tui.ping_screens import TargetPicker
 from netcon.tui.state import LiveState
 
 if TYPE_CHECKING:
@@ -230,6 +232,13 @@ class HostSwitching:
         for pane in self.base_query(f"#{CLUSTER}"):
             if isinstance(pane, ClusterPane):
                 pane.refresh_rows()
+
+    def on_other_hosts_read(self: NetconApp, message: OtherHostsRead) -> None:
+        """The picker of a ping from ``message.source``: this host's targets, then the other hosts' containers."""
+        for problem in message.problems:
+            self.notify(f"{problem} Its containers are not listed.", severity="warning", timeout=8)
+        picker = TargetPicker(message.source, [*message.here, *message.there], verb="ping")
+        self.push_screen(picker, message.then)
 
     def on_host_row_read(self: NetconApp, message: HostRowRead) -> None:
         self.repaint_cluster()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +21,14 @@ from textual.worker import Worker, get_current_worker
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
+from netcon.core.hosts.base import Host
 from netcon.core.model import Container, Snapshot
 from netcon.core.naming import natural_key
+from netcon.core.ping.cluster_matrix import SEPARATOR, cluster_matrix
 from netcon.core.ping.matrix import Matrix, PairResult, network_matrix
 from netcon.core.ping.sources import check_container
 from netcon.tui.actions import Action, Declared, bindings
+from netcon.tui.cluster_ping import all_hosts, pick_across
 from netcon.tui.messages import ProbeRequested
 from netcon.tui.panes.base import Pane
 from netcon.tui.panes.ping import ms
@@ -192,6 +195,9 @@ def _pick_target(pane: Pane, key: str, verb: str, then: Callable[[str, Target], 
         if target is not None:
             then(c.name, target)
 
+    if verb == "ping" and len(pane.app.cluster.names) > 1:  # a cluster console: the other hosts' containers too
+        pick_across(pane, c.name, targets(snap, c), chosen)
+        return
     pane.app.push_screen(TargetPicker(c.name, targets(snap, c), verb=verb), chosen)
 
 
@@ -209,11 +215,13 @@ def trace_from_container(pane: Pane, key: str) -> None:
 
 
 def open_matrix(pane: Pane, key: str) -> None:
-    """``m`` on a network: probe all its pairs on a worker and show the grid."""
+    """``m`` on a network: probe all its pairs on a worker and show the grid; in a cluster console, the network
+    on every host that has it, each pair probed from its source's host."""
     snap = pane.app.state.snapshot
     net = snap.network(key) if snap else None
     if net is not None:
-        pane.app.push_screen(MatrixScreen(net.name))
+        across = len(pane.app.cluster.names) > 1
+        pane.app.push_screen(MatrixScreen(net.name, hosts=all_hosts(pane.app) if across else None))
 
 
 class MatrixDone(Message):
@@ -226,6 +234,8 @@ class MatrixDone(Message):
 def cell(p: PairResult | None) -> Text:
     if p is None:
         return Text("—", style="dim")
+    if p.error:
+        return Text("✗ error", style="bold white on red")
     if not p.reachable:
         return Text(f"✗ 0/{p.sent}", style="bold white on red")
     text = f"{ms(p.rtt_ms_median)}ms/{p.ttl}"
@@ -245,9 +255,10 @@ class MatrixScreen(DetailScreen):
     ACTIONS = (Action("rerun", "r", "Run again", "probe every pair of the network again"), TRACE)
     BINDINGS = bindings(ACTIONS)
 
-    def __init__(self, network: str, matrix: Matrix | None = None) -> None:
+    def __init__(self, network: str, matrix: Matrix | None = None, hosts: Sequence[Host] | None = None) -> None:
         super().__init__(network)
         self.matrix = matrix
+        self.hosts = hosts  # a matrix across these hosts (members HOST/CONTAINER); None: the shown host's
 
     def on_mount(self) -> None:
         self.app.paint_header(self)
@@ -263,9 +274,20 @@ class MatrixScreen(DetailScreen):
         """Snapshots do not change probe results; ``r`` runs the matrix again."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "trace" and self._failed_cell() is None:
-            return False  # only a failed cell is traced
+        if action == "trace" and self._traced() is None:
+            return False  # only a failed cell is traced, from a container of the host shown
         return super().check_action(action, parameters)
+
+    def _traced(self) -> tuple[str, str] | None:
+        """(source container, destination) of the failed cell under the cursor, when the shown host holds its
+        source (a trace reads the kernel of the host it runs on)."""
+        pair = self._failed_cell()
+        if pair is None:
+            return None
+        host, _, source = pair.src.rpartition(SEPARATOR) if self.hosts is not None else ("", "", pair.src)
+        if self.hosts is not None and host != self.app.host.name:
+            return None
+        return source, pair.dst_ip or pair.dst
 
     def _failed_cell(self) -> PairResult | None:
         table = self.query_one(DataTable)
@@ -279,19 +301,24 @@ class MatrixScreen(DetailScreen):
         self.refresh_bindings()
 
     def action_trace(self) -> None:
-        pair = self._failed_cell()
-        if pair is not None:  # showing the Trace pane closes this screen
-            trace_from(self.app.pane("containers"), pair.src, pair.dst_ip or pair.dst)
+        traced = self._traced()
+        if traced is not None:  # showing the Trace pane closes this screen
+            trace_from(self.app.pane("containers"), *traced)
 
     def action_rerun(self) -> None:
-        self.query_one(".facts", Static).update(Text(f"Probing every pair of network {self.key}…", style="bold"))
+        where = f" on {len(self.hosts)} hosts" if self.hosts is not None else ""
+        self.query_one(".facts", Static).update(Text(f"Probing every pair of network {self.key}{where}…", style="bold"))
         self._run(self.app.ctx, self.app.collector, self.key, self.app.ping.max_pps)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ping-matrix", name="the ping matrix")
     def _run(self, ctx: HostContext, collector: Any, network: str, max_pps: float) -> None:
         worker = get_current_worker()
         try:
-            matrix = network_matrix(ctx, network, collector=collector, max_pps=max_pps, stop=self.app.stopping)
+            if self.hosts is not None:
+                leases = self.app.cluster.leases.get()
+                matrix = cluster_matrix(self.hosts, network=network, leases=leases, stop=self.app.stopping)
+            else:
+                matrix = network_matrix(ctx, network, collector=collector, max_pps=max_pps, stop=self.app.stopping)
         except NetconError as error:
             if not worker.is_cancelled:
                 self.post_message(MatrixDone(None, str(error)))
@@ -321,8 +348,12 @@ class MatrixScreen(DetailScreen):
             f" ({m.count} echoes each, {m.elapsed_s:.1f} s). Rows send, columns answer; a "
             f"cell is the median RTT/TTL, ✗ when no echo came back.",
         )
+        for problem in m.problems:
+            facts.append(f"\n{problem}", style="bold red")
         for p in m.pairs:
-            if not p.reachable:
+            if p.error:
+                facts.append(f"\nerror: {p.src} → {p.dst}: {p.error}", style="red")
+            elif not p.reachable:
                 facts.append(f"\nunreachable: {p.src} → {p.dst} ({p.dst_ip})", style="red")
         self.query_one(".facts", Static).update(facts)
         table = self.query_one(DataTable)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from netcon.core.flannel.lease import Lease
 from netcon.core.flannel.subnet_file import SubnetEnv
 from netcon.core.flannel.vxlan import ENCAP_OVERHEAD
-from netcon.core.model import Network
+from netcon.core.model import Container, Network, Snapshot
 
 DEFAULT_BRIDGE_NETWORK = "bridge"  # Docker's default network; its bridge is docker0 unless dockerd has --bridge
 DEFAULT_BRIDGE = "docker0"
@@ -55,3 +55,16 @@ def docker_bridge(networks: Iterable[Network]) -> str:
 def bridge_in_lease(addresses: Iterable[str], lease: Lease) -> bool:
     """True when one of the bridge's IPv4 addresses has its subnet inside the lease (docker0 with --bip)."""
     return any(ipaddress.IPv4Interface(a).network.subnet_of(lease.network) for a in addresses if ":" not in a)
+
+
+def overlay_address(snapshot: Snapshot, container: Container, lease: Lease | None) -> str | None:
+    """Where a container on this host is reached from other hosts over the overlay: its IPv4 inside this host's
+    lease (docker0 with --bip hands those out, and flannel routes the lease to this host); without a lease
+    known, its address on Docker's default network (the one --bip moves into the lease). None: it has none."""
+    if lease is not None:
+        inside = lease.network
+        return next((ip for ip in container.ipv4 if ipaddress.IPv4Address(ip) in inside), None)
+    default = next((n for n in snapshot.networks if n.name == DEFAULT_BRIDGE_NETWORK), None)
+    ids = {container.id, *(c.id for c in snapshot.containers if c.name == container.netns_owner)}
+    found = (a.ipv4 for a in default.attachments if a.container_id in ids and a.ipv4) if default else iter(())
+    return next(found, None)

@@ -31,6 +31,7 @@ class PairResult:
     rtt_ms_median: float | None
     ttl: int | None
     errors: int
+    error: str | None = None  # why the pair was not probed (its host unreachable, no address to send to)
 
     @property
     def reachable(self) -> bool:
@@ -44,18 +45,19 @@ class Matrix:
     pairs: tuple[PairResult, ...]  # ordered pairs, members' order, src then dst
     count: int
     elapsed_s: float
+    problems: tuple[str, ...] = ()  # one sentence per host that could not be read (a matrix across hosts)
 
     def pair(self, src: str, dst: str) -> PairResult | None:
         return next((p for p in self.pairs if p.src == src and p.dst == dst), None)
 
 
 @dataclass(frozen=True)
-class _Member:
+class Member:
     source: Source
     ips: dict[str, str]  # network name -> IPv4 of this container there
 
 
-def _members_of(snap: Snapshot, names: list[str]) -> list[_Member]:
+def members_of(snap: Snapshot, names: list[str]) -> list[Member]:
     ips: dict[str, dict[str, str]] = {}
     for net in snap.networks:
         for a in net.attachments:
@@ -70,21 +72,26 @@ def _members_of(snap: Snapshot, names: list[str]) -> list[_Member]:
         source = snapshot_source(c)
         if not own:
             raise UsageError(f"Container {c.name} has no IPv4 address to be pinged at.", target=c.name)
-        members.append(_Member(source, own))
+        members.append(Member(source, own))
     return members
 
 
-def _dst_ip(src: _Member, dst: _Member, network: str | None) -> str:
-    """The address ``src`` would use for ``dst``: on the network asked for, else on a network they share."""
+def _dst_ip(src: Member, dst: Member, network: str | None) -> str:
+    return same_host_address(src.ips, dst.ips, network)
+
+
+def same_host_address(src_ips: dict[str, str], dst_ips: dict[str, str], network: str | None) -> str:
+    """The address a container uses for another on the same host (network name -> IPv4 of each): on the network
+    asked for, else on a network they share, else the other's first."""
     if network:
-        return dst.ips[network]
-    shared = [n for n in src.ips if n in dst.ips]
-    return dst.ips[shared[0]] if shared else next(iter(dst.ips.values()))
+        return dst_ips[network]
+    shared = [n for n in src_ips if n in dst_ips]
+    return dst_ips[shared[0]] if shared else next(iter(dst_ips.values()))
 
 
 def run_matrix(
     title: str,
-    members: list[_Member],
+    members: list[Member],
     network: str | None,
     count: int = 3,
     timeout: float = 1.0,
@@ -145,7 +152,7 @@ def network_matrix(
     if net is None:
         raise NotFound(f"No network named {network!r} on this host.", target=network)
     names = [a.container_name for a in net.attachments if a.ipv4]
-    return run_matrix(f"network {net.name}", _members_of(snap, names), net.name, **options)
+    return run_matrix(f"network {net.name}", members_of(snap, names), net.name, **options)
 
 
 def containers_matrix(
@@ -154,4 +161,4 @@ def containers_matrix(
     """The chosen containers against each other, each at its address on a network the pair shares."""
     names = values.name_list(",".join(names), "containers", "The container list", 2)
     snap = (collector or SnapshotCollector(ctx)).collect()
-    return run_matrix(f"containers {', '.join(names)}", _members_of(snap, names), None, **options)
+    return run_matrix(f"containers {', '.join(names)}", members_of(snap, names), None, **options)

@@ -42,8 +42,25 @@ def test_host_where_it_cannot_work_names_where_to_run(capsys):
     )
 
 
-def test_ping_matrix_over_host_is_refused(capsys):
-    """ping takes --host (the probe runs there), but the matrix runs where netcon does: one sentence."""
-    assert main(["--host", "ssh://root@h9", "ping", "matrix", "--network", "x"]) == 2
+def test_ping_matrix_over_an_unreachable_host_is_one_sentence(capsys):
+    """ping matrix with --host runs across that host and this one; a host that cannot be reached is one sentence
+    naming it, before any echo (it was refused outright before the matrix ran across hosts)."""
+    assert main(["--host", "ssh://root@h9.invalid", "ping", "matrix", "--network", "x"]) == 1
     err = capsys.readouterr().err
-    assert err == "netcon: netcon ping matrix works on the machine it runs on: run it there, or leave out --host.\n"
+    assert err.startswith("netcon: Host h9.invalid (ssh://root@h9.invalid) is unreachable: ") and err.count("\n") == 1
+
+
+def test_ping_takes_its_host_after_the_word_ping_too(capsys):
+    """--host after ``ping`` (ping's own, repeatable for the matrix) is the host a ping from one container runs
+    on, as before it: the host is tried, and its failure is one sentence naming it."""
+    assert main(["ping", "--host", "ssh://root@h9.invalid", "--from", "a", "198.51.100.1", "-c", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("netcon: ssh://root@h9.invalid: ") and err.count("\n") == 1
+
+
+def test_a_ping_from_one_container_on_two_hosts_is_refused(capsys):
+    argv = ["ping", "--host", "ssh://root@h9.invalid", "--host", "ssh://root@h8.invalid", "--from", "a", "198.51.100.1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "netcon: A ping runs on one host: give --host once (several hosts are for 'netcon ping matrix').\n"
+    )

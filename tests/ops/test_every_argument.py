@@ -288,7 +288,8 @@ COMMANDS: dict[str, Command] = {
         },
     ),
     "ping matrix": Command(
-        ("ping", "matrix", "--network", "{p}-net", "-c", "1"), {"--network": Arg("ref", ("network",))}
+        ("ping", "matrix", "--network", "{p}-net", "-c", "1"),
+        {"--network": Arg("ref", ("network",)), "--lab": Arg("lab-prefix", ("prefix", "lab"))},
     ),
     "ping matrix --containers": Command(
         ("ping", "matrix", "--containers", "{p}-ctr,{p}-ctr2", "-c", "1"),

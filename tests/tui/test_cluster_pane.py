@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input, OptionList
 
 from netcon.cli.console import etcd_settings
 from netcon.cli.console_hosts import cluster_hosts, given_host
@@ -39,7 +39,7 @@ from netcon.tui.docker_forms import CreateNetworkForm, RemoveNetwork
 from netcon.tui.panes.base import TablePane
 from netcon.tui.panes.capture import CapturePane
 from netcon.tui.panes.trace import TracePane
-from netcon.tui.ping_screens import TargetPicker
+from netcon.tui.ping_screens import MatrixScreen, TargetPicker
 from tests.hosts.lab_ssh import settled
 from tests.hosts.test_capture_over_ssh import sockets_there
 from tests.tui.screen_text import screen_text
@@ -356,6 +356,84 @@ def ping_from(host: LabHost, container: str, target: str) -> int:
 
 def summaries(pane: CapturePane) -> list[str]:
     return [str(v) for v in pane.packets.get_column("summary")]
+
+
+def matrix_grid(app: NetconApp) -> dict[tuple[str, str], str]:
+    table = app.screen.query_one(DataTable)
+    return {
+        (str(row.value), str(col.value)): table.get_cell(row, col).plain for row in table.rows for col in table.columns
+    }
+
+
+def ttl_of(cell: str) -> int:
+    """The TTL of a painted matrix cell (``0.142ms/62``)."""
+    return int(cell.split("/")[1].split()[0])
+
+
+async def test_m_on_a_remote_hosts_network_probes_it_on_every_host(cluster_lab):
+    """On h2 (read over SSH) the Networks pane's m is offered; it probes bridge on h1 and h2, each pair from its
+    source's host: cells across hosts answer with TTL 62, cells on one host with 64."""
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await show_h2(pilot, app)
+        await pilot.press("1")
+        await until(pilot, lambda: "bridge" in column(app, "networks", "name"), 10, "h2's networks")
+        table = app.pane("networks").table
+        table.move_cursor(row=next(i for i in range(table.row_count) if table.get_row_at(i)[0] == "bridge"))
+        await pilot.pause()
+        assert "Matrix" in screen_text(app)  # in the footer: no longer hidden on a host read over SSH
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, MatrixScreen) and app.screen.matrix, 30, "the matrix")
+        cells = matrix_grid(app)
+        assert {"h1/busybox", "h1/h1-probe", "h2/h2-probe"} <= {src for src, _ in cells}
+        for (src, dst), text in cells.items():
+            if src != dst:
+                assert ttl_of(text) == (62 if src.split("/")[0] != dst.split("/")[0] else 64), (src, dst, text)
+        await until(pilot, lambda: "ordered pairs reachable" in screen_text(app), 5, "the summary")
+        assert "h2/h2-probe" in screen_text(app)
+
+
+async def test_m_on_the_cluster_pane_probes_bridge_across_hosts(cluster_lab):
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")
+        await until(pilot, lambda: all(f.row.reachable for f in app.cluster.feeds.values()), 30, "both hosts read")
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, MatrixScreen) and app.screen.matrix, 30, "the matrix")
+        cells = matrix_grid(app)
+        assert ("h1/h1-probe", "h2/h2-probe") in cells, (cells, screen_text(app))
+        assert ttl_of(cells[("h1/h1-probe", "h2/h2-probe")]) == 62
+        assert ttl_of(matrix_grid(app)[("h2/h2-probe", "h1/busybox")]) == 62
+        assert ttl_of(matrix_grid(app)[("h1/h1-probe", "h1/busybox")]) == 64
+
+
+async def test_the_ping_picker_lists_another_hosts_container_at_its_overlay_address(cluster_lab):
+    """p on h1's container lists h2's containers too (labelled h2/NAME); picking one pings its overlay address
+    from h1, across flannel (TTL 62)."""
+    h2_probe = snapshot_of(cluster_lab.hosts[1]).container("h2-probe")
+    assert h2_probe is not None and h2_probe.ipv4
+    app = open_console(cluster_lab)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("minus")  # the Cluster pane connects every host
+        await until(pilot, lambda: all(f.row.reachable for f in app.cluster.feeds.values()), 30, "both hosts read")
+        await pilot.press("2")
+        await until(pilot, lambda: "h1-probe" in column(app, "containers", "name"), 10, "h1's containers")
+        table = app.pane("containers").table
+        table.move_cursor(row=next(i for i in range(table.row_count) if table.get_row_at(i)[0] == "h1-probe"))
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, TargetPicker), 15, "the picker")
+        options = app.screen.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        index = next(i for i, label in enumerate(labels) if label.startswith("h2/h2-probe"))
+        assert h2_probe.ipv4[0] in labels[index] and "on host h2" in labels[index]
+        options.focus()
+        options.highlighted = index
+        await pilot.press("enter")
+        pane = app.pane("ping")
+        await until(pilot, lambda: any(t.summary.received >= 2 for t in pane.tracked.values()), 15, "replies")
+        probe = next(iter(pane.tracked.values()))
+        assert (probe.source, probe.resolution.ip, probe.summary.ttl) == ("h1-probe", h2_probe.ipv4[0], 62)
+        assert probe.summary.label == "h2/h2-probe" and "overlay address" in probe.note
 
 
 async def test_changes_on_a_remote_host_are_made_there(cluster_lab, tmp_path, monkeypatch):

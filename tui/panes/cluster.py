@@ -10,9 +10,12 @@ from typing import Any
 from textual.timer import Timer
 from textual.widgets import DataTable
 
+from netcon.core.flannel.host_rules import DEFAULT_BRIDGE_NETWORK
 from netcon.core.hosts.cluster import HostRow
 from netcon.tui.actions import Action, bindings
+from netcon.tui.cluster_ping import all_hosts
 from netcon.tui.panes.base import Column, TablePane
+from netcon.tui.ping_screens import MatrixScreen
 from netcon.tui.state import LiveState, age_text
 
 
@@ -67,6 +70,12 @@ class ClusterPane(TablePane):
             key_display="Enter",
             priority=True,
         ),
+        Action(
+            "ping_matrix",
+            "m",
+            "Matrix",
+            "ping every pair of containers on Docker's default network (bridge) across every host",
+        ),
     )
     BINDINGS = bindings(ACTIONS)
 
@@ -118,6 +127,10 @@ class ClusterPane(TablePane):
 
     def open_details(self, key: str) -> None:
         self.app.switch_host(key)
+
+    def action_ping_matrix(self) -> None:
+        """Every host's containers on the network flannel's --bip puts in the host's lease, pair by pair."""
+        self.app.push_screen(MatrixScreen(DEFAULT_BRIDGE_NETWORK, hosts=all_hosts(self.app)))
 
 
 PANE = ClusterPane

@@ -37,7 +37,12 @@ class NetworksPane(TablePane):
     )
     SORT = ("name",)
     ACTIONS = (
-        Action("ping_matrix", "m", "Matrix", "ping every pair of containers on the highlighted network"),
+        Action(
+            "ping_matrix",
+            "m",
+            "Matrix",
+            "ping every pair of containers on the highlighted network (in a cluster console: on every host)",
+        ),
         Action("create_network", "n", "New", "create a Docker network (a form)", mutating=True),
         Action(
             "remove_network",

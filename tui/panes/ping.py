@@ -25,11 +25,13 @@ from netcon.core.context import HostContext
 from netcon.core.errors import NetconError
 from netcon.core.hosts.base import Host
 from netcon.core.hosts.probes import ProbeRequest
+from netcon.core.ping.cluster_matrix import SEPARATOR
 from netcon.core.ping.engine import PingEngine
 from netcon.core.ping.probe import Event, ProbeFinished, ProbeSpec, ProbeSummary
 from netcon.core.ping.resolve import NameNotResolved, Resolution, resolve
 from netcon.core.ping.sources import Source, find_source
 from netcon.tui.actions import Action, bindings
+from netcon.tui.cluster_ping import overlay_note
 from netcon.tui.panes.base import Column, TablePane
 from netcon.tui.panes.trace import TRACE, trace_from
 from netcon.tui.widgets import cursor_key
@@ -240,7 +242,7 @@ class PingPane(TablePane):
         try:
             source = find_source(ctx, source_name)
             resolution = resolve(source, target)
-            note = name_note(source, name, resolution.ip) if name else ""
+            note = overlay_note(name) if SEPARATOR in name else name_note(source, name, resolution.ip) if name else ""
             if worker.is_cancelled:
                 return
             probe = engine.start(
