@@ -27,7 +27,7 @@ from netcon.core.flannel.config import FlannelConfig, parse_config
 from netcon.core.flannel.lease import Lease
 from netcon.core.flannel.operations import EtcdGiven
 from netcon.core.flannel.registry import DEFAULT_PREFIX, BrokenLease, FlannelStore, LeaseEvent, normalize_prefix
-from netcon.core.flannel.subnet_file import DEFAULT_SUBNET_FILE, SubnetEnv, read_subnet_file
+from netcon.core.flannel.subnet_file import SubnetEnv, host_subnet_env
 from netcon.core.flannel.vxlan import VxlanState, read_state
 
 RETRY = 3.0  # seconds between attempts to reach etcd
@@ -70,13 +70,7 @@ class FlannelFeed:
         return read_state(self.ctx, ifname)
 
     def subnet_env(self) -> SubnetEnv | None:
-        """``/run/flannel/subnet.env`` of this host; not read for another netns (it is the root host's file)."""
-        if self.ctx.netns:
-            return None
-        try:
-            return read_subnet_file(DEFAULT_SUBNET_FILE)
-        except (NetconError, OSError, ValueError):
-            return None
+        return host_subnet_env(self.ctx)
 
 
 # messages from the workers ------------------------------------------------------------------------------

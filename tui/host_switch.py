@@ -69,8 +69,8 @@ class HostDoctor:
 
 
 class HostFlannelFeed(FlannelFeed):
-    """The Flannel pane on a host read over SSH: the shared store read from here, the host's flannel device read
-    there; its subnet.env is its own file, not read."""
+    """The Flannel pane on a host read over SSH: the shared store read from here, the host's flannel device and
+    subnet.env read there."""
 
     def __init__(self, host: Host, settings: EtcdSettings) -> None:
         super().__init__(HostContext(read_only=True), settings)
@@ -80,7 +80,10 @@ class HostFlannelFeed(FlannelFeed):
         return self.host.vxlan(ifname)
 
     def subnet_env(self) -> SubnetEnv | None:
-        return None
+        try:
+            return self.host.subnet_env()
+        except NetconError:  # the host is unreachable: the checks wait for its underlay's MTU, as without a file
+            return None
 
 
 class HostCounters:

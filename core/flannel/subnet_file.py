@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 
 from netcon.core.context import HostContext
-from netcon.core.errors import NotFound, UsageError
+from netcon.core.errors import NetconError, NotFound, UsageError
 
 DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env"
 
@@ -104,6 +104,20 @@ def read_subnet_file(path: str = DEFAULT_SUBNET_FILE) -> SubnetEnv:
         int(mtu) if mtu and mtu.isdigit() else None,
         None if masq is None else masq == "true",
     )
+
+
+SUBNET_FILE_ENV = "NETCON_SUBNET_FILE"  # where this host's flanneld writes it, when not the default (a lab host's)
+
+
+def host_subnet_env(ctx: HostContext) -> SubnetEnv | None:
+    """This host's subnet.env (``$NETCON_SUBNET_FILE``, else the default path); None for another netns of this
+    machine (the file is the root host's) or when there is none to read."""
+    if ctx.netns:
+        return None
+    try:
+        return read_subnet_file(os.environ.get(SUBNET_FILE_ENV) or DEFAULT_SUBNET_FILE)
+    except (NetconError, OSError, ValueError):
+        return None
 
 
 def previous_subnet(path: str) -> str | None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # only named in annotations: importing them here would slow e
     from netcon.core.doctor.findings import Report
     from netcon.core.etcd import EtcdOptions
     from netcon.core.flannel.registry import LeaseListing
+    from netcon.core.flannel.subnet_file import SubnetEnv
     from netcon.core.flannel.vxlan import VxlanState
     from netcon.core.host_facts import HostFacts
     from netcon.core.hosts.captures import CaptureRequest, CaptureStarted, OnBatch
@@ -71,6 +72,8 @@ class Host(Protocol):
     def leases(self) -> LeaseListing: ...
 
     def vxlan(self, ifname: str) -> VxlanState: ...
+
+    def subnet_env(self) -> SubnetEnv | None: ...
 
     def doctor(self) -> Report: ...
 

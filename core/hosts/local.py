@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from netcon.core.counters import CounterReader
     from netcon.core.doctor.findings import Report
     from netcon.core.flannel.registry import LeaseListing
+    from netcon.core.flannel.subnet_file import SubnetEnv
     from netcon.core.flannel.vxlan import VxlanState
     from netcon.core.host_facts import HostFacts
     from netcon.core.hosts.captures import CaptureRequest, CaptureStarted, OnBatch
@@ -113,6 +114,11 @@ class LocalHost:
         from netcon.core.flannel.vxlan import read_state
 
         return read_state(self.ctx, ifname)
+
+    def subnet_env(self) -> SubnetEnv | None:
+        from netcon.core.flannel.subnet_file import host_subnet_env
+
+        return host_subnet_env(self.ctx)
 
     def doctor(self) -> Report:
         """Every check on this host, with flannel's when it has an etcd; its warm snapshot collector serves it."""

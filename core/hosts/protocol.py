@@ -18,6 +18,7 @@ from typing import Any
 
 from netcon.core.doctor.findings import Report
 from netcon.core.flannel.registry import LeaseListing
+from netcon.core.flannel.subnet_file import SubnetEnv
 from netcon.core.flannel.vxlan import VxlanState
 from netcon.core.host_facts import HostFacts
 from netcon.core.hosts.captures import CaptureStarted, FrameBatch
@@ -40,6 +41,7 @@ RESULTS: dict[str, Any] = {
     "counters": dict[int, Counters],
     "leases": LeaseListing,
     "vxlan": VxlanState,
+    "subnet_env": SubnetEnv | None,
     "doctor": Report,
     "facts": HostFacts,
     "change": Any,

@@ -25,6 +25,7 @@ from netcon.core.aioloop import LoopThread
 from netcon.core.doctor.findings import Report
 from netcon.core.errors import NetconError, NotFound, PermissionDenied, ReadOnlyError, UsageError
 from netcon.core.flannel.registry import LeaseListing
+from netcon.core.flannel.subnet_file import SubnetEnv
 from netcon.core.flannel.vxlan import VxlanState
 from netcon.core.host_facts import HostFacts
 from netcon.core.hosts import protocol
@@ -235,6 +236,11 @@ class RemoteHost:
 
     def vxlan(self, ifname: str) -> VxlanState:
         result: VxlanState = self.request("vxlan", {"ifname": ifname})
+        return result
+
+    def subnet_env(self) -> SubnetEnv | None:
+        """The host's own subnet.env, read there (None: it has none)."""
+        result: SubnetEnv | None = self.request("subnet_env")
         return result
 
     def doctor(self) -> Report:

@@ -112,6 +112,7 @@ class StdioServer:
             "leases": host.leases,
             "doctor": host.doctor,
             "facts": host.facts,
+            "subnet_env": host.subnet_env,
             "ping": lambda: None,
         }
         if op in reads:

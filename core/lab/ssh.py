@@ -20,7 +20,8 @@ from collections.abc import Iterator
 import asyncssh
 
 from netcon.core.errors import NetconError
-from netcon.core.lab import procs
+from netcon.core.flannel.subnet_file import SUBNET_FILE_ENV
+from netcon.core.lab import overlay, procs
 from netcon.core.lab.state import LabHost, LabState
 from netcon.core.netns import OWN_NETNS, bind_netns, netns_inode
 
@@ -117,8 +118,8 @@ def write_files(state: LabState) -> None:
 
 def _sshd_config(state: LabState, host: LabHost, netcon_dir: str) -> str:
     """Its address, keys and logins only; the session gets this netcon on its PATH, the host's own dockerd as
-    DOCKER_HOST, the machine's root netns and the host's own audit log (what a netcon on a machine of its own
-    would see)."""
+    DOCKER_HOST, the machine's root netns, the host's own audit log and its flannel agent's subnet.env (what a
+    netcon on a machine of its own would see)."""
     d = host_dir(host)
     path = f"{netcon_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     env = " ".join(
@@ -127,6 +128,7 @@ def _sshd_config(state: LabState, host: LabHost, netcon_dir: str) -> str:
             f"DOCKER_HOST={host.docker_host}",
             f"NETCON_ROOT_NETNS={root_netns_path(state)}",
             f"NETCON_AUDIT_LOG={audit_log(host)}",
+            f"{SUBNET_FILE_ENV}={overlay.subnet_file(host)}",
         )
     )
     return f"""# netcon lab host {host.name}: its own sshd, in its netns, on its underlay address

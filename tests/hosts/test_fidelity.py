@@ -12,8 +12,10 @@ import docker
 import pytest
 
 from netcon.core.flannel.registry import FlannelStore
+from netcon.core.flannel.subnet_file import read_subnet_file
 from netcon.core.hosts import inventory
 from netcon.core.hosts.cluster import rows
+from netcon.core.lab import overlay
 from netcon.core.lab import ssh as lab_ssh
 from netcon.core.lab.state import LabHost, LabState
 from tests.hosts.lab_ssh import in_process, netcon, over_ssh, settled, without_counters
@@ -133,6 +135,31 @@ def _lab_store(state: LabState):
     _entries, etcd = inventory.lab_entries(state.prefix, over_ssh=False)
     assert etcd.options is not None
     return etcd.options, etcd.prefix
+
+
+def test_a_hosts_subnet_env_is_read_by_its_netcon(ssh_lab: LabState):
+    """h2's subnet.env (its flannel agent's file: the lab's sshd names it as a real host's default path would)
+    read over SSH by h2's netcon, as the Flannel pane's lease and MTU checks take it: the file's values, and its
+    subnet is h2's lease. Read in-process for h2's namespace there is none (the file is not the root's)."""
+    h2 = ssh_lab.hosts[1]
+    (entry,) = [e for e in inventory.lab_entries(ssh_lab.prefix, over_ssh=True)[0] if e.name == h2.name]
+    host = inventory.open_host(entry, read_only=True)
+    try:
+        env = host.subnet_env()
+    finally:
+        host.close()
+    assert env is not None and env == read_subnet_file(overlay.subnet_file(h2))
+    store = FlannelStore.open(*_lab_store(ssh_lab))
+    try:
+        (lease,) = [lease for lease in store.listing().leases if lease.attrs.public_ip == h2.address]
+    finally:
+        store.close()
+    assert env.lease_subnet == lease.subnet and env.mtu == 1450
+    local = inventory.open_host(inventory.lab_entries(ssh_lab.prefix, over_ssh=False)[0][1], read_only=True)
+    try:
+        assert local.subnet_env() is None
+    finally:
+        local.close()
 
 
 def test_the_global_host_is_one_more_cluster_host(ssh_lab: LabState):
