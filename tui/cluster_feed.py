@@ -31,6 +31,9 @@ DOCTOR_PERIOD = 30.0  # the doctor on a host that changed at most this often (it
 DOCTOR_MAX_AGE = 300.0  # and on a quiet host this often
 # reasons that say nothing changed: a watcher's periodic fallback, its first word, its sources connected
 QUIET = frozenset({"periodic", "watching", "live"})
+# reasons that do not even call for reading the row again: the host's event sources connected (its first
+# "watching" already had the row read; a row shows nothing of the sources)
+UNREAD = frozenset({"live"})
 LEASES_MAX_AGE = 5.0  # the flannel leases read once for every host's row within this many seconds
 
 
@@ -40,6 +43,11 @@ class HostRowRead(Message):
     def __init__(self, row: HostRow) -> None:
         super().__init__()
         self.row = row
+
+
+def nothing_to_read(reasons: Reasons) -> bool:
+    """A change event that does not call for reading the host's row again."""
+    return bool(reasons) and reasons <= UNREAD
 
 
 def is_remote(host: Host) -> bool:
@@ -134,7 +142,8 @@ class ClusterFeed:
 
         def changed(reasons: Reasons) -> None:
             feed.changed = feed.changed or bool(reasons - QUIET)
-            feed.dirty.set()
+            if not nothing_to_read(reasons):
+                feed.dirty.set()
             if not self.stopping.is_set():
                 self.post(HostChanged(reasons, name))
 
@@ -177,7 +186,10 @@ class ClusterFeed:
 
     def touch(self, name: str | None = None, reasons: Reasons | None = None) -> None:
         """Read one host's row again now (every host's: ``name`` None); its doctor too when it is due, unless
-        ``reasons`` (a change event's) say nothing changed."""
+        ``reasons`` (a change event's) say nothing changed; not at all when they say only that its sources are
+        connected."""
+        if reasons is not None and nothing_to_read(reasons):
+            return
         for key, feed in self.feeds.items():
             if name is None or key == name:
                 feed.changed = feed.changed or reasons is None or bool(reasons - QUIET)
