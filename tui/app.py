@@ -42,7 +42,7 @@ from netcon.core.snapshot import SnapshotCollector
 from netcon.core.watch import Watcher
 from netcon.tui.actions import Action, Declared, bindings, is_declared
 from netcon.tui.audit_panel import AuditPanel
-from netcon.tui.cluster_feed import ClusterFeed
+from netcon.tui.cluster_feed import ClusterFeed, is_remote
 from netcon.tui.doctor_feed import DoctorFeed
 from netcon.tui.driver import ConsoleDriver
 from netcon.tui.failures import ReportsFailures
@@ -154,6 +154,15 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
                 yield slot.create()
         yield AuditPanel()
         yield Footer()
+
+    def on_load(self) -> None:
+        """The hosts read over SSH start connecting before the panes are built: each remote netcon takes a few
+        tenths of a second to start, which the mount (as long again) now overlaps; their first events wait in
+        the app's queue until it is mounted."""
+        if self.watching and self.watcher is None and len(self.cluster.names) > 1:
+            for name in self.cluster.names:
+                if is_remote(self.cluster.host(name)):
+                    self.cluster.watch(name)
 
     def on_mount(self) -> None:
         self.query_one(PaneBar).show(((s.digit, s.id, s.title) for s in SLOTS), self.current)
