@@ -128,6 +128,9 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
         self.state = LiveState()
         self.current = SLOTS[0].id
         self.behind: set[str] = set()  # panes that have not been shown the latest snapshot
+        # the host changed while the Cluster pane was shown, whose table is read by the hosts' feeds: the
+        # snapshot is read when a pane that shows it is (a busy Docker changes several times a second)
+        self.snapshot_due = False
         self.watching = watch
         self.watcher: Watcher | None = None  # a benchmark's own event source instead of the host's watch
         target = f"netns:{os.path.basename(ctx.netns)}" if ctx.netns and name != "local" else "local"
@@ -294,12 +297,14 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
             self.query_one(PaneBar).show(((s.digit, s.id, s.title) for s in SLOTS), pane_id)
             self._show(pane_id)
             self.pane(pane_id).focus_content()
+        self.show_snapshot_due()
         if previous != pane_id:
             self.pane(previous).visibility_changed(False)
             self.pane(pane_id).visibility_changed(True)
         self.refresh_bindings()
 
     def action_refresh(self) -> None:
+        self.snapshot_due = False
         self.refresh_snapshot()
         self.cluster.touch()  # every host's row too
 

@@ -198,6 +198,7 @@ class HostSwitching:
         self.repaint_cluster()
         self.pane(showing).focus_content()
         self.pane(showing).visibility_changed(True)
+        self.snapshot_due = False
         self.refresh_snapshot()
         self.refresh_bindings()
 
@@ -254,9 +255,17 @@ class HostSwitching:
         self.cluster.touch(name, message.reasons)
         if name != self.host.name:
             return
-        if LOST not in message.reasons:
+        if self.current == CLUSTER and routine(message.reasons):
+            self.snapshot_due = True  # no pane on screen shows it: read when one is shown (show_snapshot_due)
+        elif LOST not in message.reasons:
             self.refresh_snapshot()
         self.paint_header()  # a source lost or back changes "live"
+
+    def show_snapshot_due(self: NetconApp) -> None:
+        """A pane that shows the snapshot is on screen again: read the host if it changed meanwhile."""
+        if self.snapshot_due and self.current != CLUSTER:
+            self.snapshot_due = False
+            self.refresh_snapshot()
 
     def host_live(self: NetconApp) -> bool:
         """The current host's events reach the console. A remote host counts as live while it is connected: its
@@ -271,6 +280,12 @@ class HostSwitching:
         if is_remote(self.host) and not self.host_live() and error:
             return f"{self.host.name} unreachable: {error}"
         return None
+
+
+def routine(reasons: frozenset[str]) -> bool:
+    """Changes of the host's containers, networks and links, or nothing: what only the panes' tables show (the
+    Cluster pane's row of the host is read by its own feed). A source lost or back changes the header too."""
+    return all(r.startswith("docker:") or r in ("netlink", "periodic", "live", "watching") for r in reasons)
 
 
 def _stop_probes(host: Host, probes: list[int]) -> None:
