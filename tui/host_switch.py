@@ -255,7 +255,12 @@ class HostSwitching:
         self.cluster.touch(name, message.reasons)
         if name != self.host.name:
             return
-        if self.current == CLUSTER and routine(message.reasons):
+        if (
+            self.current == CLUSTER
+            and routine(message.reasons)
+            and self.state.snapshot
+            and not self.state.netlink_error
+        ):
             self.snapshot_due = True  # no pane on screen shows it: read when one is shown (show_snapshot_due)
         elif LOST not in message.reasons:
             self.refresh_snapshot()
@@ -284,7 +289,8 @@ class HostSwitching:
 
 def routine(reasons: frozenset[str]) -> bool:
     """Changes of the host's containers, networks and links, or nothing: what only the panes' tables show (the
-    Cluster pane's row of the host is read by its own feed). A source lost or back changes the header too."""
+    Cluster pane's row of the host is read by its own feed). A source lost or back changes the header too, and so
+    does any change while the header has no good read of the host (just switched to it, or its read failed)."""
     return all(r.startswith("docker:") or r in ("netlink", "periodic", "live", "watching") for r in reasons)
 
 
