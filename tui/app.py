@@ -42,7 +42,7 @@ from netcon.core.snapshot import SnapshotCollector
 from netcon.core.watch import Watcher
 from netcon.tui.actions import Action, Declared, bindings, is_declared
 from netcon.tui.audit_panel import AuditPanel
-from netcon.tui.cluster_feed import ClusterFeed
+from netcon.tui.cluster_feed import ClusterFeed, is_remote
 from netcon.tui.doctor_feed import DoctorFeed
 from netcon.tui.driver import ConsoleDriver
 from netcon.tui.failures import ReportsFailures
@@ -130,6 +130,9 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
         self.state = LiveState()
         self.current = SLOTS[0].id
         self.behind: set[str] = set()  # panes that have not been shown the latest snapshot
+        # the host changed while the Cluster pane was shown, whose table is read by the hosts' feeds: the
+        # snapshot is read when a pane that shows it is (a busy Docker changes several times a second)
+        self.snapshot_due = False
         self.watching = watch
         self.watcher: Watcher | None = None  # a benchmark's own event source instead of the host's watch
         target = f"netns:{os.path.basename(ctx.netns)}" if ctx.netns and name != "local" else "local"
@@ -157,6 +160,15 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
                 yield slot.create()
         yield AuditPanel()
         yield Footer()
+
+    def on_load(self) -> None:
+        """The hosts read over SSH start connecting before the panes are built: each remote netcon takes a few
+        tenths of a second to start, which the mount (as long again) now overlaps; their first events wait in
+        the app's queue until it is mounted."""
+        if self.watching and self.watcher is None and len(self.cluster.names) > 1:
+            for name in self.cluster.names:
+                if is_remote(self.cluster.host(name)):
+                    self.cluster.watch(name)
 
     def on_mount(self) -> None:
         self.query_one(PaneBar).show(((s.digit, s.id, s.title) for s in SLOTS), self.current)
@@ -290,12 +302,14 @@ class NetconApp(HostSwitching, ReportsFailures, Declared, App):
             self.query_one(PaneBar).show(((s.digit, s.id, s.title) for s in SLOTS), pane_id)
             self._show(pane_id)
             self.pane(pane_id).focus_content()
+        self.show_snapshot_due()
         if previous != pane_id:
             self.pane(previous).visibility_changed(False)
             self.pane(pane_id).visibility_changed(True)
         self.refresh_bindings()
 
     def action_refresh(self) -> None:
+        self.snapshot_due = False
         self.refresh_snapshot()
         self.cluster.touch()  # every host's row too
 

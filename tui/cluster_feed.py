@@ -2,11 +2,12 @@
 own, so a host that does not answer delays no other.
 
 Each host's worker reads its row (``core.hosts.cluster.row``) when the host says it changed (its ``watch``
-events, ``LOST``/``BACK`` included) and every ``PERIOD`` seconds (lease TTL, round trip), and posts it as a
-``HostRowRead``. The doctor reads everything on its host, so it runs again only after that host changed (at
-most every ``DOCTOR_PERIOD`` seconds) or when its count is ``DOCTOR_MAX_AGE`` old: an idle console costs the
-hosts next to nothing. The change events go to the app as ``HostChanged`` (with the host's name), so the pane of
-the current host refreshes too.
+events, ``LOST``/``BACK`` included; not its watcher's fallback or its sources connecting, ``UNREAD``) and every
+``PERIOD`` seconds (lease TTL, round trip), and posts it as a ``HostRowRead``: the row first, then (when due, and
+for the first time once every host has its row) with the doctor's count. The doctor reads everything on its
+host, so it runs again only after that host changed (at most every ``DOCTOR_PERIOD`` seconds) or when its count
+is ``DOCTOR_MAX_AGE`` old: an idle console costs the hosts next to nothing. The change events go to the app as
+``HostChanged`` (with the host's name), so the pane of the current host refreshes too.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ from textual.message import Message
 from netcon.core.errors import NetconError
 from netcon.core.flannel.lease import Lease
 from netcon.core.hosts.base import EtcdAccess, Host, Reasons, Subscription
-from netcon.core.hosts.cluster import HostRow, read_leases, row
+from netcon.core.hosts.cluster import HostRow, read_leases, row, with_doctor
 from netcon.tui.messages import HostChanged
 
-PERIOD = 30.0  # seconds between two reads of a quiet host's row
+PERIOD = 60.0  # seconds between two reads of a quiet host's row (its round trip; the TTL is shown by the minute)
 DOCTOR_PERIOD = 30.0  # the doctor on a host that changed at most this often (it reads everything)
 DOCTOR_MAX_AGE = 300.0  # and on a quiet host this often
 # reasons that say nothing changed: a watcher's periodic fallback, its first word, its sources connected
 QUIET = frozenset({"periodic", "watching", "live"})
+# reasons that do not even call for reading the row again: the host's event sources connected (its first
+# "watching" already had the row read; a row shows nothing of the sources), its watcher's 30 s fallback (the
+# row is read every PERIOD anyway: each read redrew the whole table for a new round trip)
+UNREAD = frozenset({"live", "periodic"})
+FIRST_DOCTOR_WAIT = 5.0  # seconds a host's first doctor waits for the other hosts' first rows at most
 LEASES_MAX_AGE = 5.0  # the flannel leases read once for every host's row within this many seconds
 
 
@@ -40,6 +46,11 @@ class HostRowRead(Message):
     def __init__(self, row: HostRow) -> None:
         super().__init__()
         self.row = row
+
+
+def nothing_to_read(reasons: Reasons) -> bool:
+    """A change event that does not call for reading the host's row again."""
+    return bool(reasons) and reasons <= UNREAD
 
 
 def is_remote(host: Host) -> bool:
@@ -115,6 +126,9 @@ class ClusterFeed:
         self.leases = Leases(etcd)
         self.post = post
         self.stopping = threading.Event()
+        self.first_rows = threading.Event()  # every host's row was read once (each host's first doctor waits)
+        self._read: set[str] = set()
+        self._lock = threading.Lock()
         # the followers' own threads, one per host: they never end while the console runs, so in the loop's
         # shared executor (Textual's thread workers, min(32, CPUs + 4) threads) hosts past its size went unread
         self.threads = ThreadPoolExecutor(max_workers=max(1, len(self.feeds)), thread_name_prefix="netcon-host")
@@ -134,7 +148,8 @@ class ClusterFeed:
 
         def changed(reasons: Reasons) -> None:
             feed.changed = feed.changed or bool(reasons - QUIET)
-            feed.dirty.set()
+            if not nothing_to_read(reasons):
+                feed.dirty.set()
             if not self.stopping.is_set():
                 self.post(HostChanged(reasons, name))
 
@@ -157,7 +172,14 @@ class ClusterFeed:
                 return
             feed.row = new
             self.post(HostRowRead(new))
+            self._first_row(name)
             feed.dirty.wait(PERIOD)
+
+    def _first_row(self, name: str) -> None:
+        with self._lock:
+            self._read.add(name)
+            if len(self._read) == len(self.feeds):
+                self.first_rows.set()
 
     def read(self, feed: HostFeed, cancelled: Callable[[], bool]) -> HostRow:
         """The row without the doctor first (posted at once), then, when it is due, with the doctor's count;
@@ -169,15 +191,22 @@ class ClusterFeed:
             if quick.reachable:
                 return dataclasses.replace(quick, errors=feed.row.errors, warnings=feed.row.warnings)
             return quick
+        # shown now (the pane draws every host's last row), with the last count until the doctor gives its own
+        feed.row = dataclasses.replace(quick, errors=feed.row.errors, warnings=feed.row.warnings)
         self.post(HostRowRead(quick))
+        if not feed.doctor_at:  # the first: once every host's table row is in, so it does not hold those up
+            self.first_rows.wait(FIRST_DOCTOR_WAIT)
         if self.stopping.is_set() or cancelled():
             return quick
         feed.doctor_at, feed.changed = time.monotonic(), False
-        return row(feed.host, self.leases.get(), doctor=True, rtt=round_trip)
+        return with_doctor(feed.host, quick)
 
     def touch(self, name: str | None = None, reasons: Reasons | None = None) -> None:
         """Read one host's row again now (every host's: ``name`` None); its doctor too when it is due, unless
-        ``reasons`` (a change event's) say nothing changed."""
+        ``reasons`` (a change event's) say nothing changed; not at all when they say only that its sources are
+        connected."""
+        if reasons is not None and nothing_to_read(reasons):
+            return
         for key, feed in self.feeds.items():
             if name is None or key == name:
                 feed.changed = feed.changed or reasons is None or bool(reasons - QUIET)
@@ -186,6 +215,7 @@ class ClusterFeed:
     def close(self) -> None:
         """Stop every watch and worker, and close the hosts (their connections, readers, probes)."""
         self.stopping.set()
+        self.first_rows.set()  # a first doctor waiting for the other rows goes now
         for feed in self.feeds.values():
             feed.dirty.set()
             feed.host.close()  # ends its watch too (a local host's watchers, a remote host's connection)

@@ -190,6 +190,7 @@ class HostSwitching:
         self.repaint_cluster()
         self.pane(showing).focus_content()
         self.pane(showing).visibility_changed(True)
+        self.snapshot_due = False
         self.refresh_snapshot()
         self.refresh_bindings()
 
@@ -253,7 +254,14 @@ class HostSwitching:
         self.cluster.touch(name, message.reasons)
         if name != self.host.name:
             return
-        if LOST not in message.reasons:
+        if (
+            self.current == CLUSTER
+            and routine(message.reasons)
+            and self.state.snapshot
+            and not self.state.netlink_error
+        ):
+            self.snapshot_due = True  # no pane on screen shows it: read when one is shown (show_snapshot_due)
+        elif LOST not in message.reasons:
             self.refresh_snapshot()
         self.paint_header()  # a source lost or back changes "live"
 
@@ -271,6 +279,12 @@ class HostSwitching:
         via = tuple(h.target for h in up if getattr(getattr(h, "settings", None), "config", None) == config)
         return TraceAsk(source, target, via=via, ssh_config=config)
 
+    def show_snapshot_due(self: NetconApp) -> None:
+        """A pane that shows the snapshot is on screen again: read the host if it changed meanwhile."""
+        if self.snapshot_due and self.current != CLUSTER:
+            self.snapshot_due = False
+            self.refresh_snapshot()
+
     def host_live(self: NetconApp) -> bool:
         """The current host's events reach the console. A remote host counts as live while it is connected: its
         netcon's first event ("watching") is sent before its own watcher has connected, and says not live."""
@@ -284,6 +298,13 @@ class HostSwitching:
         if is_remote(self.host) and not self.host_live() and error:
             return f"{self.host.name} unreachable: {error}"
         return None
+
+
+def routine(reasons: frozenset[str]) -> bool:
+    """Changes of the host's containers, networks and links, or nothing: what only the panes' tables show (the
+    Cluster pane's row of the host is read by its own feed). A source lost or back changes the header too, and so
+    does any change while the header has no good read of the host (just switched to it, or its read failed)."""
+    return all(r.startswith("docker:") or r in ("netlink", "periodic", "live", "watching") for r in reasons)
 
 
 def _stop_probes(host: Host, probes: list[int]) -> None:

@@ -18,7 +18,17 @@ class StatusHeader(Static):
     StatusHeader { height: auto; background: $panel; color: $text; padding: 0 1; }
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: tuple[tuple[str, ...], bool, tuple[str, ...]] | None = None
+
     def show(self, fields: Sequence[str], read_only: bool, problems: Sequence[str]) -> None:
+        """Paint the header, unless it says this already: an update lays the whole screen out again (its height
+        is its text's), and the header is asked to paint at every host's row and every etcd retry."""
+        shown = (tuple(fields), read_only, tuple(problems))
+        if shown == self._shown:
+            return
+        self._shown = shown
         text = Text(no_wrap=False, overflow="fold")
         text.append("netcon", style="bold")
         for item in fields:
@@ -30,6 +40,10 @@ class StatusHeader(Static):
             text.append("\n")
             text.append(line, style="bold red")
         self.update(text)
+        # and laid out once more after this frame: Textual keeps a widget's box model by a layout count that a
+        # second update before the first layout does not move, so a header that grew a line could stay one line
+        # high (before, the repaints of the same text made that second layout)
+        self.call_after_refresh(self.refresh, layout=True)
 
 
 class PaneBar(Static):

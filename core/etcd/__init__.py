@@ -6,13 +6,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from netcon.core.errors import NetconError
 from netcon.core.etcd.base import KeyValue, Listing, Watch, WatchEvent, WatchReset
 from netcon.core.etcd.options import EtcdOptions
 from netcon.core.etcd.v2 import V2Client
-from netcon.core.etcd.v3 import V3Client
 
-EtcdClient = V2Client | V3Client
+if TYPE_CHECKING:
+    from netcon.core.etcd.v3 import V3Client
+
+    EtcdClient = V2Client | V3Client
 
 __all__ = [
     "EtcdClient",
@@ -28,10 +32,22 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """``V3Client`` (and the ``EtcdClient`` union) load aetcd and grpc, ~45 ms: imported when first asked for,
+    so a process that speaks v2 only (a remote ``netcon serve --stdio`` of a v2 store) never pays for them."""
+    if name in ("V3Client", "EtcdClient"):
+        from netcon.core.etcd.v3 import V3Client
+
+        return V3Client if name == "V3Client" else V2Client | V3Client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_client(options: EtcdOptions, probe_key: str | None = None) -> EtcdClient:
     """A client for ``options.api``; for "auto" the API holding ``probe_key`` (v3 when neither does)."""
     if options.api == "2":
         return V2Client(options)
+    from netcon.core.etcd.v3 import V3Client
+
     if options.api == "3" or not probe_key:
         return V3Client(options)
     v3 = V3Client(options.with_api("3"))

@@ -9,14 +9,17 @@ sees nothing of them. One bad record never hides the good ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netcon.core.context import HostContext
 from netcon.core.errors import NetconError, NotFound
-from netcon.core.etcd import EtcdClient, EtcdOptions, KeyValue, Watch, WatchEvent, open_client
+from netcon.core.etcd import EtcdOptions, KeyValue, Watch, WatchEvent, open_client
 from netcon.core.flannel.config import FlannelConfig, parse_config
 from netcon.core.flannel.lease import LEASE_FIELDS, Lease, LeaseAttrs, ipv4_int, parse_subnet_key, subnet_key
 from netcon.core.validate.values import shown
+
+if TYPE_CHECKING:
+    from netcon.core.etcd import EtcdClient  # v2's or v3's: v3 (aetcd, grpc) is imported only when used
 
 DEFAULT_PREFIX = "/coreos.com/network"
 

@@ -122,19 +122,24 @@ def row(host: Host, leases: Sequence[Lease], doctor: bool = True, rtt: Rtt | Non
     elif device is not None:
         base = dataclasses.replace(base, vtep_mac=device.mac)
     if doctor:
-        try:
-            report = host.doctor()
-            findings = report.findings
-            base = dataclasses.replace(
-                base,
-                errors=sum(f.severity == ERROR for f in findings),
-                warnings=sum(f.severity == WARNING for f in findings),
-            )
-        except NetconError as error:
-            base = dataclasses.replace(base, error=base.error or f"doctor: {error}")
+        base = with_doctor(host, base)
     if rtt is not None:
         base = dataclasses.replace(base, rtt_ms=rtt(host))
     return base
+
+
+def with_doctor(host: Host, base: HostRow) -> HostRow:
+    """``base`` (the host's row read without the doctor) with the doctor's count of errors and warnings on the
+    host, or why it could not run."""
+    try:
+        findings = host.doctor().findings
+    except NetconError as error:
+        return dataclasses.replace(base, error=base.error or f"doctor: {error}")
+    return dataclasses.replace(
+        base,
+        errors=sum(f.severity == ERROR for f in findings),
+        warnings=sum(f.severity == WARNING for f in findings),
+    )
 
 
 def rows(hosts: Sequence[Host], leases: Sequence[Lease], doctor: bool = True, rtt: Rtt | None = None) -> list[HostRow]:

@@ -27,8 +27,12 @@ from netcon.core.hosts.base import HostUnreachable
 from netcon.core.hosts.target import SshTarget
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach the host and log in
-KEEPALIVE_S = 1.0  # a silent host is declared lost after KEEPALIVE_COUNT unanswered keepalives
-KEEPALIVE_COUNT = 3
+# A keepalive goes after KEEPALIVE_S s without a byte from the host; the host is declared lost when
+# KEEPALIVE_COUNT of them in a row went KEEPALIVE_S s unanswered: (count + 1) x interval = 4 s after its last
+# byte, so a silent host shows within 2-4 s of going silent, and an idle connection costs one keepalive every
+# 2 s (each wakes the SSH loop ~5 times: 1 s keepalives were the console's largest idle cost after repaints)
+KEEPALIVE_S = 2.0
+KEEPALIVE_COUNT = 1
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
 
 

@@ -175,7 +175,7 @@ def measure_console(state: lab_state.LabState, args: argparse.Namespace, tag: st
             print(f"console first full: {out['first_full_s']:.2f} s ({len(app.cluster.names)} rows)", flush=True)
             await until(lambda: all(f.row.errors is not None for f in app.cluster.feeds.values()), started + 60, "")
             await asyncio.sleep(3)  # the doctor's runs and the remote watchers settle, as for the core
-            threads = thread_cpu()
+            threads, changes = thread_cpu(), count_changes(app.cluster)
             mine, served, sshd, n_serve, n_sshd = await asyncio.to_thread(idle_cpu, state, args.seconds)
             split = thread_cpu()
             split = {k: (v - threads.get(k, 0.0)) / args.seconds * 100 for k, v in split.items()}
@@ -186,6 +186,12 @@ def measure_console(state: lab_state.LabState, args: argparse.Namespace, tag: st
                 flush=True,
             )
             print("  by thread: " + ", ".join(f"{k} {v:.2f}%" for k, v in sorted(split.items())), flush=True)
+            here = changes.pop(app.start_host.name, 0)
+            print(
+                f"  change events meanwhile: this machine {here} (its Docker is shared: other people's containers), "
+                f"the lab hosts {sum(changes.values())} (their watchers' 30 s fallbacks)",
+                flush=True,
+            )
             times = await console_events(state, pane, args.changes, tag)
             out["event_ms"] = statistics.median(times)
             listed = " ".join(f"{v:.0f}" for v in times)
@@ -196,6 +202,22 @@ def measure_console(state: lab_state.LabState, args: argparse.Namespace, tag: st
         return asyncio.run(console())
     finally:
         stop_loop()
+
+
+def count_changes(feed) -> dict[str, int]:
+    """Counts the change events the console's hosts report from now on, by host (filled as they come)."""
+    from netcon.tui.messages import HostChanged
+
+    counts: dict[str, int] = {}
+    post = feed.post
+
+    def counted(message):
+        if isinstance(message, HostChanged):
+            counts[message.host] = counts.get(message.host, 0) + 1
+        return post(message)
+
+    feed.post = counted
+    return counts
 
 
 def thread_cpu() -> dict[str, float]:

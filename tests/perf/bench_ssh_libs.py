@@ -1,6 +1,6 @@
 """asyncssh against paramiko over the lab's real sshds, for the choice core/hosts/ssh.py made: the time and CPU
 of connect + exec + first line, one host at a time and N hosts at once, and the cost of keeping N connections
-open and idle (1 s keepalives, as netcon keeps them).
+open and idle (with the keepalives netcon keeps, ``ssh.KEEPALIVE_S``).
 
     .venv/bin/pip install paramiko   # only for this measurement: netcon does not depend on it
     python -m tests.perf.bench_ssh_libs [--lab PREFIX] [--hosts 8] [--rounds 10] [--idle 30] [--command 'echo ready']

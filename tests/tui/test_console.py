@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import threading
 
 from textual.widgets import DataTable, Tree
 
 from netcon.core.errors import NetlinkFailure
-from netcon.core.model import Counters, Network
+from netcon.core.model import Counters, Network, Snapshot
 from netcon.tui.actions import Action, bindings
 from netcon.tui.app import NetconApp
+from netcon.tui.messages import HostChanged
 from netcon.tui.panes import SLOTS
 from netcon.tui.screens import ContainerDetail, HelpScreen, NetworkDetail
 from netcon.tui.state import RateMeter, hms
@@ -163,6 +165,56 @@ async def test_refresh_key_asks_the_collector_again(collector):
         await pilot.press("r")
         await settle(pilot)
         assert collector.calls == 2
+
+
+class ReadsByThread(SceneCollector):
+    """The scene, with the thread of each read: the app's snapshot worker's apart from the Cluster pane's row
+    reads (the hosts' followers, netcon-host_N), which share the collector."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def collect(self) -> Snapshot:
+        self.threads.append(threading.current_thread().name)
+        return super().collect()
+
+    @property
+    def app_reads(self) -> int:
+        return sum(not name.startswith("netcon-host") for name in self.threads)
+
+
+async def snapshot_read(pilot) -> None:
+    """The app's snapshot worker finished and its messages were handled (the hosts' followers never finish)."""
+    reading = [w for w in pilot.app.workers if w.group == "snapshot"]
+    if reading:
+        await pilot.app.workers.wait_for_complete(reading)
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_changes_seen_while_the_cluster_pane_shows_are_read_when_a_table_shows_them():
+    """The Cluster pane's rows are read by the hosts' own feeds: a busy Docker's changes, seen while it is
+    shown, are read once, when a pane that shows the snapshot is (each was a snapshot read before). A source
+    lost or back is read at once (the header says it)."""
+    collector = ReadsByThread()
+    app = make_app(collector)
+    async with app.run_test() as pilot:
+        await snapshot_read(pilot)
+        await pilot.press("minus")
+        await snapshot_read(pilot)
+        reads = collector.app_reads
+        for reason in ("docker:container:start", "docker:container:die", "netlink"):
+            app.post_message(HostChanged(frozenset({reason})))
+        await snapshot_read(pilot)
+        assert collector.app_reads == reads
+        await pilot.press("1")
+        await snapshot_read(pilot)
+        assert collector.app_reads == reads + 1
+        await pilot.press("minus")
+        app.post_message(HostChanged(frozenset({"docker-lost"})))
+        await snapshot_read(pilot)
+        assert collector.app_reads == reads + 2
 
 
 async def test_filter_narrows_the_table_and_escape_restores_it(collector):

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.events import Resize
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from netcon.core.errors import NetconError
@@ -76,6 +77,7 @@ class FlannelPane(FilteredPane):
         self.wide = True
         self.stale = True  # the table must be rebuilt when next visible
         self.kernel_timer: Any = None
+        self.ticker: Timer | None = None  # the TTLs' countdown, running only while the pane is shown
         self.loop: FeedLoop | None = None
         self.stop = threading.Event()  # ends the feed's waits: set when the pane goes or the console quits
         self.ttl_asked: set[str] = set()  # leases whose TTL the feed was asked for
@@ -102,7 +104,7 @@ class FlannelPane(FilteredPane):
 
     def on_mount(self) -> None:
         self._set_columns()
-        self.set_interval(1.0, self.tick)
+        self.ticker = self.set_interval(1.0, self.tick, pause=not self.visible)
         if self.feed is None:
             self._no_etcd(
                 "No etcd configured: the console was started without etcd options "
@@ -151,8 +153,19 @@ class FlannelPane(FilteredPane):
 
     # -- messages -----------------------------------------------------------------------------------------
 
+    def visibility_changed(self, visible: bool) -> None:
+        if self.ticker is not None:
+            self.ticker.resume() if visible else self.ticker.pause()
+
     def on_etcd_state(self, message: EtcdState) -> None:
-        self.etcd = message
+        message.stop()  # the pane's own (the app hears EtcdStatus)
+        previous, self.etcd = self.etcd, message
+        if previous is not None and (previous.up, previous.where, previous.detail) == (
+            message.up,
+            message.where,
+            message.detail,
+        ):
+            return  # a retry that found etcd as the last one did (every 3 s while it is away): nothing to redraw
         if message.up:
             status = f"etcd: {message.where} up"
         elif self.feed.settings.given:
