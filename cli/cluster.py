@@ -24,23 +24,20 @@ def register(sub, common) -> None:
     ):
         p = actions.add_parser(name, parents=[several, etcd_parent()], help=helptext)
         p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.add_argument(
-            "--host",
-            dest="hosts",
-            action="append",
-            default=[],
-            metavar="ssh://[user@]host[:port]",
-            help="a host to include (repeatable), besides hosts.toml and the leases' hosts",
-        )
-        p.add_argument(
-            "--lab",
-            nargs="?",
-            const=DEFAULT_PREFIX,
-            default=None,
-            metavar="PREFIX",
-            help=f"the lab's hosts over SSH (lab up --ssh; default prefix {DEFAULT_PREFIX}), instead of this machine",
+        host_options(
+            p,
+            "a host to include (repeatable), besides hosts.toml and the leases' hosts",
+            f"the lab's hosts over SSH (lab up --ssh; default prefix {DEFAULT_PREFIX}), instead of this machine",
         )
         p.set_defaults(func=func, remote=True)  # netcon --host X cluster ...: X is one more host
+
+
+def host_options(p, host_help: str, lab_help: str) -> None:
+    """The cluster's hosts on a command line (``open_hosts`` reads them): ``--host`` repeatable, ``--lab``."""
+    p.add_argument(
+        "--host", dest="hosts", action="append", default=[], metavar="ssh://[user@]host[:port]", help=host_help
+    )
+    p.add_argument("--lab", nargs="?", const=DEFAULT_PREFIX, default=None, metavar="PREFIX", help=lab_help)
 
 
 def open_hosts(args, ctx):

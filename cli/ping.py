@@ -30,6 +30,7 @@ USAGE = """netcon ping --from SRC TARGET [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [
 
 
 def register(sub, common) -> None:
+    from netcon.cli.cluster import host_options
     from netcon.cli.main import common_options
 
     p = sub.add_parser(
@@ -55,21 +56,10 @@ def register(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
     p.add_argument("--network", metavar="NAME", help="matrix: every container on this network")
     p.add_argument("--containers", metavar="a,b,c", help="matrix: these containers (HOST/NAME across hosts)")
-    p.add_argument(
-        "--host",
-        dest="hosts",
-        action="append",
-        default=[],
-        metavar="ssh://[user@]host[:port]",
-        help="ping: the host the probe runs on; matrix: a host to include (repeatable), as netcon cluster status",
-    )
-    p.add_argument(
-        "--lab",
-        nargs="?",
-        const=LAB_PREFIX,
-        default=None,
-        metavar="PREFIX",
-        help=f"matrix: across the lab's hosts over SSH (lab up --ssh; default prefix {LAB_PREFIX})",
+    host_options(
+        p,
+        "ping: the host the probe runs on; matrix: a host to include (repeatable), as netcon cluster status",
+        f"matrix: across the lab's hosts over SSH (lab up --ssh; default prefix {LAB_PREFIX})",
     )
     p.set_defaults(func=run_ping, remote=True)  # --host: the probe runs on that host, by the netcon there
 

@@ -5,9 +5,10 @@ real component reports."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from netcon.core.context import HostContext
 from netcon.core.doctor.findings import Report
@@ -32,6 +33,23 @@ class CountedHost(LocalHost):
         return super().doctor()
 
 
+@contextlib.contextmanager
+def followed(host: LocalHost) -> Iterator[tuple[ClusterFeed, list[HostRowRead]]]:
+    """The feed of one host followed by its thread, and the rows it posts; the thread ends with the feed."""
+    rows: list[HostRowRead] = []
+    feed = ClusterFeed([host], None, lambda m: rows.append(m) if isinstance(m, HostRowRead) else None)
+    follower = threading.Thread(target=feed.follow, args=("local", lambda: False))
+    follower.start()
+    try:
+        yield feed, rows
+    finally:
+        if isinstance(host, SlowDoctor):
+            host.go.set()
+        feed.close()
+        follower.join(10)
+    assert not follower.is_alive()
+
+
 def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -42,11 +60,7 @@ def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
 def test_the_doctor_runs_again_after_a_change_not_on_quiet_events(monkeypatch):
     monkeypatch.setattr(cluster_feed, "DOCTOR_PERIOD", 0.0)  # due at once after a change
     host = CountedHost()
-    rows: list[HostRowRead] = []
-    feed = ClusterFeed([host], None, lambda m: rows.append(m) if isinstance(m, HostRowRead) else None)
-    follower = threading.Thread(target=feed.follow, args=("local", lambda: False))
-    follower.start()
-    try:
+    with followed(host) as (feed, rows):
         wait_for(lambda: host.doctor_runs == 1 and len(rows) >= 2)  # the quick row, then the doctor's
         for _ in range(3):  # a quiet event (a remote watcher's first word): the row is read again, not the doctor
             read = len(rows)
@@ -55,10 +69,6 @@ def test_the_doctor_runs_again_after_a_change_not_on_quiet_events(monkeypatch):
         assert host.doctor_runs == 1
         feed.touch("local", frozenset({"docker:network:create"}))
         wait_for(lambda: host.doctor_runs == 2)
-    finally:
-        feed.close()
-        follower.join(10)
-    assert not follower.is_alive()
 
 
 def test_sources_connected_or_a_fallback_is_no_reason_to_read_the_row_again():
@@ -66,11 +76,7 @@ def test_sources_connected_or_a_fallback_is_no_reason_to_read_the_row_again():
     nothing: at the console's start it made every host's snapshot be read twice. Nor does its 30 s fallback: the
     row is read every PERIOD (its round trip), and each read redrew the whole table."""
     host = CountedHost()
-    rows: list[HostRowRead] = []
-    feed = ClusterFeed([host], None, lambda m: rows.append(m) if isinstance(m, HostRowRead) else None)
-    follower = threading.Thread(target=feed.follow, args=("local", lambda: False))
-    follower.start()
-    try:
+    with followed(host) as (feed, rows):
         wait_for(lambda: host.doctor_runs == 1 and len(rows) >= 2)
         read, snapshots = len(rows), host.snapshots
         feed.touch("local", frozenset({"live"}))
@@ -79,10 +85,6 @@ def test_sources_connected_or_a_fallback_is_no_reason_to_read_the_row_again():
         assert (len(rows), host.snapshots) == (read, snapshots)
         feed.touch("local", frozenset({"live", "docker:container:start"}))  # with a change it reads
         wait_for(lambda: host.snapshots == snapshots + 1 and len(rows) > read)
-    finally:
-        feed.close()
-        follower.join(10)
-    assert not follower.is_alive()
 
 
 class SlowDoctor(CountedHost):
@@ -102,18 +104,9 @@ def test_a_hosts_row_shows_before_its_doctor_has_run():
     """The row read without the doctor is the host's row at once (the pane draws ``feed.row``); it was posted
     but the pane kept drawing "reading…" until the doctor's count came."""
     host = SlowDoctor()
-    rows: list[HostRowRead] = []
-    feed = ClusterFeed([host], None, lambda m: rows.append(m) if isinstance(m, HostRowRead) else None)
-    follower = threading.Thread(target=feed.follow, args=("local", lambda: False))
-    follower.start()
-    try:
+    with followed(host) as (feed, rows):
         wait_for(lambda: len(rows) == 1)
         shown = feed.feeds["local"].row
         assert shown.reachable and shown.error != "reading…" and shown.errors is None and host.doctor_runs == 0
         host.go.set()
         wait_for(lambda: feed.feeds["local"].row.errors is not None)
-    finally:
-        host.go.set()
-        feed.close()
-        follower.join(10)
-    assert not follower.is_alive()

@@ -107,6 +107,14 @@ async def show_h2(pilot, app: NetconApp) -> None:
     await until(pilot, lambda: app.host.name == "h2" and app.state.snapshot is not None, 15, "h2 shown")
 
 
+async def on_container(pilot, app: NetconApp, container_id: str) -> None:
+    """The Containers pane shown, its cursor on the container ``container_id`` of the shown host."""
+    await pilot.press("2")
+    await until(pilot, lambda: container_id in table_keys(app, "containers"), 15, "the host's containers")
+    table = app.pane("containers").table
+    table.move_cursor(row=table.get_row_index(container_id))
+
+
 def table_keys(app: NetconApp, pane_id: str) -> set[str]:
     pane = app.pane(pane_id)
     assert isinstance(pane, TablePane)
@@ -280,10 +288,7 @@ async def test_trace_on_a_remote_host_is_run_by_its_netcon(cluster_lab):
     app = open_console(cluster_lab)
     async with app.run_test(size=(160, 40)) as pilot:
         await show_h2(pilot, app)
-        await pilot.press("2")
-        await until(pilot, lambda: h2_probe.id in table_keys(app, "containers"), 15, "h2's containers")
-        table = app.pane("containers").table
-        table.move_cursor(row=table.get_row_index(h2_probe.id))
+        await on_container(pilot, app, h2_probe.id)
         await pilot.press("t")  # the key is offered on a host read over SSH
         await until(pilot, lambda: isinstance(app.screen, TargetPicker), 5, "the target picker")
         app.screen.query_one(Input).value = h1_probe.ipv4[0]
@@ -318,10 +323,7 @@ async def test_capture_on_a_remote_host_shows_its_packets(cluster_lab):
     app = open_console(cluster_lab)
     async with app.run_test(size=(160, 40)) as pilot:
         await show_h2(pilot, app)
-        await pilot.press("2")
-        await until(pilot, lambda: probe.id in table_keys(app, "containers"), 15, "h2's containers")
-        table = app.pane("containers").table
-        table.move_cursor(row=table.get_row_index(probe.id))
+        await on_container(pilot, app, probe.id)
         await pilot.press("c")
         pane = app.pane("capture")
         assert isinstance(pane, CapturePane) and app.current == "capture"
