@@ -42,7 +42,7 @@ def check_host_options(args, ctx: HostContext, command: str) -> None:
     if not getattr(args, "remote", False):
         raise UsageError(
             f"netcon {command} works on the machine it runs on: run it there (ssh HOST netcon {command} ...); "
-            "--host works with show, doctor, network, container, cluster, ping, capture and console."
+            "--host works with show, doctor, network, container, cluster, ping, capture, trace and console."
         )
 
 

@@ -11,6 +11,7 @@ from textwrap import wrap
 from netcon.cli.flannel import etcd_options, etcd_parent
 from netcon.cli.hosts import ssh_config
 from netcon.cli.table import render
+from netcon.core.errors import UsageError
 from netcon.core.flannel.registry import normalize_prefix
 from netcon.core.hosts.target import parse_target
 from netcon.core.lab.lab import DEFAULT_PREFIX
@@ -62,7 +63,7 @@ def register(sub, common) -> None:
         "its part from its own kernel state (with --lab, a lab host's target, as lab status --json gives it, "
         "replaces reading that host here; --ssh-config FILE as ssh -F); the probe is captured there by it too",
     )
-    p.set_defaults(func=run_trace)
+    p.set_defaults(func=run_trace, remote=True)  # --host: the netcon there runs the whole trace
 
 
 def run_trace(args, ctx) -> int:
@@ -72,6 +73,13 @@ def run_trace(args, ctx) -> int:
     if args.lab is not None:
         check_prefix(args.lab)
     via = tuple(str(parse_target(v, "via", "--via")) for v in args.via or ())
+    if getattr(args, "remote_host", None) is not None:
+        if via or args.lab is not None:
+            raise UsageError(
+                "--via and --lab name hosts this netcon reads; with --host the netcon there runs the trace: give one."
+            )
+        result = _remote_trace(args, ctx, wait)
+        return _print(args, result)
     options = Options(
         proto=args.proto,
         port=args.port,
@@ -90,6 +98,24 @@ def run_trace(args, ctx) -> int:
             from netcon.core.aioloop import stop_loop
 
             stop_loop()
+    return _print(args, result)
+
+
+def _remote_trace(args, ctx, wait: float) -> Trace:
+    """The trace run by the netcon on ``--host`` from its own kernel state (``Host.trace``): its hops end where
+    the packet leaves that host."""
+    from netcon.cli.hosts import open_host
+    from netcon.core.trace.model import TraceAsk
+    from netcon.core.trace.question import destination
+
+    destination(args.dst, args.proto, args.port)  # refused here, before connecting, as a local trace refuses it
+    port = values.port(args.port, "port", "--port") if args.port is not None else None
+    ask = TraceAsk(args.src, args.dst, args.proto, port, not args.no_probe, wait)
+    with open_host(args, ctx) as host:
+        return host.trace(ask)
+
+
+def _print(args, result: Trace) -> int:
     if args.json:
         print(json.dumps(result.json(), indent=2))
     else:

@@ -38,7 +38,7 @@ def test_host_where_it_cannot_work_names_where_to_run(capsys):
     err = capsys.readouterr().err
     assert err == (
         "netcon: netcon lab works on the machine it runs on: run it there (ssh HOST netcon lab ...); --host works "
-        "with show, doctor, network, container, cluster, ping, capture and console.\n"
+        "with show, doctor, network, container, cluster, ping, capture, trace and console.\n"
     )
 
 

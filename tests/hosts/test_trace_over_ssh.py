@@ -99,6 +99,35 @@ def test_forward_drop_on_h2_named_at_the_same_hop_both_ways(ssh_lab: LabState):
     assert f"-A FORWARD -d {subnet} -j DROP" not in in_netns(ssh_lab, "h2", "iptables", "-S", "FORWARD").stdout
 
 
+def test_host_option_has_the_netcon_there_run_the_whole_trace(ssh_lab: LabState):
+    """``netcon --host ssh://h2 trace h2-probe H1-PROBE-IP``: h2's netcon traces from its own kernel state, sends
+    and captures the probe there and runs nftrace there; its hops are h2's part of the in-process lab trace, up to
+    where the packet leaves h2. Hosts this netcon would read (--via, --lab) and a bad source: one sentence."""
+    import json
+
+    h2 = ssh_lab.host("h2")
+    lab_trace = netcon("trace", "--lab", ssh_lab.prefix, "h2-probe", "h1-probe", "--no-probe", "--json")
+    here = json.loads(lab_trace.stdout)  # the reference: the whole lab read in-process, from h2-probe
+    ip = here["dst_ip"]
+    on = ["--ssh-config", lab_ssh.config_path(ssh_lab), "--host", lab_ssh.target(h2)]
+    done = netcon(*on, "trace", "h2-probe", ip, "--json")
+    assert done.returncode == 0, done.stderr
+    there = json.loads(done.stdout)
+    assert there["reply_seen"] and {(h["host"], h["over"]) for h in there["hops"]} == {(h2.netns, lab_ssh.target(h2))}
+    mine = [(h["device"], h["stage"]) for h in there["hops"]]
+    reference = [(h["device"], h["stage"]) for h in here["hops"] if h["host"] == "h2" and h["direction"] == "request"]
+    assert mine[: mine.index(("eth0", "underlay")) + 1] == reference[: reference.index(("eth0", "underlay")) + 1]
+    (decap,) = [h for h in there["hops"] if h["device"] == "flannel.1"]
+    assert decap["seen"]["ttl"] == 63  # routed once on h2, captured there by its netcon
+    (firewall,) = [h for h in there["hops"] if h["stage"] == "firewall"]
+    assert "FORWARD" in (firewall["traced"] or "")  # nftrace ran on h2
+    refused = netcon(*on, "trace", "h2-probe", ip, "--via", lab_ssh.target(ssh_lab.host("h1")))
+    assert refused.returncode == 2 and "with --host the netcon there runs the trace" in refused.stderr
+    missing = netcon(*on, "trace", "nosuch", ip)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "'nosuch'" in missing.stderr
+    assert settled(ssh_lab) == []
+
+
 def test_unreachable_remote_is_one_sentence(ssh_lab: LabState):
     h2 = ssh_lab.host("h2")
     target = f"ssh://root@{h2.netns}:2"  # nothing listens on port 2 there
