@@ -84,10 +84,10 @@ def run_console(args, ctx) -> int:
     capture = capture_settings(args)
     name, hosts, leases_etcd, shown = "local", [], None, None
     if args.cluster or args.lab is not None or getattr(args, "remote_host", None) is not None:
-        from netcon.cli.console_hosts import cluster_hosts, given_host
+        from netcon.cli.console_hosts import cluster_hosts, flannel_settings, given_host
 
         name, hosts, leases_etcd = cluster_hosts(args, ctx, settings)
-        shown = given_host(args, hosts)
+        settings, shown = flannel_settings(settings, leases_etcd), given_host(args, hosts)
     from netcon.tui.app import NetconApp  # Textual loads only for the console, not for scripted commands
 
     app = NetconApp(

@@ -30,6 +30,16 @@ def cluster_hosts(args, ctx: HostContext, settings):
     return name, [inventory.open_host(e, ctx.read_only, config) for e in cluster.others], cluster.etcd
 
 
+def flannel_settings(settings, etcd):
+    """The Flannel pane's etcd: the one given, else the cluster's (``--lab``: the lab's), so a lab console's pane
+    reads the store its hosts' leases are in rather than trying the default endpoint."""
+    if settings.given or etcd is None or etcd.options is None:
+        return settings
+    from netcon.tui.flannel_feed import EtcdSettings
+
+    return EtcdSettings(etcd.options, etcd.prefix or settings.prefix, True)
+
+
 def given_host(args, hosts) -> str | None:
     """The name of the host ``netcon --host X console`` opens on: X's, among the console's hosts."""
     given = getattr(args, "remote_host", None)

@@ -20,7 +20,7 @@ import pytest
 from textual.widgets import DataTable, Input, OptionList
 
 from netcon.cli.console import etcd_settings
-from netcon.cli.console_hosts import cluster_hosts, given_host
+from netcon.cli.console_hosts import cluster_hosts, flannel_settings, given_host
 from netcon.cli.main import build_parser
 from netcon.core.aioloop import stop_loop
 from netcon.core.context import HostContext
@@ -245,6 +245,31 @@ async def test_host_option_opens_the_console_on_that_host(cluster_lab):
         assert app.host.read_only and "Create" not in screen_text(app)  # read-only travelled: no change keys
         await pilot.press("h")
         await until(pilot, lambda: app.host.name == "local", 5, "h went to this machine")
+
+
+async def test_lab_option_alone_gives_the_flannel_pane_the_labs_etcd(cluster_lab):
+    """``netcon --netns h1 ... console --lab P`` without etcd flags: the Flannel pane reads the lab's store (it
+    tried the default endpoint, where nothing answers), and lists every lab host's lease."""
+    h1 = cluster_lab.hosts[0]
+    argv = ["--docker-host", h1.docker_host, "--netns", h1.netns_path, "console", "--lab", cluster_lab.prefix]
+    args = build_parser(argv).parse_args(argv)
+    ctx = HostContext(docker_host=args.docker_host, netns=args.netns)
+    settings = etcd_settings(args, env={})
+    name, hosts, leases_etcd = cluster_hosts(args, ctx, settings)
+    assert not settings.given and leases_etcd is not None and leases_etcd.options is not None
+    settings = flannel_settings(settings, leases_etcd)
+    store = FlannelStore.open(leases_etcd.options, leases_etcd.prefix)
+    try:
+        subnets = {lease.subnet for lease in store.listing().leases}
+    finally:
+        store.close()
+    assert len(subnets) == len(cluster_lab.hosts)
+    app = NetconApp(ctx, etcd=settings, name=name, hosts=hosts, cluster_etcd=leases_etcd)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("5")
+        table = app.pane("flannel").table
+        await until(pilot, lambda: subnets <= set(table.shown), 15, "the lab's leases")
+        assert cluster_lab.etcd_endpoint in screen_text(app)  # the header names the lab's etcd
 
 
 async def test_ping_from_a_remote_hosts_container_across_the_overlay(cluster_lab):
