@@ -279,15 +279,10 @@ class RemoteHost:
         sent: the trace there waits at most ``MAX_WAIT_S`` for its probe."""
         import dataclasses
 
+        from netcon.core.trace.remote import read_over
+
         ask = dataclasses.replace(ask, via=(), ssh_config=None)
-        result: Trace = self.request("trace", {"ask": to_wire(ask)})
-
-        def here(name: str) -> str:
-            return self.name if name == "local" else name
-
-        hops = tuple(dataclasses.replace(h, host=here(h.host), over=self.target) for h in result.hops)
-        failed = result.failed_hop and dataclasses.replace(result.failed_hop, host=here(result.failed_hop.host))
-        return dataclasses.replace(result, hops=hops, failed_hop=failed)
+        return read_over(self.request("trace", {"ask": to_wire(ask)}), self.name, self.target)
 
     def start_probe(
         self,

@@ -17,7 +17,7 @@ from netcon.core.model import Container, Snapshot
 from netcon.core.trace.hosts import Hosts, HostView, in_parallel, running_with
 from netcon.core.trace.legs import Arrival, Leg, LegResult
 from netcon.core.trace.links import Next, Outcome
-from netcon.core.trace.model import PASS, Hop
+from netcon.core.trace.model import PASS, Hop, Trace
 
 if TYPE_CHECKING:
     from netcon.core.hosts.remote import RemoteHost
@@ -105,6 +105,18 @@ def _ask(walker: Walker, view: RemoteView, leg: Leg) -> Outcome | Next:
             f"{arrival.address} is not a host netcon reads", PASS, "leaves", over=over)
     )  # fmt: skip
     return Outcome("left", None, arrival.packet)
+
+
+def read_over(result: Trace, name: str, target: str) -> Trace:
+    """A whole trace a host's netcon ran, as this side shows it: the hops it named ``local`` named ``name``, every
+    hop ``over`` the ``target`` it was read through."""
+
+    def here(host: str) -> str:
+        return name if host == "local" else host
+
+    hops = tuple(dataclasses.replace(h, host=here(h.host), over=target) for h in result.hops)
+    failed = result.failed_hop and dataclasses.replace(result.failed_hop, host=here(result.failed_hop.host))
+    return dataclasses.replace(result, hops=hops, failed_hop=failed)
 
 
 def serve_leg(ctx: HostContext, leg: Leg) -> LegResult:
